@@ -1,0 +1,63 @@
+# credflow: `make demo` and `make test` install whatever is missing, then run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+# Offline Prefect: no analytics, no promotional content; the demo keeps its Prefect state in var/.
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
+DEMO_ENV := PREFECT_HOME=$(CURDIR)/var/prefect
+
+.PHONY: demo test lint bench ui system-deps install lock clean
+
+## demo: install what is missing, then run the demo cohort end to end on the embedded defaults
+demo: install
+	$(DEMO_ENV) $(BIN)/credflow catalog check
+	$(DEMO_ENV) $(BIN)/credflow demo
+
+## test: install what is missing, then run the test suite
+test: install
+	$(BIN)/pytest -q
+
+## lint: ruff (lint and format) and mypy
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy credflow flows tasks cli tests
+
+## bench: the benchmarks (long; not part of `make test`)
+bench: install
+	$(BIN)/python -m bench
+
+## ui: the Prefect UI on the demo's runs, at http://127.0.0.1:4200
+ui: install
+	$(DEMO_ENV) $(BIN)/prefect server start --host 127.0.0.1 --port 4200
+
+install: system-deps $(STAMP)
+
+# Debian's ffmpeg/ffprobe and libmagic, through apt-get only when they are absent.
+system-deps:
+	@missing=""; \
+	command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing="$$missing ffmpeg"; \
+	ldconfig -p 2>/dev/null | grep -q 'libmagic\.so\.1' || missing="$$missing libmagic1"; \
+	if [ -n "$$missing" ]; then \
+		echo "installing Debian packages:$$missing"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --disable-pip-version-check uv==0.13.8
+	$(BIN)/uv pip sync -q --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install -q --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+## lock: re-resolve requirements.lock from pyproject.toml
+lock:
+	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf var bench-out .pytest_cache .mypy_cache .ruff_cache

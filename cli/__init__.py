@@ -1,0 +1,1 @@
+"""The ``credflow`` command line: intake, catalog checks, status, demo."""

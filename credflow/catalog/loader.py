@@ -1,0 +1,112 @@
+"""Load and check every micro-credential file in the catalog folder."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+from pydantic import ValidationError
+
+from credflow.catalog.models import Credential
+from credflow.errors import ConfigurationError, NotFoundError
+
+
+@dataclass(frozen=True)
+class CatalogProblem:
+    """One error in one catalog file, located by field path."""
+
+    file: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.field}: {self.message}"
+
+
+class CatalogError(ConfigurationError):
+    """The catalog has errors; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[CatalogProblem]) -> None:
+        super().__init__("catalog errors:\n  " + "\n  ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _field_path(loc: tuple[int | str, ...]) -> str:
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "(file)"
+
+
+def _parse(path: Path) -> tuple[Credential | None, list[CatalogProblem]]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        return None, [CatalogProblem(path, "(file)", f"cannot be read as YAML: {exc}")]
+    if not isinstance(data, dict):
+        return None, [CatalogProblem(path, "(file)", "must be a mapping of fields")]
+    try:
+        return Credential.model_validate(data), []
+    except ValidationError as exc:
+        return None, [CatalogProblem(path, _field_path(err["loc"]), err["msg"]) for err in exc.errors()]
+
+
+@dataclass(frozen=True)
+class Catalog:
+    """Every micro-credential on offer, by id."""
+
+    credentials: dict[str, Credential]
+    files: dict[str, Path]
+
+    def get(self, credential_id: str) -> Credential:
+        """Return the credential or raise NotFoundError listing the known ids."""
+        try:
+            return self.credentials[credential_id]
+        except KeyError:
+            known = ", ".join(sorted(self.credentials)) or "none"
+            raise NotFoundError(f"no micro-credential {credential_id!r} in the catalog; known: {known}") from None
+
+    def __iter__(self) -> Iterator[Credential]:
+        return iter(self.credentials[key] for key in sorted(self.credentials))
+
+    def __len__(self) -> int:
+        return len(self.credentials)
+
+
+def check_catalog(folder: Path) -> tuple[Catalog, list[CatalogProblem]]:
+    """Load what loads and collect every problem (for ``credflow catalog check``)."""
+    problems: list[CatalogProblem] = []
+    credentials: dict[str, Credential] = {}
+    files: dict[str, Path] = {}
+    paths = sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")])
+    if not folder.is_dir():
+        problems.append(CatalogProblem(folder, "(folder)", "catalog folder does not exist"))
+    elif not paths:
+        problems.append(CatalogProblem(folder, "(folder)", "holds no .yaml micro-credential files"))
+    for path in paths:
+        credential, found = _parse(path)
+        problems.extend(found)
+        if credential is None:
+            continue
+        if credential.id in credentials:
+            problems.append(
+                CatalogProblem(path, "id", f"{credential.id!r} is already defined in {files[credential.id]}")
+            )
+            continue
+        credentials[credential.id] = credential
+        files[credential.id] = path
+    return Catalog(credentials, files), problems
+
+
+def load_catalog(folder: Path) -> Catalog:
+    """Load the catalog, refusing it whole when any file has an error.
+
+    Raises:
+        CatalogError: with every problem, each naming its file and field.
+    """
+    catalog, problems = check_catalog(folder)
+    if problems:
+        raise CatalogError(problems)
+    return catalog

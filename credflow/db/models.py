@@ -1,0 +1,205 @@
+"""SQLAlchemy models of credflow's records (applicants, submissions, evidence, transcodes, events, messages)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+JsonType = JSON().with_variant(JSONB(), "postgresql")
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on every backend (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        dict[str, Any]: JsonType,
+        list[Any]: JsonType,
+        datetime: UTCDateTime,
+    }
+
+
+class Applicant(Base):
+    __tablename__ = "applicants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # stored lower-cased
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Enrolment(Base):
+    """An applicant's access to one micro-credential, from ``enrolled_on`` for the catalog's years."""
+
+    __tablename__ = "enrolments"
+    __table_args__ = (UniqueConstraint("applicant_id", "credential_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    enrolled_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Submission(Base):
+    """One attempt at one micro-credential; attempts of a chain link to the previous one."""
+
+    __tablename__ = "submissions"
+    __table_args__ = (
+        Index("ix_submissions_state", "state"),
+        Index("ix_submissions_applicant_credential", "applicant_id", "credential_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    attempt: Mapped[int] = mapped_column(Integer)
+    previous_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), default=None)
+    state: Mapped[str] = mapped_column(String(32))
+    idempotency_key: Mapped[str] = mapped_column(String(200), unique=True)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    problems: Mapped[list[Any]] = mapped_column(default=list)  # why it was returned, if it was
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    state_since: Mapped[datetime] = mapped_column(default=utcnow)
+
+    applicant: Mapped[Applicant] = relationship(lazy="joined")
+    evidence: Mapped[list[EvidenceItem]] = relationship(
+        back_populates="submission", order_by="(EvidenceItem.requirement_key, EvidenceItem.position)"
+    )
+
+
+class EvidenceItem(Base):
+    """One uploaded file and what validation found in it."""
+
+    __tablename__ = "evidence_items"
+    __table_args__ = (
+        UniqueConstraint("submission_id", "requirement_key", "position"),
+        Index("ix_evidence_sha256", "sha256"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    requirement_key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    original_name: Mapped[str] = mapped_column(Text)  # as sent, for the record only: never used as a path
+    display_name: Mapped[str] = mapped_column(String(255))
+    storage_key: Mapped[str] = mapped_column(String(255), unique=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    declared_type: Mapped[str | None] = mapped_column(String(200), default=None)
+    sniffed_format: Mapped[str | None] = mapped_column(String(32), default=None)
+    sniffed_mime: Mapped[str | None] = mapped_column(String(200), default=None)
+    media_probe: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
+    validation: Mapped[list[Any] | None] = mapped_column(JsonType, default=None)  # problems; [] = valid
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    submission: Mapped[Submission] = relationship(back_populates="evidence")
+
+
+class Transcode(Base):
+    """The review version of one video, keyed by the input's sha256: same bytes, one transcode."""
+
+    __tablename__ = "transcodes"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    input_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    state: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    output_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    poster_key: Mapped[str | None] = mapped_column(String(255), default=None)
+    output_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    output_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    duration: Mapped[float | None] = mapped_column(Float, default=None)
+    width: Mapped[int | None] = mapped_column(Integer, default=None)
+    height: Mapped[int | None] = mapped_column(Integer, default=None)
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    # Who is transcoding it and until when the claim holds; progress renews the lease, so a
+    # crashed worker's claim lapses and a re-run takes the work over.
+    owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Event(Base):
+    """Append-only log of every state change and notable step (database triggers refuse edits)."""
+
+    __tablename__ = "events"
+    __table_args__ = (Index("ix_events_submission", "submission_id", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True)
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id", ondelete="RESTRICT"), default=None)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    actor: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    from_state: Mapped[str | None] = mapped_column(String(32), default=None)
+    to_state: Mapped[str | None] = mapped_column(String(32), default=None)
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class OutgoingMessage(Base):
+    """Every email credflow sends, by idempotency key: a key that is ``sent`` is never sent again."""
+
+    __tablename__ = "messages"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), default=None)
+    kind: Mapped[str] = mapped_column(String(64))
+    recipient: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(Text)
+    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    # A sender claims the message before calling the mail service; a claim that lapses (the
+    # sender crashed) lets a later run try again, so concurrent runs never both send.
+    claimed_until: Mapped[datetime | None] = mapped_column(default=None)
+    backend: Mapped[str | None] = mapped_column(String(32), default=None)
+    provider_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(default=None)

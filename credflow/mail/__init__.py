@@ -1,0 +1,1 @@
+"""Outgoing mail: rendered messages, one Mailer interface, outbox and SendGrid backends."""

@@ -1,0 +1,46 @@
+"""Render, then send: jinja2 templates (autoescaped HTML, StrictUndefined) into typed messages."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import cache
+from typing import Any
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from credflow.mail.base import Message
+
+
+@cache
+def mail_environment() -> Environment:
+    """The mail templates' environment: HTML is autoescaped; a missing variable is an error."""
+    return Environment(
+        loader=PackageLoader("credflow", "templates/mail"),
+        autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render_message(
+    template: str,
+    *,
+    idempotency_key: str,
+    to_email: str,
+    to_name: str,
+    context: Mapping[str, Any],
+) -> Message:
+    """Render ``<template>.subject``/``.txt``/``.html`` into a :class:`Message`."""
+    env = mail_environment()
+    subject = env.get_template(f"{template}.subject").render(context).strip()
+    return Message(
+        idempotency_key=idempotency_key,
+        kind=template,
+        to_email=to_email,
+        to_name=to_name,
+        subject=" ".join(subject.split()),
+        text=env.get_template(f"{template}.txt").render(context),
+        html=env.get_template(f"{template}.html").render(context),
+    )

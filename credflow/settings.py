@@ -1,0 +1,135 @@
+"""credflow's settings: one pydantic-settings class read from ``CREDFLOW_*`` variables.
+
+Build it with :func:`load_settings` when needed; never at import time.
+"""
+
+from __future__ import annotations
+
+import shutil
+from enum import StrEnum
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from credflow.errors import ConfigurationError
+
+
+class StorageBackend(StrEnum):
+    LOCAL = "local"
+    S3 = "s3"
+
+
+class MailBackend(StrEnum):
+    OUTBOX = "outbox"
+    SENDGRID = "sendgrid"
+
+
+class Settings(BaseSettings):
+    """Everything credflow reads from its environment (prefix ``CREDFLOW_``)."""
+
+    model_config = SettingsConfigDict(env_prefix="CREDFLOW_", env_file=None, extra="ignore", frozen=True)
+
+    data_dir: Path = Field(default=Path("var"), description="Folder for the SQLite file, evidence and outbox.")
+    database_url: str | None = Field(
+        default=None, description="SQLAlchemy URL; default: SQLite file credflow.db in the data folder."
+    )
+    catalog_dir: Path = Field(default=Path("rubrics"), description="Folder of micro-credential YAML files.")
+    public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL of `credflow serve`.")
+    secret_key: SecretStr = Field(
+        default=SecretStr("dev-only-change-me-dev-only-change-me"),
+        description="Signs links; at least 32 characters.",
+    )
+
+    storage_backend: StorageBackend = StorageBackend.LOCAL
+    storage_dir: Path | None = Field(default=None, description="Local store folder; default: <data_dir>/objects.")
+    s3_bucket: str | None = None
+    s3_prefix: str = ""
+    s3_region: str = "us-east-1"
+    s3_endpoint_url: str | None = None
+
+    mail_backend: MailBackend = MailBackend.OUTBOX
+    outbox_dir: Path | None = Field(default=None, description="Outbox folder; default: <data_dir>/outbox.")
+    mail_sender: str = "credflow <no-reply@credflow.local>"
+    sendgrid_api_key: SecretStr | None = None
+    sendgrid_host: str = "https://api.sendgrid.com"
+    operator_email: str | None = Field(default=None, description="Where permanent failures are reported.")
+
+    ffmpeg_path: str = "ffmpeg"
+    ffprobe_path: str = "ffprobe"
+    transcode_concurrency: int = Field(default=2, ge=1, le=64)
+    ingest_max_bytes: int = Field(default=8 << 30, gt=0, description="Hard cap on one uploaded file.")
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("sqlite", "postgresql")):
+            raise ValueError("must be a sqlite:/// or postgresql:// URL")
+        return value
+
+    @field_validator("public_url", "sendgrid_host")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @field_validator("secret_key")
+    @classmethod
+    def _long_secret(cls, value: SecretStr) -> SecretStr:
+        if len(value.get_secret_value()) < 32:
+            raise ValueError("must be at least 32 characters")
+        return value
+
+    @field_validator("mail_sender")
+    @classmethod
+    def _sender_has_address(cls, value: str) -> str:
+        if "@" not in value:
+            raise ValueError("must be an email address, optionally 'Name <address>'")
+        return value
+
+    @model_validator(mode="after")
+    def _backend_requirements(self) -> Self:
+        if self.storage_backend is StorageBackend.S3 and not self.s3_bucket:
+            raise ValueError("CREDFLOW_S3_BUCKET is required when CREDFLOW_STORAGE_BACKEND=s3")
+        if self.mail_backend is MailBackend.SENDGRID and self.sendgrid_api_key is None:
+            raise ValueError("CREDFLOW_SENDGRID_API_KEY is required when CREDFLOW_MAIL_BACKEND=sendgrid")
+        return self
+
+    @property
+    def resolved_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'credflow.db').resolve()}"
+
+    @property
+    def resolved_storage_dir(self) -> Path:
+        return self.storage_dir or self.data_dir / "objects"
+
+    @property
+    def resolved_outbox_dir(self) -> Path:
+        return self.outbox_dir or self.data_dir / "outbox"
+
+    def check_tools(self) -> None:
+        """Fail fast when ffmpeg or ffprobe cannot be found."""
+        for name, value in (("CREDFLOW_FFMPEG_PATH", self.ffmpeg_path), ("CREDFLOW_FFPROBE_PATH", self.ffprobe_path)):
+            if shutil.which(value) is None:
+                raise ConfigurationError(f"{name}={value!r}: no such executable (install Debian's ffmpeg)")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read settings from the environment (plus ``overrides``).
+
+    Raises:
+        ConfigurationError: a setting is nonsense; the message names each one.
+    """
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"]) or "settings"
+            name = f"CREDFLOW_{field.upper()}" if error["loc"] else "settings"
+            lines.append(f"{name}: {error['msg']}")
+        raise ConfigurationError("invalid settings:\n  " + "\n  ".join(lines)) from None

@@ -1,0 +1,284 @@
+"""An object store on the local file system, with HMAC-signed download links."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import hmac
+import os
+import re
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import quote
+
+from credflow.errors import NotFoundError
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
+# Temp files share the target's folder so os.replace stays a same-file-system rename.
+_TEMP_PREFIX = ".credflow-tmp-"
+
+
+def validate_key(key: str) -> str:
+    """Check that ``key`` is a safe object key and return it unchanged.
+
+    A key is ``/``-separated segments of ``[A-Za-z0-9._-]``; it may not start
+    with ``/``, contain an empty segment or ``..``, or be a ``.`` segment.
+
+    Args:
+        key: The key to check.
+
+    Returns:
+        The same key.
+
+    Raises:
+        ValueError: the key is empty or breaks one of the rules above.
+    """
+    if not key or key.startswith("/") or ".." in key:
+        raise ValueError(f"invalid object key {key!r}")
+    for segment in key.split("/"):
+        if segment == "." or _SEGMENT.fullmatch(segment) is None:
+            raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+def _fsync_folder(folder: Path) -> None:
+    # A rename is only durable once the folder entry itself reaches the disk.
+    if os.name != "posix":
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _read_range(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes]:
+    with handle:
+        handle.seek(start)
+        remaining = None if end is None else end - start + 1
+        while remaining is None or remaining > 0:
+            want = CHUNK_SIZE if remaining is None else min(CHUNK_SIZE, remaining)
+            chunk = handle.read(want)
+            if not chunk:
+                return
+            if remaining is not None:
+                remaining -= len(chunk)
+            yield chunk
+
+
+class LocalStore:
+    """Objects as files under ``root``; presigned URLs point at ``{public_url}/files/{key}``."""
+
+    def __init__(self, root: Path, *, public_url: str, secret: bytes) -> None:
+        """Create a store rooted at ``root`` (created on the first put).
+
+        Args:
+            root: Folder that holds every object.
+            public_url: Base URL of the web app that serves ``/files/{key}``.
+            secret: HMAC key signing download links; keep it private.
+
+        Raises:
+            ValueError: ``secret`` is empty.
+        """
+        if not secret:
+            raise ValueError("LocalStore needs a non-empty secret to sign URLs")
+        self._root = Path(root).resolve()
+        self._public_url = public_url.rstrip("/")
+        self._secret = secret
+
+    @property
+    def root(self) -> Path:
+        """The resolved folder holding the objects."""
+        return self._root
+
+    def _path(self, key: str) -> Path:
+        path = (self._root / validate_key(key)).resolve()
+        # Resolving follows symlinks, so this also refuses a link planted inside root.
+        if not path.is_relative_to(self._root):
+            raise ValueError(f"object key {key!r} escapes the store root")
+        return path
+
+    def _open(self, key: str) -> BinaryIO:
+        path = self._path(key)
+        try:
+            return path.open("rb")
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise NotFoundError(f"no stored object {key!r}") from None
+
+    def put_stream(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        max_bytes: int | None = None,
+    ) -> StoredObject:
+        """Copy ``stream`` to the file for ``key`` chunk by chunk, hashing on the way.
+
+        The bytes go to a temp file in the target folder, are fsync'd, and then
+        replace the target atomically: readers see the old object or the new
+        one, never a partial file. ``content_type`` is not kept by this backend.
+
+        Args:
+            key: Destination key.
+            stream: Binary stream read until EOF in ``CHUNK_SIZE`` pieces.
+            content_type: Ignored here; part of the ObjectStore interface.
+            max_bytes: Refuse the object once it grows past this many bytes.
+
+        Returns:
+            The key, the hex sha256 and the byte count.
+
+        Raises:
+            ObjectTooLarge: more than ``max_bytes`` were read; nothing was kept.
+            ValueError: the key is invalid.
+        """
+        del content_type
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        digest = hashlib.sha256()
+        size = 0
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
+        temp = Path(temp_name)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK_SIZE):
+                    size += len(chunk)
+                    if max_bytes is not None and size > max_bytes:
+                        raise ObjectTooLarge(f"object {key!r} exceeds the {max_bytes}-byte limit")
+                    digest.update(chunk)
+                    out.write(chunk)
+                out.flush()
+                os.fsync(out.fileno())
+            temp.replace(target)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
+        _fsync_folder(target.parent)
+        return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
+
+    def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream") -> StoredObject:
+        """Store a copy of the local file ``path`` under ``key``.
+
+        Args:
+            key: Destination key.
+            path: File to copy.
+            content_type: Ignored here; part of the ObjectStore interface.
+
+        Returns:
+            The key, the hex sha256 and the byte count.
+        """
+        with Path(path).open("rb") as handle:
+            return self.put_stream(key, handle, content_type=content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        """Return the whole object.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        with self._open(key) as handle:
+            return handle.read()
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """Return at most the first ``size`` bytes of the object.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        with self._open(key) as handle:
+            return handle.read(max(size, 0))
+
+    def stream(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes ``start`` to ``end`` inclusive (to EOF when ``end`` is None).
+
+        The file is opened now, so a missing key fails here rather than on the
+        first ``next()``; a range past the end yields nothing.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+            ValueError: ``start`` is negative or ``end`` is before ``start``.
+        """
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"invalid byte range {start}-{end}")
+        return _read_range(self._open(key), start, end)
+
+    def size(self, key: str) -> int:
+        """Return the object's size in bytes.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        path = self._path(key)
+        if not path.is_file():
+            raise NotFoundError(f"no stored object {key!r}")
+        return path.stat().st_size
+
+    def exists(self, key: str) -> bool:
+        """Tell whether ``key`` holds an object."""
+        return self._path(key).is_file()
+
+    def delete(self, key: str) -> None:
+        """Remove the object; a missing key is fine."""
+        path = self._path(key)
+        if path.is_file():
+            path.unlink(missing_ok=True)
+
+    def _signature(self, key: str, expires: int) -> str:
+        # The newline cannot occur in a key, so (key, expires) pairs cannot collide.
+        return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()
+
+    def presigned_url(self, key: str, *, expires_in: int) -> str:
+        """Return ``{public_url}/files/{key}?expires=<unix>&signature=<hex>``.
+
+        Args:
+            key: The object's key (not checked for existence).
+            expires_in: Seconds the link stays valid; must be positive.
+
+        Raises:
+            ValueError: the key is invalid or ``expires_in`` is not positive.
+        """
+        validate_key(key)
+        if expires_in <= 0:
+            raise ValueError("expires_in must be positive")
+        expires = int(time.time()) + expires_in
+        signature = self._signature(key, expires)
+        return f"{self._public_url}/files/{quote(key, safe='/')}?expires={expires}&signature={signature}"
+
+    def verify_signature(self, key: str, expires: int, signature: str, *, now: float | None = None) -> bool:
+        """Tell whether a link's ``expires`` and ``signature`` are genuine and unexpired.
+
+        Args:
+            key: The key from the link's path.
+            expires: The link's ``expires`` query value (unix seconds).
+            signature: The link's ``signature`` query value.
+            now: Current unix time; defaults to ``time.time()``.
+
+        Returns:
+            True only for a valid key, a signature made by this store, and an
+            expiry not yet passed.
+        """
+        try:
+            validate_key(key)
+        except ValueError:
+            return False
+        current = time.time() if now is None else now
+        if expires < current:
+            return False
+        # Bytes, because compare_digest refuses non-ASCII str and the signature comes from a URL.
+        return hmac.compare_digest(self._signature(key, expires).encode(), signature.encode())
+
+    @contextlib.contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        """Yield the object's own file path (no copy); do not modify the file.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        path = self._path(key)
+        if not path.is_file():
+            raise NotFoundError(f"no stored object {key!r}")
+        yield path

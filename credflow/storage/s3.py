@@ -1,0 +1,410 @@
+"""An object store on Amazon S3 (or any S3-compatible service) through boto3."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import boto3  # type: ignore[import-untyped]
+from botocore.config import Config  # type: ignore[import-untyped]
+from botocore.exceptions import (  # type: ignore[import-untyped]
+    BotoCoreError,
+    ChecksumError,
+    ClientError,
+    HTTPClientError,
+    IncompleteReadError,
+)
+from botocore.exceptions import ConnectionError as BotoConnectionError
+
+from credflow.errors import CredflowError, NotFoundError, PermanentError, TransientError
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
+from credflow.storage.local import validate_key
+
+# The user metadata entry (x-amz-meta-sha256) holding the hex sha256 of the bytes.
+SHA256_METADATA = "sha256"
+
+_NOT_FOUND_CODES = frozenset({"NoSuchKey", "404", "NotFound"})
+_TRANSIENT_CODES = frozenset(
+    {
+        "BandwidthLimitExceeded",
+        "InternalError",
+        "PriorRequestNotComplete",
+        "RequestLimitExceeded",
+        "RequestTimeout",
+        "RequestTimeoutException",
+        "ServiceUnavailable",
+        "SlowDown",
+        "Throttling",
+        "ThrottlingException",
+        "TooManyRequestsException",
+    }
+)
+
+
+def _client_error_code(exc: Any) -> tuple[str, int]:
+    response = getattr(exc, "response", None) or {}
+    code = str(response.get("Error", {}).get("Code", ""))
+    status = int(response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+    return code, status
+
+
+def _translate(exc: Exception, what: str) -> CredflowError:
+    if isinstance(exc, ClientError):
+        code, status = _client_error_code(exc)
+        if code in _NOT_FOUND_CODES:
+            return NotFoundError(f"no stored object {what}")
+        if code in _TRANSIENT_CODES or status == 429 or status >= 500:
+            return TransientError(f"S3 failed on {what}: {code or status} ({exc})")
+        return PermanentError(f"S3 refused {what}: {code or status} ({exc})")
+    if isinstance(exc, BotoConnectionError | HTTPClientError | IncompleteReadError | ChecksumError):
+        # Connection refused/reset, timeouts and truncated bodies may all succeed on a later try.
+        return TransientError(f"S3 unreachable for {what}: {exc}")
+    return PermanentError(f"S3 client error for {what}: {type(exc).__name__}: {exc}")
+
+
+@contextlib.contextmanager
+def _s3_errors(what: str) -> Iterator[None]:
+    """Turn botocore's exceptions into credflow's error kinds."""
+    try:
+        yield
+    except (ClientError, BotoCoreError) as exc:
+        raise _translate(exc, what) from exc
+
+
+def _read_part(stream: BinaryIO, part_size: int) -> bytes:
+    # Reading in CHUNK_SIZE pieces keeps short reads (pipes, sockets) from ending a part early.
+    buffer = bytearray()
+    while len(buffer) < part_size:
+        chunk = stream.read(min(CHUNK_SIZE, part_size - len(buffer)))
+        if not chunk:
+            break
+        buffer += chunk
+    return bytes(buffer)
+
+
+def _body_chunks(body: Any, what: str) -> Iterator[bytes]:
+    try:
+        with _s3_errors(what):
+            yield from body.iter_chunks(CHUNK_SIZE)
+    finally:
+        body.close()
+
+
+class S3Store:
+    """Objects in one S3 bucket, every key under an optional ``prefix``."""
+
+    def __init__(
+        self,
+        *,
+        bucket: str,
+        prefix: str = "",
+        region: str = "us-east-1",
+        endpoint_url: str | None = None,
+        client: Any | None = None,
+        part_size: int = 8 << 20,
+    ) -> None:
+        """Create a store for ``bucket``; nothing is contacted until the first call.
+
+        Args:
+            bucket: The bucket name.
+            prefix: Folder-like prefix put before every key (``"evidence"`` -> ``evidence/<key>``).
+            region: AWS region of the bucket.
+            endpoint_url: An S3-compatible endpoint (MinIO, ...); None for AWS.
+            client: A ready boto3 S3 client (tests, custom sessions); built from the above when None.
+            part_size: Multipart part size in bytes. S3 requires at least 5 MiB for every part but
+                the last; about two parts are held in memory during an upload.
+
+        Raises:
+            ValueError: ``bucket`` is empty or ``part_size`` is not positive.
+        """
+        if not bucket:
+            raise ValueError("S3Store needs a bucket name")
+        if part_size <= 0:
+            raise ValueError("part_size must be positive")
+        self._bucket = bucket
+        self._prefix = prefix.strip("/")
+        self._part_size = part_size
+        if client is None:
+            config = Config(
+                signature_version="s3v4",
+                retries={"mode": "standard", "max_attempts": 3},
+                # We hash with sha256 ourselves; extra CRC checksums trip some S3-compatible servers.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            client = boto3.client("s3", region_name=region, endpoint_url=endpoint_url, config=config)
+        self._client: Any = client
+
+    @property
+    def bucket(self) -> str:
+        """The bucket name."""
+        return self._bucket
+
+    def _full_key(self, key: str) -> str:
+        validate_key(key)
+        return f"{self._prefix}/{key}" if self._prefix else key
+
+    def put_stream(
+        self,
+        key: str,
+        stream: BinaryIO,
+        *,
+        content_type: str = "application/octet-stream",
+        max_bytes: int | None = None,
+    ) -> StoredObject:
+        """Upload ``stream`` under ``key``, hashing it on the way.
+
+        Data that fits in one part goes up with a single PutObject. Larger data
+        goes up as an explicit multipart upload; since metadata is fixed when
+        an upload starts and the sha256 is only known at the end, the parts are
+        then copied server-side into a second multipart upload that carries the
+        ``sha256`` metadata (no bytes travel through this process again).
+
+        Args:
+            key: Destination key (the prefix is added).
+            stream: Binary stream read until EOF.
+            content_type: Stored as the object's Content-Type.
+            max_bytes: Refuse the object once it grows past this many bytes.
+
+        Returns:
+            The key, the hex sha256 and the byte count.
+
+        Raises:
+            ObjectTooLarge: more than ``max_bytes`` were read; nothing was kept.
+            NotFoundError, TransientError, PermanentError: S3 failed.
+        """
+        full_key = self._full_key(key)
+        digest = hashlib.sha256()
+        size = 0
+
+        def next_part() -> bytes:
+            nonlocal size
+            part = _read_part(stream, self._part_size)
+            size += len(part)
+            if max_bytes is not None and size > max_bytes:
+                raise ObjectTooLarge(f"object {key!r} exceeds the {max_bytes}-byte limit")
+            digest.update(part)
+            return part
+
+        first = next_part()
+        second = next_part() if len(first) == self._part_size else b""
+        if not second:
+            sha256 = digest.hexdigest()
+            with _s3_errors(full_key):
+                self._client.put_object(
+                    Bucket=self._bucket,
+                    Key=full_key,
+                    Body=first,
+                    ContentType=content_type,
+                    Metadata={SHA256_METADATA: sha256},
+                )
+            return StoredObject(key=key, sha256=sha256, size=size)
+
+        with _s3_errors(full_key):
+            upload_id = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=full_key, ContentType=content_type
+            )["UploadId"]
+        parts: list[dict[str, Any]] = []
+        try:
+            # About two parts are alive at once: the one going up and the one read ahead.
+            part, lookahead = first, second
+            del first, second
+            while part:
+                number = len(parts) + 1
+                with _s3_errors(full_key):
+                    answer = self._client.upload_part(
+                        Bucket=self._bucket, Key=full_key, UploadId=upload_id, PartNumber=number, Body=part
+                    )
+                parts.append({"PartNumber": number, "ETag": answer["ETag"], "Size": len(part)})
+                part = lookahead
+                lookahead = next_part() if part else b""
+            with _s3_errors(full_key):
+                self._client.complete_multipart_upload(
+                    Bucket=self._bucket,
+                    Key=full_key,
+                    UploadId=upload_id,
+                    MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
+                )
+        except BaseException:
+            self._abort(full_key, upload_id)
+            raise
+
+        sha256 = digest.hexdigest()
+        try:
+            self._copy_with_metadata(full_key, parts, content_type, sha256)
+        except BaseException:
+            # Without its sha256 the object breaks the put contract: keep nothing.
+            with contextlib.suppress(ClientError, BotoCoreError):
+                self._client.delete_object(Bucket=self._bucket, Key=full_key)
+            raise
+        return StoredObject(key=key, sha256=sha256, size=size)
+
+    def _abort(self, full_key: str, upload_id: str) -> None:
+        # Best effort: the original error matters more than a failed abort (a bucket
+        # lifecycle rule should sweep leftovers).
+        with contextlib.suppress(ClientError, BotoCoreError):
+            self._client.abort_multipart_upload(Bucket=self._bucket, Key=full_key, UploadId=upload_id)
+
+    def _copy_with_metadata(self, full_key: str, parts: list[dict[str, Any]], content_type: str, sha256: str) -> None:
+        with _s3_errors(full_key):
+            upload_id = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=full_key, ContentType=content_type, Metadata={SHA256_METADATA: sha256}
+            )["UploadId"]
+        try:
+            copied = []
+            offset = 0
+            for part in parts:
+                last = offset + part["Size"] - 1
+                with _s3_errors(full_key):
+                    answer = self._client.upload_part_copy(
+                        Bucket=self._bucket,
+                        Key=full_key,
+                        UploadId=upload_id,
+                        PartNumber=part["PartNumber"],
+                        CopySource={"Bucket": self._bucket, "Key": full_key},
+                        CopySourceRange=f"bytes={offset}-{last}",
+                    )
+                copied.append({"PartNumber": part["PartNumber"], "ETag": answer["CopyPartResult"]["ETag"]})
+                offset = last + 1
+            with _s3_errors(full_key):
+                self._client.complete_multipart_upload(
+                    Bucket=self._bucket, Key=full_key, UploadId=upload_id, MultipartUpload={"Parts": copied}
+                )
+        except BaseException:
+            self._abort(full_key, upload_id)
+            raise
+
+    def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream") -> StoredObject:
+        """Upload the local file ``path`` under ``key``.
+
+        Args:
+            key: Destination key (the prefix is added).
+            path: File to upload.
+            content_type: Stored as the object's Content-Type.
+
+        Returns:
+            The key, the hex sha256 and the byte count.
+        """
+        with Path(path).open("rb") as handle:
+            return self.put_stream(key, handle, content_type=content_type)
+
+    def get_bytes(self, key: str) -> bytes:
+        """Return the whole object.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        full_key = self._full_key(key)
+        with _s3_errors(full_key):
+            body = self._client.get_object(Bucket=self._bucket, Key=full_key)["Body"]
+            try:
+                return bytes(body.read())
+            finally:
+                body.close()
+
+    def read_head(self, key: str, size: int) -> bytes:
+        """Return at most the first ``size`` bytes of the object.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        if size <= 0:
+            self.size(key)
+            return b""
+        return b"".join(self.stream(key, start=0, end=size - 1))
+
+    def stream(self, key: str, *, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        """Yield the bytes ``start`` to ``end`` inclusive (to the end when ``end`` is None).
+
+        The GET is sent now, so a missing key fails here rather than on the
+        first ``next()``; a range past the end yields nothing.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+            ValueError: ``start`` is negative or ``end`` is before ``start``.
+        """
+        if start < 0 or (end is not None and end < start):
+            raise ValueError(f"invalid byte range {start}-{end}")
+        full_key = self._full_key(key)
+        request: dict[str, Any] = {"Bucket": self._bucket, "Key": full_key}
+        if start or end is not None:
+            request["Range"] = f"bytes={start}-{'' if end is None else end}"
+        try:
+            with _s3_errors(full_key):
+                body = self._client.get_object(**request)["Body"]
+        except PermanentError as exc:
+            if _client_error_code(exc.__cause__)[0] == "InvalidRange":
+                return iter(())
+            raise
+        return _body_chunks(body, full_key)
+
+    def _head(self, key: str) -> dict[str, Any]:
+        full_key = self._full_key(key)
+        with _s3_errors(full_key):
+            answer: dict[str, Any] = self._client.head_object(Bucket=self._bucket, Key=full_key)
+        return answer
+
+    def size(self, key: str) -> int:
+        """Return the object's size in bytes.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        return int(self._head(key)["ContentLength"])
+
+    def sha256(self, key: str) -> str | None:
+        """Return the hex sha256 recorded in the object's metadata, if any.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        value = self._head(key).get("Metadata", {}).get(SHA256_METADATA)
+        return None if value is None else str(value)
+
+    def exists(self, key: str) -> bool:
+        """Tell whether ``key`` holds an object."""
+        try:
+            self._head(key)
+        except NotFoundError:
+            return False
+        return True
+
+    def delete(self, key: str) -> None:
+        """Remove the object; S3 treats a missing key as already deleted."""
+        full_key = self._full_key(key)
+        with _s3_errors(full_key):
+            self._client.delete_object(Bucket=self._bucket, Key=full_key)
+
+    def presigned_url(self, key: str, *, expires_in: int) -> str:
+        """Return a SigV4 presigned GET URL valid for ``expires_in`` seconds.
+
+        Raises:
+            ValueError: the key is invalid or ``expires_in`` is not positive.
+        """
+        if expires_in <= 0:
+            raise ValueError("expires_in must be positive")
+        full_key = self._full_key(key)
+        with _s3_errors(full_key):
+            url: str = self._client.generate_presigned_url(
+                "get_object", Params={"Bucket": self._bucket, "Key": full_key}, ExpiresIn=expires_in
+            )
+        return url
+
+    @contextlib.contextmanager
+    def local_path(self, key: str) -> Iterator[Path]:
+        """Download the object to a temp file, yield its path, delete it afterwards.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        chunks = self.stream(key)
+        suffix = Path(key).suffix
+        with tempfile.NamedTemporaryFile(prefix="credflow-s3-", suffix=suffix) as handle:
+            for chunk in chunks:
+                handle.write(chunk)
+            handle.flush()
+            yield Path(handle.name)

@@ -1,0 +1,84 @@
+"""Shared fixtures: settings and services on temporary folders, PostgreSQL, and one Prefect test server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from cli.offline import apply_offline_defaults
+
+apply_offline_defaults()
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("CREDFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path):
+    """Build Settings rooted in this test's temporary folder (extra fields override)."""
+    from credflow.settings import load_settings
+
+    def build(**overrides: object):
+        values: dict[str, object] = {"data_dir": tmp_path / "data", "catalog_dir": ROOT / "rubrics"}
+        values.update(overrides)
+        return load_settings(**values)
+
+    return build
+
+
+@pytest.fixture
+def services(make_settings) -> Iterator:
+    """Services on SQLite, a local store and an outbox, all under tmp_path."""
+    from credflow.services import build_services
+
+    svc = build_services(make_settings())
+    yield svc
+    svc.close()
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped afterwards."""
+    import psycopg
+
+    name = f"credflow_test_{uuid.uuid4().hex[:10]}"
+    admin = PG_ADMIN_URL
+    try:
+        conn = psycopg.connect(admin, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as exc:  # pragma: no cover - the machines run PostgreSQL
+        pytest.fail(f"PostgreSQL is not reachable at {admin}: {exc}")
+    with conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = admin.rsplit("/", 1)[0]
+    yield f"{base}/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path: Path) -> Iterator[str]:
+    """The data layer's URL on each backend; PostgreSQL gets a clean schema per test."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'credflow.db'}"
+        return
+    import psycopg
+
+    url = request.getfixturevalue("pg_database")
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute("DROP SCHEMA public CASCADE")
+        conn.execute("CREATE SCHEMA public")
+    yield url
+
+
+@pytest.fixture(scope="session")
+def prefect_server() -> Iterator[None]:
+    """One Prefect test server for every flow test of the session."""
+    from prefect.settings import PREFECT_FLOWS_HEARTBEAT_FREQUENCY, temporary_settings
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=60), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
+        yield
