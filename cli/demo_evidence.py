@@ -10,7 +10,7 @@ SENTENCES = (
     "During the session participants first observed the phenomenon and recorded what they noticed and wondered.",
     "I paused the modelled lesson to name the teacher move, so participants could see why it mattered for students.",
     "Several teachers asked how to handle ideas that were scientifically inaccurate; we added them to the parking lot.",
-    "I paused the modelled lesson to name the teacher move, so participants saw why it mattered for students.",
+    "We returned to the Driving Question Board and sorted the questions into the investigations they suggested.",
     "One group connected the phenomenon to their own classrooms and proposed a local example for their students.",
     "Next time I would give more time to the initial models, because that is where the richest disagreements appeared.",
     "The strategy cards helped students compare approaches before choosing one for their own learning goal.",
