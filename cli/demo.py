@@ -100,6 +100,7 @@ def cohort() -> list[DemoApplication]:
                 ("participant_artifacts", "participant-notes.pdf"),
                 ("participant_artifacts", "participant-model.png"),
             ],
+            "demo-ben-1",
             "a Word document confirmed by its zip structure",
         ),
         DemoApplication(

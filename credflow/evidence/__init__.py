@@ -1,0 +1,1 @@
+"""Content inspection of uploaded evidence files: what a file really is and what is wrong with it."""

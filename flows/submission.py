@@ -1,0 +1,56 @@
+"""The per-attempt flow: intake is done; validate, transcode, and queue the submission for review."""
+
+from __future__ import annotations
+
+from prefect import flow, tags
+from prefect.runtime import flow_run
+
+from credflow.lifecycle import State
+from credflow.notify import Notice
+from credflow.submissions import get_submission
+from tasks.artifacts import publish_submission
+from tasks.evidence import validate_evidence
+from tasks.media import ensure_transcode_limit, finish, list_videos, transcode
+from tasks.notify import notify_applicant
+from tasks.runtime import services
+
+
+def submission_run_name() -> str:
+    """``<credential>-<short id>-a<attempt>``, so operators find a submission's runs by name."""
+    submission_id = str(flow_run.parameters["submission_id"])
+    with services().db.session() as session:
+        sub = get_submission(session, submission_id)
+        return f"{sub.credential_id}-{submission_id[:8]}-a{sub.attempt}"
+
+
+@flow(name="submission", flow_run_name=submission_run_name, persist_result=False)
+def process_submission(submission_id: str) -> str:
+    """Validate a submission's evidence, transcode its videos and queue it for review."""
+    publish_submission(submission_id)
+    notify_applicant(submission_id, Notice.RECEIVED)
+    state = validate_evidence(submission_id)
+    if state is State.TRANSCODING:
+        ensure_transcode_limit(services().settings.transcode_concurrency)
+        futures = [transcode.submit(job) for job in list_videos(submission_id)]
+        for future in futures:
+            future.result()
+        state = finish(submission_id)
+    if state is State.RETURNED:
+        notify_applicant(submission_id, Notice.RETURNED)
+    publish_submission(submission_id)
+    return state.value
+
+
+def submission_tags(submission_id: str) -> list[str]:
+    """The run tags of a submission: its credential and issuer, so runs filter by both."""
+    svc = services()
+    with svc.db.session() as session:
+        sub = get_submission(session, submission_id)
+        credential = svc.catalog.get(sub.credential_id)
+    return [f"credential:{credential.id}", f"issuer:{credential.issuer.id}"]
+
+
+def run_submission(submission_id: str) -> str:
+    """Run the submission flow in this process, tagged with its credential and issuer."""
+    with tags(*submission_tags(submission_id)):
+        return process_submission(submission_id)

@@ -1,0 +1,1 @@
+"""Thin Prefect task adapters around credflow's domain functions."""
