@@ -200,8 +200,9 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
             }
         )
     table = Table(title="Demo outcomes", show_lines=True)
-    for column in ("applicant", "micro-credential", "submission", "attempt", "new?", "state", "why / shows"):
-        table.add_column(column, overflow="fold")
+    for column in ("applicant", "micro-credential", "submission", "attempt", "new?", "state"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("why / shows", overflow="fold", ratio=1)
     for row in rows:
         why = "\n".join(f"• {p}" for p in row["problems"]) or row["shows"]
         table.add_row(

@@ -265,7 +265,9 @@ def demo_command(
 
     try:
         services = _services()
-        run_demo(services, workdir=workdir or services.settings.data_dir / "demo-inputs", console=console)
+        # Piped output (make, CI logs) gets a wide table rather than rich's 80-column default.
+        out = console if console.is_terminal else Console(width=180)
+        run_demo(services, workdir=workdir or services.settings.data_dir / "demo-inputs", console=out)
     except CredflowError as exc:
         _fail(str(exc))
 

@@ -10,6 +10,8 @@ OFFLINE_DEFAULTS = {
     "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
     # The task-run recorder then catches up in ~1 s instead of ~20 s per 1000 tasks at shutdown.
     "PREFECT_SERVER_SERVICES_TASK_RUN_RECORDER_BATCH_SIZE": "100",
+    # The first start of the ephemeral server migrates a new database; 20 s is not enough on a busy 2-core machine.
+    "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "120",
 }
 
 

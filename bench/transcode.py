@@ -1,0 +1,180 @@
+"""Transcode stage versus plain ffmpeg: ``transcode_video`` against the same ``build_command`` run directly."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import time
+import uuid
+from functools import partial
+from pathlib import Path
+
+from bench.common import INPUTS, Sizes, alternating, log, make_services, median, ratio, timed
+from bench.report import Result
+from credflow.media.base import MediaProbe
+from credflow.media.probe import probe
+from credflow.media.samples import make_video
+from credflow.media.transcode import build_command, make_poster
+from credflow.services import Services
+from credflow.storage.base import new_key
+from credflow.transcoding import TranscodeOutcome, VideoJob, output_keys, transcode_of, transcode_video
+
+NAME = "transcode"
+TARGET = 1.05
+
+
+def empty() -> Result:
+    """The result record before any measurement."""
+    return Result(
+        name=NAME,
+        title="1. transcode stage vs plain ffmpeg",
+        unit="s",
+        baseline_label="ffmpeg",
+        subject_label="transcode_video",
+        target=f"ratio <= {TARGET}",
+    )
+
+
+def sample_clip(sizes: Sizes, *, ffmpeg: str, ffprobe: str) -> tuple[Path, bool]:
+    """The benchmark clip under ``bench-out/inputs``, generated once; True when this call made it."""
+    name = f"clip-{sizes.clip_seconds:g}s-{sizes.clip_width}x{sizes.clip_height}-{sizes.clip_fps}fps.mp4"
+    path = INPUTS / name
+    if path.is_file():
+        try:
+            found = probe(path, ffprobe=ffprobe)
+        except Exception:  # any failure means: generate it again
+            found = None
+        if found is not None and found.video is not None and abs(found.duration - sizes.clip_seconds) < 0.5:
+            return path, False
+    INPUTS.mkdir(parents=True, exist_ok=True)
+    partial_path = path.with_name(f".{name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        make_video(
+            partial_path,
+            seconds=sizes.clip_seconds,
+            width=sizes.clip_width,
+            height=sizes.clip_height,
+            fps=sizes.clip_fps,
+            ffmpeg=ffmpeg,
+            ffprobe=ffprobe,
+        )
+        partial_path.replace(path)
+    finally:
+        partial_path.unlink(missing_ok=True)
+    return path, True
+
+
+def _plain_ffmpeg(src: Path, dst: Path, media: MediaProbe, ffmpeg: str) -> int:
+    command = build_command(src, dst, probe=media, ffmpeg=ffmpeg, progress=False)
+    proc = subprocess.run(command, stdin=subprocess.DEVNULL, capture_output=True, check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"plain ffmpeg failed ({proc.returncode}): {proc.stderr.decode(errors='replace')[-500:]}")
+    return dst.stat().st_size
+
+
+def _stage(services: Services, storage_key: str, media: MediaProbe) -> TranscodeOutcome:
+    # A fresh key every time, so the sha256 dedupe never skips the work.
+    job = VideoJob(
+        evidence_id=uuid.uuid4().hex,
+        sha256=secrets.token_hex(32),
+        storage_key=storage_key,
+        display_name="bench-clip.mp4",
+        probe=media,
+    )
+    return transcode_video(services, job, owner=f"bench:{os.getpid()}")
+
+
+def _overheads(services: Services, output: Path, workdir: Path) -> dict[str, float]:
+    """Time the steps the stage adds after ffmpeg, once each, on a finished review file."""
+    seconds: dict[str, float] = {}
+    start = time.perf_counter()
+    found = probe(output, ffprobe=services.media.ffprobe)
+    seconds["reprobe_s"] = time.perf_counter() - start
+    poster = workdir / "poster.jpg"
+    start = time.perf_counter()
+    make_poster(output, poster, duration=found.duration, ffmpeg=services.media.ffmpeg)
+    seconds["poster_s"] = time.perf_counter() - start
+    start = time.perf_counter()
+    services.store.put_file("bench/overhead.mp4", output)
+    seconds["store_output_s"] = time.perf_counter() - start
+    services.store.delete("bench/overhead.mp4")
+    poster.unlink(missing_ok=True)
+    return seconds
+
+
+def run(sizes: Sizes, workdir: Path) -> Result:
+    """Alternate plain ffmpeg and the whole stage until the time budget, at least ``transcode_min_pairs`` each."""
+    result = empty()
+    services = make_services(workdir / "data")
+    try:
+        start = time.perf_counter()
+        clip, made = sample_clip(sizes, ffmpeg=services.media.ffmpeg, ffprobe=services.media.ffprobe)
+        clip_s = time.perf_counter() - start
+        log(NAME, f"clip {clip.name} {'generated' if made else 'reused'} ({clip_s:.1f} s)")
+        stored = services.store.put_file(new_key("evidence"), clip, content_type="video/mp4")
+        with services.store.local_path(stored.key) as src:
+            media = probe(src, ffprobe=services.media.ffprobe)
+        base: list[float] = []
+        subj: list[float] = []
+        base_sizes: list[int] = []
+        subj_sizes: list[int] = []
+        budget_end = time.perf_counter() + sizes.transcode_budget_s
+        pairs = sizes.transcode_min_pairs
+        baseline_out = workdir / "baseline.mp4"
+        for rep, baseline_first in alternating(sizes.transcode_max_pairs):
+            if rep >= pairs:
+                break
+            pair_start = time.perf_counter()
+            for side in ("baseline", "subject") if baseline_first else ("subject", "baseline"):
+                if side == "baseline":
+                    with services.store.local_path(stored.key) as src:
+                        seconds, size = timed(partial(_plain_ffmpeg, src, baseline_out, media, services.media.ffmpeg))
+                    base.append(seconds)
+                    base_sizes.append(size)
+                else:
+                    seconds, outcome = timed(partial(_stage, services, stored.key, media))
+                    if not outcome.done or outcome.reused:
+                        raise RuntimeError(f"the stage did not transcode: {outcome}")
+                    row = transcode_of(services, outcome.sha256)
+                    subj_sizes.append((row.output_size or 0) if row is not None else 0)
+                    for key in output_keys(outcome.sha256):
+                        services.store.delete(key)
+                    subj.append(seconds)
+            pair_s = time.perf_counter() - pair_start
+            if rep == 0:
+                # Fit as many pairs as the budget allows, within the bounds.
+                affordable = int((budget_end - time.perf_counter()) // pair_s) + 1
+                pairs = max(sizes.transcode_min_pairs, min(sizes.transcode_max_pairs, affordable))
+            log(NAME, f"pair {rep + 1}/{pairs}: ffmpeg {base[-1]:.2f} s, stage {subj[-1]:.2f} s")
+        overheads = _overheads(services, baseline_out, workdir)
+        baseline_out.unlink(missing_ok=True)
+    finally:
+        services.close()
+
+    result.baseline, result.subject = median(base), median(subj)
+    result.ratio = ratio(result.subject, result.baseline)
+    result.passed = result.ratio <= TARGET
+    result.samples = {"baseline_s": base, "subject_s": subj}
+    result.details = {
+        "clip": clip.name,
+        "clip_generated": made,
+        "clip_generation_s": clip_s,
+        "clip_bytes": stored.size,
+        "pairs": len(subj),
+        "baseline_output_bytes": base_sizes,
+        "subject_output_bytes": subj_sizes,
+        **overheads,
+    }
+    result.notes.append(
+        f"{sizes.clip_seconds:g} s {sizes.clip_width}x{sizes.clip_height} {sizes.clip_fps} fps H.264+AAC clip "
+        f"({stored.size / 1e6:.1f} MB), {len(subj)} alternating pairs, medians; "
+        f"difference {result.subject - result.baseline:+.2f} s"
+    )
+    result.notes.append(
+        "stage steps after ffmpeg, timed once on the review file: re-probe "
+        f"{overheads['reprobe_s']:.2f} s, poster {overheads['poster_s']:.2f} s, "
+        f"store output {overheads['store_output_s']:.2f} s"
+    )
+    result.notes.append(f"review file sizes: ffmpeg {sorted(set(base_sizes))}, stage {sorted(set(subj_sizes))} bytes")
+    return result
