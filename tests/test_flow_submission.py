@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
 from sqlalchemy import func, select
 
 from cli import demo_evidence as ev
@@ -52,10 +53,14 @@ def test_a_document_submission_flows_to_awaiting_review(services, tmp_path):
     [run] = _flow_runs(f"openscied-anchoring-phenomenon-{sid[:8]}-a1")
     assert set(run.tags) >= {"credential:openscied-anchoring-phenomenon", "issuer:openscied"}
     with get_client(sync_client=True) as client:
-        [artifact] = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"submission-{sid}"])), limit=1
+        versions = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"submission-{sid}"])),
+            sort=ArtifactSort.CREATED_DESC,
         )
-    assert "awaiting_review" in str(artifact.data) and "plan.pdf" in str(artifact.data)
+    # The keyed artifact keeps its history: first as received, last as awaiting review.
+    assert len(versions) == 2
+    assert "`awaiting_review`" in str(versions[0].data) and "plan.pdf" in str(versions[0].data)
+    assert "`received`" in str(versions[-1].data)
 
 
 def test_a_bad_submission_is_returned_while_the_next_one_keeps_flowing(services, tmp_path):
@@ -106,6 +111,9 @@ def test_videos_are_transcoded_once_per_content_and_reruns_redo_nothing(services
         assert row.state == "done" and row.attempts == 1
         assert (row.width, row.height) == (180, 320)  # the display rotation is applied
     assert services.store.exists(row.output_key) and services.store.exists(row.poster_key)
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("transcode")
+    assert limit.limit == services.settings.transcode_concurrency == 2
 
     # A re-run of a finished submission changes nothing and sends nothing.
     assert _run(services, first) == "awaiting_review"
