@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
 
     OUT.mkdir(parents=True, exist_ok=True)
     started = dt.datetime.now(dt.UTC)
+    load_before = os.getloadavg()
     start = time.perf_counter()
     results: list[Result] = []
     with tempfile.TemporaryDirectory(dir=OUT, prefix="run-") as tmp:
@@ -86,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     results.sort(key=lambda r: r.title)
 
     print()
-    print(f"credflow benchmarks ({'quick' if sizes.quick else 'full'} run, {elapsed / 60:.1f} min)")
+    load = " / ".join(f"{value:.2f}" for value in os.getloadavg())
+    print(f"credflow benchmarks ({'quick' if sizes.quick else 'full'} run, {elapsed / 60:.1f} min, load {load})")
     print(table(results))
     meta = {
         "started": started.isoformat(timespec="seconds"),
@@ -97,6 +99,8 @@ def main(argv: list[str] | None = None) -> int:
             "python": sys.version.split()[0],
             "platform": platform.platform(),
             "ffmpeg": _ffmpeg_version(),
+            "loadavg_before": load_before,
+            "loadavg_after": os.getloadavg(),
         },
     }
     write_json(args.out, results, meta)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import shutil
 import sys
 import time
 from collections.abc import Iterator
@@ -38,7 +39,12 @@ def empty() -> Result:
 
 
 def prepare_prefect(home: Path) -> None:
-    """Point Prefect at an ephemeral server whose database lives under ``home``; call before importing prefect."""
+    """Point Prefect at an ephemeral server whose database lives under ``home``; call before importing prefect.
+
+    Heartbeats cannot be turned off from the environment (pydantic refuses an empty or
+    ``None`` value for ``PREFECT_FLOWS_HEARTBEAT_FREQUENCY``), so the variable is only
+    unset here and the run sets it to None with ``temporary_settings``.
+    """
     if "prefect" in sys.modules:
         raise RuntimeError("prefect was imported before the flow benchmark could set PREFECT_HOME")
     apply_offline_defaults()
@@ -96,7 +102,10 @@ def _through_flow(services: Services, request: IntakeRequest) -> tuple[float, fl
 def run(sizes: Sizes, workdir: Path) -> Result:
     """Alternate direct and flow submissions, ``sizes.submissions`` each, after one discarded warm-up of each."""
     result = empty()
-    prepare_prefect(workdir / "prefect-home")
+    # Outside ``workdir``: the ephemeral server keeps its database open until this process exits.
+    home = OUT / "prefect-home"
+    shutil.rmtree(home, ignore_errors=True)
+    prepare_prefect(home)
     logfile = OUT / "flow-prefect.log"
     logfile.write_bytes(b"")
     pdf = ev.pdf(workdir / "plan.pdf", "Anchoring Phenomenon Routine - facilitation plan").read_bytes()

@@ -3,18 +3,82 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import struct
 import subprocess
 import sys
+import uuid
 from pathlib import Path
 from typing import Any
 
-from bench.common import MIB, ROOT, Sizes, alternating, log, median, random_file, ratio
+from bench.common import INPUTS, MIB, ROOT, Sizes, alternating, log, median, ratio
 from bench.report import Result
 from cli import demo_evidence as ev
+from credflow.media.probe import probe
+from credflow.media.samples import make_video
+from credflow.settings import load_settings
 
 NAME = "ingest_rss"
 TARGET_MB = 300.0
+# Inside udl-level-1's classroom_video range (60 s to 15 min), so validation accepts the clip.
+CLIP_SECONDS = 75
+
+
+def _boxes(data: bytes) -> list[tuple[bytes, int, int]]:
+    """Top-level ISO-BMFF boxes of ``data`` as (type, offset, size); 32-bit sizes only."""
+    boxes: list[tuple[bytes, int, int]] = []
+    position = 0
+    while position < len(data):
+        size, kind = struct.unpack(">I4s", data[position : position + 8])
+        if size < 8:
+            raise ValueError(f"unexpected box size {size} for {kind!r} at {position}")
+        boxes.append((kind, position, size))
+        position += size
+    return boxes
+
+
+def padded_mp4(size: int, *, ffmpeg: str, ffprobe: str) -> Path:
+    """A playable MP4 of exactly ``size`` bytes under ``bench-out/inputs``, written once and reused.
+
+    A short clip is written with its ``moov`` last (no faststart); its ``mdat`` is then grown
+    with random bytes after the real samples. The samples keep their file offsets, so the
+    index still points at them and the file probes, validates and plays like the clip.
+    """
+    path = INPUTS / f"padded-{size // MIB}MiB-{CLIP_SECONDS}s.mp4"
+    if path.is_file() and path.stat().st_size == size:
+        return path
+    INPUTS.mkdir(parents=True, exist_ok=True)
+    clip = INPUTS / f".clip-{uuid.uuid4().hex[:8]}.mp4"
+    partial = path.with_name(f".{path.name}.part")
+    try:
+        make_video(clip, seconds=CLIP_SECONDS, width=320, height=240, fps=15, faststart=False, ffmpeg=ffmpeg)
+        data = clip.read_bytes()
+        boxes = _boxes(data)
+        kinds = [kind for kind, _, _ in boxes]
+        if b"mdat" not in kinds or b"moov" not in kinds or kinds.index(b"mdat") > kinds.index(b"moov"):
+            raise RuntimeError(f"expected mdat before moov in the sample clip, found {kinds}")
+        _, mdat_at, mdat_size = boxes[kinds.index(b"mdat")]
+        padding = size - len(data)
+        if padding < 0 or mdat_size + padding >= 1 << 32:
+            raise ValueError(f"cannot pad a {len(data)}-byte clip to {size} bytes with a 32-bit mdat")
+        with partial.open("wb") as out:
+            out.write(data[:mdat_at])
+            out.write(struct.pack(">I4s", mdat_size + padding, b"mdat"))
+            out.write(data[mdat_at + 8 : mdat_at + mdat_size])
+            while padding > 0:
+                chunk = os.urandom(min(padding, 8 * MIB))
+                out.write(chunk)
+                padding -= len(chunk)
+            out.write(data[mdat_at + mdat_size :])
+        found = probe(partial, ffprobe=ffprobe)
+        if found.video is None or found.duration < CLIP_SECONDS - 1:
+            raise RuntimeError(f"the padded clip does not probe as a {CLIP_SECONDS} s video: {found}")
+        partial.replace(path)
+    finally:
+        clip.unlink(missing_ok=True)
+        partial.unlink(missing_ok=True)
+    return path
 
 
 def empty() -> Result:
@@ -46,7 +110,8 @@ def _child(mode: str, *, data_dir: Path, upload: Path, pdf: Path) -> dict[str, A
 def run(sizes: Sizes, workdir: Path) -> Result:
     """Run the baseline and subject children ``sizes.ingest_reps`` times each, alternating."""
     result = empty()
-    upload = random_file(sizes.ingest_bytes)
+    settings = load_settings()
+    upload = padded_mp4(sizes.ingest_bytes, ffmpeg=settings.ffmpeg_path, ffprobe=settings.ffprobe_path)
     pdf = ev.pdf(workdir / "udl-plan.pdf", "UDL lesson plan - options for engagement and expression")
     base: list[float] = []
     subj: list[float] = []
@@ -77,12 +142,14 @@ def run(sizes: Sizes, workdir: Path) -> Result:
         "runs": runs,
     }
     result.notes.append(
-        f"ru_maxrss of a child ingesting one {upload.stat().st_size / MIB:,.0f} MiB random upload (udl-level-1, "
-        f"classroom_video) then validating it; difference subject - baseline = "
-        f"{result.subject - result.baseline:+.1f} MB; peak after submit alone {median(after_submit):.0f} MB"
+        f"ru_maxrss of a child ingesting one {upload.stat().st_size / MIB:,.0f} MiB MP4 ({CLIP_SECONDS} s clip whose "
+        "mdat is padded with random bytes; udl-level-1 classroom_video) then validating it; "
+        f"difference subject - baseline = {result.subject - result.baseline:+.1f} MB; "
+        f"peak after submit alone {median(after_submit):.0f} MB"
     )
     result.notes.append(
         f"last subject child: submit {last['submit_s']:.1f} s, validation {last['validate_s']:.1f} s, "
-        f"state {last['state']} ({', '.join(last['problems']) or 'no problems'})"
+        f"state {last['state']} ({', '.join(last['problems']) or 'no problems'}); "
+        "ffprobe's own memory (a separate process) is not counted"
     )
     return result

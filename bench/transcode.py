@@ -10,7 +10,7 @@ import uuid
 from functools import partial
 from pathlib import Path
 
-from bench.common import INPUTS, Sizes, alternating, log, make_services, median, ratio, timed
+from bench.common import INPUTS, Sizes, alternating, cpu_timed, log, make_services, median, ratio
 from bench.report import Result
 from credflow.media.base import MediaProbe
 from credflow.media.probe import probe
@@ -117,6 +117,8 @@ def run(sizes: Sizes, workdir: Path) -> Result:
             media = probe(src, ffprobe=services.media.ffprobe)
         base: list[float] = []
         subj: list[float] = []
+        base_cpu: list[float] = []
+        subj_cpu: list[float] = []
         base_sizes: list[int] = []
         subj_sizes: list[int] = []
         budget_end = time.perf_counter() + sizes.transcode_budget_s
@@ -129,11 +131,15 @@ def run(sizes: Sizes, workdir: Path) -> Result:
             for side in ("baseline", "subject") if baseline_first else ("subject", "baseline"):
                 if side == "baseline":
                     with services.store.local_path(stored.key) as src:
-                        seconds, size = timed(partial(_plain_ffmpeg, src, baseline_out, media, services.media.ffmpeg))
+                        seconds, cpu, size = cpu_timed(
+                            partial(_plain_ffmpeg, src, baseline_out, media, services.media.ffmpeg)
+                        )
                     base.append(seconds)
+                    base_cpu.append(cpu)
                     base_sizes.append(size)
                 else:
-                    seconds, outcome = timed(partial(_stage, services, stored.key, media))
+                    seconds, cpu, outcome = cpu_timed(partial(_stage, services, stored.key, media))
+                    subj_cpu.append(cpu)
                     if not outcome.done or outcome.reused:
                         raise RuntimeError(f"the stage did not transcode: {outcome}")
                     row = transcode_of(services, outcome.sha256)
@@ -146,7 +152,11 @@ def run(sizes: Sizes, workdir: Path) -> Result:
                 # Fit as many pairs as the budget allows, within the bounds.
                 affordable = int((budget_end - time.perf_counter()) // pair_s) + 1
                 pairs = max(sizes.transcode_min_pairs, min(sizes.transcode_max_pairs, affordable))
-            log(NAME, f"pair {rep + 1}/{pairs}: ffmpeg {base[-1]:.2f} s, stage {subj[-1]:.2f} s")
+            log(
+                NAME,
+                f"pair {rep + 1}/{pairs}: ffmpeg {base[-1]:.2f} s ({base_cpu[-1]:.1f} s CPU), "
+                f"stage {subj[-1]:.2f} s ({subj_cpu[-1]:.1f} s CPU)",
+            )
         overheads = _overheads(services, baseline_out, workdir)
         baseline_out.unlink(missing_ok=True)
     finally:
@@ -155,13 +165,15 @@ def run(sizes: Sizes, workdir: Path) -> Result:
     result.baseline, result.subject = median(base), median(subj)
     result.ratio = ratio(result.subject, result.baseline)
     result.passed = result.ratio <= TARGET
-    result.samples = {"baseline_s": base, "subject_s": subj}
+    cpu_ratio = ratio(median(subj_cpu), median(base_cpu))
+    result.samples = {"baseline_s": base, "subject_s": subj, "baseline_cpu_s": base_cpu, "subject_cpu_s": subj_cpu}
     result.details = {
         "clip": clip.name,
         "clip_generated": made,
         "clip_generation_s": clip_s,
         "clip_bytes": stored.size,
         "pairs": len(subj),
+        "cpu_ratio": cpu_ratio,
         "baseline_output_bytes": base_sizes,
         "subject_output_bytes": subj_sizes,
         **overheads,
@@ -169,7 +181,12 @@ def run(sizes: Sizes, workdir: Path) -> Result:
     result.notes.append(
         f"{sizes.clip_seconds:g} s {sizes.clip_width}x{sizes.clip_height} {sizes.clip_fps} fps H.264+AAC clip "
         f"({stored.size / 1e6:.1f} MB), {len(subj)} alternating pairs, medians; "
-        f"difference {result.subject - result.baseline:+.2f} s"
+        f"difference {result.subject - result.baseline:+.2f} s; wall-clock spread: ffmpeg "
+        f"{min(base):.1f}-{max(base):.1f} s, stage {min(subj):.1f}-{max(subj):.1f} s"
+    )
+    result.notes.append(
+        f"CPU seconds (this process + its ffmpeg/ffprobe children), less sensitive to other load: ffmpeg "
+        f"{median(base_cpu):.1f} s, stage {median(subj_cpu):.1f} s, ratio {cpu_ratio:.3f}"
     )
     result.notes.append(
         "stage steps after ffmpeg, timed once on the review file: re-probe "

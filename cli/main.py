@@ -26,7 +26,8 @@ catalog_app = typer.Typer(help="Inspect the micro-credential catalog.", no_args_
 db_app = typer.Typer(help="Manage credflow's database.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
-console = Console()
+# Piped output (make, CI logs, scripts) gets wide tables rather than rich's 80-column default.
+console = Console(width=None if sys.stdout.isatty() else 180)
 err = Console(stderr=True, soft_wrap=True)
 
 #: States in which the submission flow still has work to do for an attempt.
@@ -169,12 +170,16 @@ def _fail(message: str) -> None:
 @app.command("run")
 def run_command(submission_id: str) -> None:
     """Run (or re-run) the submission flow; finished stages are not redone."""
+    from credflow.submissions import resolve_id
+
     try:
         services = _services()
-        state = run_flow_for(services, submission_id)
+        with services.db.session() as session:
+            full = resolve_id(session, submission_id)
+        state = run_flow_for(services, full)
     except CredflowError as exc:
         _fail(str(exc))
-    console.print(f"{submission_id}: {state}")
+    console.print(f"{full}: {state}")
 
 
 @app.command("status")
@@ -184,13 +189,14 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
 
     from credflow.db.models import Submission
     from credflow.operator_view import submission_markdown
-    from credflow.submissions import events_of, view
+    from credflow.submissions import events_of, resolve_id, view
 
     try:
         services = _services()
         with services.db.session() as session:
             if submission_id:
-                console.print(submission_markdown(view(session, submission_id), events_of(session, submission_id)))
+                full = resolve_id(session, submission_id)
+                console.print(submission_markdown(view(session, full), events_of(session, full)))
                 return
             rows = session.scalars(select(Submission).order_by(Submission.state, Submission.created_at)).all()
             table = Table("state", "submission", "credential", "attempt", "applicant", "since")
@@ -265,9 +271,7 @@ def demo_command(
 
     try:
         services = _services()
-        # Piped output (make, CI logs) gets a wide table rather than rich's 80-column default.
-        out = console if console.is_terminal else Console(width=180)
-        run_demo(services, workdir=workdir or services.settings.data_dir / "demo-inputs", console=out)
+        run_demo(services, workdir=workdir or services.settings.data_dir / "demo-inputs", console=console)
     except CredflowError as exc:
         _fail(str(exc))
 

@@ -26,6 +26,27 @@ def get_submission(session: Session, submission_id: str) -> Submission:
     return submission
 
 
+def resolve_id(session: Session, given: str) -> str:
+    """Turn a full id or a unique prefix of at least 6 characters (as in run names) into an id.
+
+    Raises:
+        NotFoundError: no submission, or the prefix names several.
+    """
+    given = given.strip().lower()
+    if session.get(Submission, given) is not None:
+        return given
+    if len(given) < 6:
+        raise NotFoundError(f"no submission {given!r} (give the id or at least its first 6 characters)")
+    matches = list(
+        session.scalars(select(Submission.id).where(Submission.id.startswith(given, autoescape=True)).limit(3))
+    )
+    if not matches:
+        raise NotFoundError(f"no submission {given!r}")
+    if len(matches) > 1:
+        raise NotFoundError(f"{given!r} matches several submissions ({', '.join(matches)}); give more characters")
+    return matches[0]
+
+
 def record_event(
     session: Session,
     *,

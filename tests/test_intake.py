@@ -144,3 +144,17 @@ def test_files_over_the_upload_cap_are_refused_and_not_kept(make_settings, tmp_p
     assert _objects(services) == [] and _count(services) == 0
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(EvidenceItem)) == 0
+
+
+def test_submissions_are_found_by_a_unique_prefix(services, tmp_path):
+    from credflow.errors import NotFoundError
+    from credflow.submissions import resolve_id
+
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    with services.db.session() as session:
+        assert resolve_id(session, sid[:8]) == sid
+        assert resolve_id(session, sid.upper()) == sid
+        with pytest.raises(NotFoundError, match="at least its first 6"):
+            resolve_id(session, sid[:3])
+        with pytest.raises(NotFoundError, match="no submission"):
+            resolve_id(session, "ffffffffff")
