@@ -10,15 +10,15 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
 DEMO_ENV := PREFECT_HOME=$(CURDIR)/var/prefect
 
-.PHONY: demo test lint bench ui system-deps install lock clean
+.PHONY: demo test lint bench ui system-deps browser install lock clean
 
 ## demo: install what is missing, then run the demo cohort end to end on the embedded defaults
 demo: install
 	$(DEMO_ENV) $(BIN)/credflow catalog check
 	$(DEMO_ENV) $(BIN)/credflow demo
 
-## test: install what is missing, then run the test suite
-test: install
+## test: install what is missing (plus Debian's chromium for the browser tests), then run the test suite
+test: install browser
 	$(BIN)/pytest -q
 
 ## lint: ruff (lint and format) and mypy
@@ -47,6 +47,13 @@ system-deps:
 		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
 		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
 	fi
+
+# Pages are tested in Debian's chromium driven by Playwright (no browser downloads).
+browser:
+	@command -v chromium >/dev/null || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium; }
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
