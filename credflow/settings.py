@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     ffprobe_path: str = "ffprobe"
     transcode_concurrency: int = Field(default=2, ge=1, le=64)
     ingest_max_bytes: int = Field(default=8 << 30, gt=0, description="Hard cap on one uploaded file.")
+    backread_share: float = Field(default=0.10, ge=0, le=1, description="Share of decisions back-read by a lead.")
+    sweep_interval_seconds: int = Field(default=900, ge=10, description="How often `credflow serve` sweeps deadlines.")
 
     @field_validator("database_url")
     @classmethod

@@ -8,6 +8,7 @@ from prefect.runtime import flow_run
 from credflow.lifecycle import State
 from credflow.notify import Notice
 from credflow.submissions import get_submission
+from flows.review import announce_round
 from tasks.artifacts import publish_submission
 from tasks.evidence import validate_evidence
 from tasks.media import ensure_transcode_limit, finish, list_videos, transcode
@@ -25,7 +26,7 @@ def submission_run_name() -> str:
 
 @flow(name="submission", flow_run_name=submission_run_name, persist_result=False)
 def process_submission(submission_id: str) -> str:
-    """Validate a submission's evidence, transcode its videos and queue it for review."""
+    """Validate a submission's evidence, transcode its videos and assign its reviewers."""
     publish_submission(submission_id)
     notify_applicant(submission_id, Notice.RECEIVED)
     state = validate_evidence(submission_id)
@@ -37,8 +38,9 @@ def process_submission(submission_id: str) -> str:
         state = finish(submission_id)
     if state is State.RETURNED:
         notify_applicant(submission_id, Notice.RETURNED)
-    publish_submission(submission_id)
-    return state.value
+    if state is State.AWAITING_REVIEW:
+        announce_round()
+    return publish_submission(submission_id)  # the state as it stands now, after any assignment
 
 
 def submission_tags(submission_id: str) -> list[str]:

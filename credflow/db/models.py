@@ -203,3 +203,120 @@ class OutgoingMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Reviewer(Base):
+    """A trained assessor. Re-imports update the row; assignments and events keep the history."""
+
+    __tablename__ = "reviewers"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    name: Mapped[str] = mapped_column(String(200))
+    organisation: Mapped[str] = mapped_column(String(200))
+    is_lead: Mapped[bool] = mapped_column(default=False)
+    max_active: Mapped[int] = mapped_column(Integer, default=5)
+    calibrated_on: Mapped[date | None] = mapped_column(Date, default=None)
+    in_pool: Mapped[bool] = mapped_column(default=True)  # False once a re-import leaves them out
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    certifications: Mapped[list[ReviewerCertification]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    unavailable: Mapped[list[ReviewerUnavailability]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+    relations: Mapped[list[ReviewerRelation]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class ReviewerCertification(Base):
+    __tablename__ = "reviewer_certifications"
+    __table_args__ = (UniqueConstraint("reviewer_id", "credential_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+
+
+class ReviewerUnavailability(Base):
+    __tablename__ = "reviewer_unavailability"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+
+
+class ReviewerRelation(Base):
+    """A declared relation (coach, mentor, supervisor, ...) with an applicant, by the applicant's email."""
+
+    __tablename__ = "reviewer_relations"
+    __table_args__ = (UniqueConstraint("reviewer_id", "applicant_email"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    applicant_email: Mapped[str] = mapped_column(String(320))
+    kind: Mapped[str] = mapped_column(String(32))
+
+
+class Assignment(Base):
+    """One reviewer's job on one submission: a review, an adjudication of split criteria, or a back-read."""
+
+    __tablename__ = "assignments"
+    __table_args__ = (
+        Index("ix_assignments_submission", "submission_id"),
+        Index("ix_assignments_reviewer_state", "reviewer_id", "state"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("reviewers.id"))
+    role: Mapped[str] = mapped_column(String(16))  # review | adjudication | backread
+    state: Mapped[str] = mapped_column(String(16))  # active | submitted | declined | withdrawn
+    # Changing the nonce revokes every link issued for the assignment.
+    token_nonce: Mapped[str | None] = mapped_column(String(32), default=new_id)
+    criteria: Mapped[list[Any]] = mapped_column(default=list)  # adjudication: the split criteria
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)  # criterion -> {"verdict", "comment"}
+    assigned_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column()
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    completed_at: Mapped[datetime | None] = mapped_column(default=None)
+    decline_reason: Mapped[str | None] = mapped_column(Text, default=None)
+
+    reviewer: Mapped[Reviewer] = relationship(lazy="joined")
+
+
+class Decision(Base):
+    """The outcome of a submission and its provenance: which reviews and adjudications made it."""
+
+    __tablename__ = "decisions"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"), unique=True)
+    outcome: Mapped[str] = mapped_column(String(16))  # earned | not_yet
+    criteria: Mapped[dict[str, Any]] = mapped_column(default=dict)  # criterion -> verdict and its sources
+    backread: Mapped[bool] = mapped_column(default=False)
+    decided_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class GoldStandard(Base):
+    """A calibration submission with known scores per criterion."""
+
+    __tablename__ = "gold_standards"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    credential_id: Mapped[str] = mapped_column(String(80))
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)  # criterion -> true (Met) / false (Not Yet)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class CalibrationRecord(Base):
+    """One reviewer's scoring of one gold-standard submission, and the result."""
+
+    __tablename__ = "calibration_records"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    reviewer_id: Mapped[str] = mapped_column(ForeignKey("reviewers.id", ondelete="CASCADE"))
+    gold_id: Mapped[str] = mapped_column(ForeignKey("gold_standards.id", ondelete="CASCADE"))
+    scores: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    agreed: Mapped[int] = mapped_column(Integer)
+    total: Mapped[int] = mapped_column(Integer)
+    at: Mapped[datetime] = mapped_column(default=utcnow)

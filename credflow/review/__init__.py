@@ -1,0 +1,1 @@
+"""Reviewing: the reviewer pool, assignment, scoring, deadlines, aggregation and calibration."""

@@ -1,0 +1,55 @@
+"""Review flows: assign reviewers, decide a reviewed submission, and sweep deadlines."""
+
+from __future__ import annotations
+
+from prefect import flow
+
+from credflow.lifecycle import State
+from credflow.review.mail import ReviewerMail
+from tasks.artifacts import publish_submission
+from tasks.review import aggregate_verdicts, assignment_round, deadline_sweep, publish_waiting, reviewer_mail
+
+
+def announce_round() -> list[str]:
+    """Run an assignment round and email each new reviewer (shared by every review flow)."""
+    round_ = assignment_round()
+    for assignment_id in round_.assigned:
+        reviewer_mail(assignment_id, ReviewerMail.ASSIGNMENT)
+    return round_.assigned
+
+
+@flow(name="assign-reviewers", persist_result=False)
+def assign_reviewers_flow() -> int:
+    """Give every waiting submission its reviewers and email them their private links."""
+    assigned = announce_round()
+    publish_waiting()
+    return len(assigned)
+
+
+@flow(name="decide-submission", flow_run_name="decide-{submission_id}", persist_result=False)
+def decide_submission(submission_id: str) -> str:
+    """Aggregate a submission's verdicts into a decision, or ask a lead to adjudicate."""
+    outcome = aggregate_verdicts(submission_id)
+    if outcome.new_assignment:
+        reviewer_mail(outcome.new_assignment, ReviewerMail.ASSIGNMENT)
+    if outcome.state in (State.IN_REVIEW, State.AWAITING_REVIEW) and outcome.waiting_for:
+        announce_round()  # a decline leaves a gap: fill it now rather than at the next sweep
+    publish_submission(submission_id)
+    publish_waiting()
+    return outcome.state.value
+
+
+@flow(name="review-sweep", persist_result=False)
+def review_sweep() -> dict[str, int]:
+    """Remind reviewers before deadlines, withdraw and reassign overdue work, retry waiting decisions."""
+    swept = deadline_sweep()
+    for assignment_id in swept.remind:
+        reviewer_mail(assignment_id, ReviewerMail.REMINDER)
+    for assignment_id in swept.withdrawn:
+        reviewer_mail(assignment_id, ReviewerMail.WITHDRAWN)
+    assigned = announce_round()
+    for submission_id in sorted(swept.submissions):
+        aggregate_verdicts(submission_id)  # a withdrawn adjudication gets a new lead
+        publish_submission(submission_id)
+    publish_waiting()
+    return {"reminded": len(swept.remind), "withdrawn": len(swept.withdrawn), "assigned": len(assigned)}

@@ -1,0 +1,88 @@
+"""Prefect tasks of the review stage: assignment rounds, reviewer mail, aggregation, deadline sweeps."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from credflow.notify import DeliveryOutcome
+from credflow.review.aggregate import AggregationOutcome, aggregate
+from credflow.review.assign import AssignmentRound, assign_reviewers
+from credflow.review.deadlines import SweepResult, sweep_deadlines
+from credflow.review.mail import ReviewerMail, send_reviewer_mail
+from credflow.review.waiting import waiting_for_review
+from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
+from tasks.runtime import services
+
+
+@task(
+    name="assign-reviewers",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def assignment_round() -> AssignmentRound:
+    """Assign reviewers to every waiting submission in one optimal round."""
+    result = assign_reviewers(services())
+    logger = get_run_logger()
+    logger.info("assigned %d reviews", len(result.assigned))
+    for submission_id, text in result.shortfalls.items():
+        logger.warning("submission %s lacks reviewers:\n%s", submission_id, text)
+    return result
+
+
+@task(
+    name="reviewer-mail",
+    task_run_name="{kind}-{assignment_id}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def reviewer_mail(assignment_id: str, kind: ReviewerMail) -> DeliveryOutcome:
+    """Email a reviewer once about one assignment."""
+    return send_reviewer_mail(services(), assignment_id, kind)
+
+
+@task(
+    name="aggregate-verdicts",
+    task_run_name="aggregate-{submission_id}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def aggregate_verdicts(submission_id: str) -> AggregationOutcome:
+    """Decide a reviewed submission, or send its split criteria to a lead reviewer."""
+    svc = services()
+    return aggregate(svc, submission_id, backread_share=svc.settings.backread_share)
+
+
+@task(
+    name="sweep-deadlines",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def deadline_sweep() -> SweepResult:
+    """Mark reminders due and withdraw overdue assignments."""
+    return sweep_deadlines(services())
+
+
+@task(name="publish-waiting", cache_policy=NO_CACHE)
+def publish_waiting() -> int:
+    """Publish the table of submissions waiting for reviewers or verdicts."""
+    rows = waiting_for_review(services())
+    create_table_artifact(
+        key="reviews-waiting",
+        table=[row.as_dict() for row in rows],
+        description=f"{len(rows)} submissions waiting for review (oldest first)",
+    )
+    return len(rows)
