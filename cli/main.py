@@ -67,11 +67,10 @@ def _parse_evidence(values: list[str]) -> list[tuple[str, Path]]:
 
 def run_flow_for(services: Services, submission_id: str) -> str:
     """Run the submission flow in this process (Prefect is imported only here)."""
+    from cli.launch import run_in_process
     from flows.submission import run_submission
-    from tasks.runtime import use_services
 
-    with use_services(services):
-        return run_submission(submission_id)
+    return str(run_in_process(services, lambda: run_submission(submission_id)))
 
 
 def submit_files(
@@ -274,6 +273,29 @@ def demo_command(
         run_demo(services, workdir=workdir or services.settings.data_dir / "demo-inputs", console=console)
     except CredflowError as exc:
         _fail(str(exc))
+
+
+def _register() -> None:
+    from cli.reviewing import (
+        assign_command,
+        calibrate_command,
+        gold_app,
+        report_app,
+        review_app,
+        reviewers_app,
+        sweep_command,
+    )
+
+    app.add_typer(reviewers_app, name="reviewers")
+    app.add_typer(review_app, name="review")
+    app.add_typer(gold_app, name="gold")
+    app.add_typer(report_app, name="report")
+    app.command("assign")(assign_command)
+    app.command("sweep")(sweep_command)
+    app.command("calibrate")(calibrate_command)
+
+
+_register()
 
 
 def main() -> None:

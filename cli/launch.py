@@ -1,0 +1,45 @@
+"""Starting flows from the CLI and the web app: in this process, or through a Prefect deployment."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+
+from credflow.services import Services
+
+
+def run_in_process(services: Services, fn: Callable[[], object]) -> object:
+    """Run a flow-calling function in this process with these services."""
+    from tasks.runtime import use_services
+
+    with use_services(services):
+        return fn()
+
+
+def decide_in_background(services: Services) -> Callable[[str], None]:
+    """The web app's hook after a verdict: start the decide flow without making the reviewer wait.
+
+    With ``CREDFLOW_DEPLOYMENTS=1`` (Prefect server and workers) it asks a worker to run the
+    ``decide-submission`` deployment; otherwise it runs the flow in a thread of this process.
+    """
+
+    def trigger(submission_id: str) -> None:
+        if os.environ.get("CREDFLOW_DEPLOYMENTS") == "1":
+            from prefect.deployments import run_deployment
+
+            run_deployment(
+                "decide-submission/decide-submission", parameters={"submission_id": submission_id}, timeout=0
+            )
+            return
+        from flows.review import decide_submission
+
+        thread = threading.Thread(
+            target=run_in_process,
+            args=(services, lambda: decide_submission(submission_id)),
+            name=f"decide-{submission_id[:8]}",
+            daemon=False,
+        )
+        thread.start()
+
+    return trigger

@@ -1,0 +1,238 @@
+"""``credflow reviewers``, ``credflow review``, ``credflow assign`` and ``credflow sweep``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+import yaml
+from rich.table import Table
+
+from cli.launch import run_in_process
+from credflow.errors import CredflowError
+
+reviewers_app = typer.Typer(help="Manage the reviewer pool.", no_args_is_help=True)
+review_app = typer.Typer(
+    help="Review from the command line with a private link token (for scripts).", no_args_is_help=True
+)
+
+
+def _ctx() -> Any:
+    from cli.main import _services
+
+    return _services()
+
+
+def _fail(message: str) -> None:
+    from cli.main import _fail as fail
+
+    fail(message)
+
+
+def _console() -> Any:
+    from cli.main import console
+
+    return console
+
+
+@reviewers_app.command("import")
+def reviewers_import(file: Path) -> None:
+    """Add and update reviewers from a YAML pool file (reviewers left out leave the pool)."""
+    from credflow.review.pool import import_pool, parse_pool
+
+    try:
+        services = _ctx()
+        pool = parse_pool(file.read_text(encoding="utf-8"), catalog=services.catalog, source=str(file))
+        with services.db.session() as session:
+            report = import_pool(session, pool)
+    except (OSError, CredflowError) as exc:
+        _fail(str(exc))
+    _console().print(f"{file}: {report.summary()}")
+
+
+@reviewers_app.command("export")
+def reviewers_export(
+    output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
+) -> None:
+    """Write the pool as YAML in the import format."""
+    from credflow.review.pool import export_pool
+
+    try:
+        services = _ctx()
+        with services.db.session() as session:
+            text = export_pool(session)
+    except CredflowError as exc:
+        _fail(str(exc))
+    if output:
+        output.write_text(text, encoding="utf-8")
+    else:
+        sys.stdout.write(text)
+
+
+def _token_assignment(token: str) -> tuple[Any, str]:
+    from credflow.review.scoring import open_assignment
+
+    services = _ctx()
+    return services, open_assignment(services, token).id
+
+
+@review_app.command("show")
+def review_show(token: str) -> None:
+    """Show an assignment: the anonymised applicant, the answers, the files and the criteria to score."""
+    from credflow.review.scoring import review_context
+
+    try:
+        services, assignment_id = _token_assignment(token)
+        ctx = review_context(services, assignment_id)
+    except CredflowError as exc:
+        _fail(str(exc))
+    out = _console()
+    out.print(
+        f"[bold]{ctx.credential.title}[/] · {ctx.applicant} · attempt {ctx.attempt} · "
+        f"{ctx.role} due {ctx.due_at:%Y-%m-%d}"
+    )
+    for _, title, answer in ctx.answers:
+        out.print(f"\n[bold]{title}[/]\n{answer}", highlight=False, markup=False)
+    for file in ctx.files:
+        out.print(f"file: {file.requirement_title}: {file.name} ({file.kind}, {file.size:,} bytes)")
+    table = Table("criterion", "title", "what Met looks like", "your score")
+    for criterion in ctx.criteria:
+        score = ctx.scores.get(criterion.key, {})
+        table.add_row(criterion.key, criterion.title, criterion.met, score.get("verdict", ""))
+    out.print(table)
+
+
+def _read_scores(path: Path) -> dict[str, Any]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(data, dict):
+        raise CredflowError(f"{path}: map each criterion to {{verdict: met|not_yet, comment: ...}}")
+    return {key: value if isinstance(value, dict) else {"verdict": value} for key, value in data.items()}
+
+
+@review_app.command("draft")
+def review_draft(token: str, scores: Path) -> None:
+    """Save a draft from a YAML/JSON file mapping criteria to verdicts and comments."""
+    from credflow.review.scoring import save_draft
+
+    try:
+        services, assignment_id = _token_assignment(token)
+        saved = save_draft(services, assignment_id, _read_scores(scores))
+    except (OSError, CredflowError) as exc:
+        _fail(str(exc))
+    _console().print(f"draft saved: {len(saved)} criteria scored")
+
+
+@review_app.command("submit")
+def review_submit(token: str, scores: Path) -> None:
+    """Submit the final review (every criterion; a comment for each Not Yet) and run aggregation."""
+    from credflow.review.scoring import submit_review
+
+    try:
+        services, assignment_id = _token_assignment(token)
+        submission_id = submit_review(services, assignment_id, _read_scores(scores))
+        state = _decide(services, submission_id)
+    except (OSError, CredflowError) as exc:
+        _fail(str(exc))
+    _console().print(f"review submitted; submission {submission_id} is {state}")
+
+
+@review_app.command("decline")
+def review_decline(token: str, reason: Annotated[str, typer.Option(help="Why you cannot review it.")]) -> None:
+    """Decline an assignment with a reason; it is reassigned."""
+    from credflow.review.scoring import decline
+
+    try:
+        services, assignment_id = _token_assignment(token)
+        submission_id = decline(services, assignment_id, reason)
+        state = _decide(services, submission_id)
+    except CredflowError as exc:
+        _fail(str(exc))
+    _console().print(f"declined; submission {submission_id} is {state}")
+
+
+def _decide(services: Any, submission_id: str) -> str:
+    from flows.review import decide_submission
+
+    return str(run_in_process(services, lambda: decide_submission(submission_id)))
+
+
+def assign_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Run an assignment round now and email the new reviewers."""
+    from flows.review import assign_reviewers_flow
+
+    try:
+        services = _ctx()
+        count = run_in_process(services, assign_reviewers_flow)
+    except CredflowError as exc:
+        _fail(str(exc))
+    _console().print(json.dumps({"assigned": count}) if as_json else f"{count} new assignments")
+
+
+def sweep_command() -> None:
+    """Sweep deadlines now: reminders, withdrawals, reassignment."""
+    from flows.review import review_sweep
+
+    try:
+        services = _ctx()
+        result = run_in_process(services, review_sweep)
+    except CredflowError as exc:
+        _fail(str(exc))
+    _console().print(result)
+
+
+gold_app = typer.Typer(help="Gold-standard submissions for calibration.", no_args_is_help=True)
+report_app = typer.Typer(help="Reports for program admins and lead reviewers.", no_args_is_help=True)
+
+
+@gold_app.command("import")
+def gold_import(file: Path) -> None:
+    """Add or replace gold-standard submissions with their known scores."""
+    from credflow.review.calibration import import_gold
+
+    try:
+        services = _ctx()
+        with services.db.session() as session:
+            count = import_gold(session, file.read_text(encoding="utf-8"), catalog=services.catalog, source=str(file))
+    except (OSError, CredflowError) as exc:
+        _fail(str(exc))
+    _console().print(f"{count} gold-standard submissions imported")
+
+
+def calibrate_command(email: str, scores: Path) -> None:
+    """Score a reviewer's gold-standard answers; 80% agreement makes them calibrated today."""
+    from datetime import date
+
+    from credflow.review.calibration import record_calibration
+
+    try:
+        services = _ctx()
+        data = yaml.safe_load(scores.read_text(encoding="utf-8")) or {}
+        with services.db.session() as session:
+            result = record_calibration(session, reviewer_email=email, scores=data, today=date.today())
+    except (OSError, CredflowError) as exc:
+        _fail(str(exc))
+    verdict = f"calibrated on {result.calibrated_on}" if result.calibrated else "not calibrated (needs 80%)"
+    total = result.criteria_scored + len(result.missing)
+    _console().print(f"{email}: agreed on {result.agreed} of {total} gold criteria ({result.share:.0%}): {verdict}")
+
+
+@report_app.command("agreement")
+def report_agreement(
+    drift_threshold: Annotated[float, typer.Option(help="Flag reviewers agreeing less than this.")] = 0.7,
+    min_units: Annotated[int, typer.Option(help="Units a reviewer needs before drift is judged.")] = 5,
+) -> None:
+    """Percent agreement, Cohen's kappa per reviewer pair, Krippendorff's alpha per criterion, drifting reviewers."""
+    from credflow.agreement import agreement_report
+    from credflow.review.calibration import ratings_from_reviews
+
+    try:
+        services = _ctx()
+        with services.db.session() as session:
+            ratings = ratings_from_reviews(session)
+    except CredflowError as exc:
+        _fail(str(exc))
+    report = agreement_report(ratings, drift_threshold=drift_threshold, min_units=min_units)
+    sys.stdout.write(report.render_text() + "\n")
