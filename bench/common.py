@@ -148,5 +148,8 @@ def random_file(size: int) -> Path:
             chunk = os.urandom(min(remaining, 8 * MIB))
             out.write(chunk)
             remaining -= len(chunk)
+        # On disk before any timing starts: pending writeback would slow the first measured writes.
+        out.flush()
+        os.fsync(out.fileno())
     partial.replace(path)
     return path

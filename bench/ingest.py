@@ -71,6 +71,8 @@ def padded_mp4(size: int, *, ffmpeg: str, ffprobe: str) -> Path:
                 out.write(chunk)
                 padding -= len(chunk)
             out.write(data[mdat_at + mdat_size :])
+            out.flush()
+            os.fsync(out.fileno())
         found = probe(partial, ffprobe=ffprobe)
         if found.video is None or found.duration < CLIP_SECONDS - 1:
             raise RuntimeError(f"the padded clip does not probe as a {CLIP_SECONDS} s video: {found}")

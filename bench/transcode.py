@@ -166,6 +166,8 @@ def run(sizes: Sizes, workdir: Path) -> Result:
     result.ratio = ratio(result.subject, result.baseline)
     result.passed = result.ratio <= TARGET
     cpu_ratio = ratio(median(subj_cpu), median(base_cpu))
+    # Each pair ran back to back, so its own ratio cancels slow drifts in the machine's load.
+    pair_ratios = [ratio(s, b) for s, b in zip(subj, base, strict=True)]
     result.samples = {"baseline_s": base, "subject_s": subj, "baseline_cpu_s": base_cpu, "subject_cpu_s": subj_cpu}
     result.details = {
         "clip": clip.name,
@@ -174,6 +176,8 @@ def run(sizes: Sizes, workdir: Path) -> Result:
         "clip_bytes": stored.size,
         "pairs": len(subj),
         "cpu_ratio": cpu_ratio,
+        "pair_ratios": pair_ratios,
+        "median_pair_ratio": median(pair_ratios),
         "baseline_output_bytes": base_sizes,
         "subject_output_bytes": subj_sizes,
         **overheads,
@@ -182,7 +186,8 @@ def run(sizes: Sizes, workdir: Path) -> Result:
         f"{sizes.clip_seconds:g} s {sizes.clip_width}x{sizes.clip_height} {sizes.clip_fps} fps H.264+AAC clip "
         f"({stored.size / 1e6:.1f} MB), {len(subj)} alternating pairs, medians; "
         f"difference {result.subject - result.baseline:+.2f} s; wall-clock spread: ffmpeg "
-        f"{min(base):.1f}-{max(base):.1f} s, stage {min(subj):.1f}-{max(subj):.1f} s"
+        f"{min(base):.1f}-{max(base):.1f} s, stage {min(subj):.1f}-{max(subj):.1f} s; "
+        f"per-pair ratios {', '.join(f'{r:.2f}' for r in pair_ratios)} (median {median(pair_ratios):.3f})"
     )
     result.notes.append(
         f"CPU seconds (this process + its ffmpeg/ffprobe children), less sensitive to other load: ffmpeg "

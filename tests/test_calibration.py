@@ -40,7 +40,8 @@ def pool(services):
 
 def _answers(wrong: int) -> dict:
     truth = {"gold-a": [True, True, False, True], "gold-b": [False, True, True, True]}
-    answers, flipped = {}, 0
+    answers: dict[str, dict[str, str]] = {}
+    flipped = 0
     for name, values in truth.items():
         answers[name] = {}
         for key, value in zip(KEYS, values, strict=True):

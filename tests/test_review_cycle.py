@@ -16,7 +16,8 @@ from credflow.review.assign import assign_reviewers
 from credflow.review.deadlines import sweep_deadlines
 from credflow.review.mail import ReviewerMail, review_link, send_reviewer_mail
 from credflow.review.pool import export_pool, import_pool, parse_pool
-from credflow.review.scoring import AccessDenied, ScoringError, decline, open_assignment, submit_review
+from credflow.review.scoring import ScoringError, decline, open_assignment, submit_review
+from credflow.review.tokens import AccessDenied
 from credflow.submissions import get_submission
 from credflow.validation import run_validation
 from tests.builders import anchoring_request, applicant
