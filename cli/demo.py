@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -10,11 +13,15 @@ from rich.console import Console
 from rich.table import Table
 
 from cli import demo_evidence as ev
+from cli.demo_reviewers import ReviewerScript, free_port, run_reviewers, running_server
+from cli.launch import run_in_process
 from cli.main import submit_files
 from credflow.intake import ApplicantInfo
 from credflow.media import samples
+from credflow.review.pool import import_pool, parse_pool
 from credflow.services import Services
 from credflow.settings import StorageBackend
+from credflow.submissions import get_submission
 
 
 @dataclass(frozen=True)
@@ -168,10 +175,57 @@ def cohort() -> list[DemoApplication]:
     ]
 
 
+DEMO_POOL = Path(__file__).with_name("demo_pool.yaml")
+
+# How the demo's reviewers score, by applicant: each reviewer's Not Yet criteria, and the lead's
+# verdicts on split criteria. Everything not listed is Met.
+SCRIPT = ReviewerScript(
+    plans={
+        "chloe.martin@example.org": [
+            {},
+            {"talk_moves_visible": "Name the talk moves for participants as you use them."},
+        ],
+        "ben.okafor@example.org": [{}, {"artifacts_show_thread": "The artifacts do not show a question carried over."}],
+        "dev.patel@example.org": [
+            {"reflection_on_barriers": "Refer to what learners chose during the lesson."},
+            {"reflection_on_barriers": "Name one barrier that remained and how you will remove it."},
+        ],
+    },
+    adjudications={
+        "chloe.martin@example.org": {"talk_moves_visible": "met"},
+        "ben.okafor@example.org": {"artifacts_show_thread": "not_yet"},
+    },
+)
+
+
+def _with_public_url(services: Services, url: str) -> Services:
+    return dataclasses.replace(services, settings=services.settings.model_copy(update={"public_url": url}))
+
+
+def _decide_now(services: Services) -> Callable[[str], None]:
+    """Run the decide flow before the reviewer's request returns, so the demo reads in order."""
+    from flows.review import decide_submission
+
+    def decide(submission_id: str) -> None:
+        # A thread of its own: the web server's event loop must not host the flow engine.
+        worker = threading.Thread(target=run_in_process, args=(services, lambda: decide_submission(submission_id)))
+        worker.start()
+        worker.join()
+
+    return decide
+
+
 def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dict[str, Any]]:
-    """Generate inputs, submit the cohort through intake and the flow, and print the outcomes."""
+    """Generate inputs, submit the cohort, let demo reviewers score over HTTP, and print the outcomes."""
     console.print(f"[bold]credflow demo[/]: generating sample evidence in {workdir} ...")
     _inputs(workdir, services.media.ffmpeg)
+    with services.db.session() as session:
+        report = import_pool(
+            session, parse_pool(DEMO_POOL.read_text(), catalog=services.catalog, source=str(DEMO_POOL))
+        )
+    console.print(f"reviewer pool {DEMO_POOL.name}: {report.summary()}")
+    port = free_port()
+    services = _with_public_url(services, f"http://127.0.0.1:{port}")
     rows: list[dict[str, Any]] = []
     for app in cohort():
         console.print(f"submitting [bold]{app.label}[/] for {app.credential_id} ({app.shows}) ...")
@@ -199,8 +253,17 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
                 "shows": app.shows,
             }
         )
+    from credflow.web.app import create_app
+
+    with running_server(create_app(services, on_review_submitted=_decide_now(services)), port) as url:
+        console.print(f"\n[bold]Reviewers[/] open the links from their emails on {url} and score:")
+        reviewed = run_reviewers(services, SCRIPT, log=console.print)
+    console.print(f"{reviewed} reviews, adjudications and back-reads submitted through the review page")
+    with services.db.session() as session:
+        for row in rows:
+            row["decision"] = get_submission(session, row["submission"]).state
     table = Table(title="Demo outcomes", show_lines=True)
-    for column in ("applicant", "micro-credential", "submission", "attempt", "new?", "state"):
+    for column in ("applicant", "micro-credential", "submission", "attempt", "new?", "after intake", "now"):
         table.add_column(column, no_wrap=True)
     table.add_column("why / shows", overflow="fold", ratio=1)
     for row in rows:
@@ -212,6 +275,7 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
             str(row["attempt"]),
             "yes" if row["new"] else "no (same id)",
             row["state"],
+            row["decision"],
             why,
         )
     console.print(table)

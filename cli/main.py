@@ -293,6 +293,9 @@ def _register() -> None:
     app.command("assign")(assign_command)
     app.command("sweep")(sweep_command)
     app.command("calibrate")(calibrate_command)
+    from cli.serve import serve_command
+
+    app.command("serve")(serve_command)
 
 
 _register()

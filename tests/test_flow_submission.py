@@ -131,8 +131,9 @@ def test_a_run_that_stopped_midway_continues_where_it_stopped(services, tmp_path
     with services.db.session() as session:
         after = events_of(session, sid)
         assert get_submission(session, sid).state == "awaiting_review"
-    # Only the received notice was added: validation did not run again.
-    assert [e.kind for e in after[before:]] == ["message_sent"]
+    # Validation did not run again: only the received notice and the (empty) assignment round followed.
+    assert [e.kind for e in after[before:]] == ["message_sent", "assignment_shortfall"]
+    assert [e.to_state for e in after if e.kind == "state"].count("validating") == 1
 
 
 def test_the_flow_object_keeps_its_ui_facing_contract():

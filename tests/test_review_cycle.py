@@ -137,6 +137,14 @@ def test_an_infeasible_round_explains_each_candidate(services, tmp_path):
     text = round_.shortfalls[sid]
     assert "conflict_organisation" in text or "same organisation" in text
     assert "calibration" in text and "capacity" in text
+    # Round two differs (the reviewer found in round one is now "already assigned"); round three
+    # repeats round two's reasons and is not logged again.
+    second = assign_reviewers(services, now=NOW).shortfalls[sid]
+    assert "excluded" in second
+    assert assign_reviewers(services, now=NOW).shortfalls[sid] == second
+    with services.db.session() as session:
+        logged = session.scalars(select(Event).where(Event.kind == "assignment_shortfall").order_by(Event.id)).all()
+    assert [e.detail["explanation"] for e in logged] == [text, second]
 
 
 def test_split_verdicts_go_to_a_lead_whose_adjudication_decides(services, tmp_path):

@@ -12,7 +12,7 @@ from credflow.assignment.models import AssignmentPolicy, WaitingSubmission
 from credflow.assignment.models import Reviewer as Candidate
 from credflow.assignment.solver import solve
 from credflow.catalog.models import ResubmissionPolicy
-from credflow.db.models import Assignment, Reviewer, Submission, utcnow
+from credflow.db.models import Assignment, Event, Reviewer, Submission, utcnow
 from credflow.lifecycle import State
 from credflow.review.calendar import add_business_days
 from credflow.services import Services
@@ -160,12 +160,20 @@ def assign_reviewers(services: Services, *, now: datetime | None = None, actor: 
         for submission_id, shortfall in sorted(solved.unassigned.items()):
             text = shortfall.explain()
             result.shortfalls[submission_id] = text
-            record_event(
-                session,
-                submission_id=submission_id,
-                kind="assignment_shortfall",
-                actor=actor,
-                detail={"explanation": text},
-                at=now,
+            # Sweeps repeat rounds every few minutes: log a shortfall only when its reasons change.
+            last = session.scalar(
+                select(Event.detail)
+                .where(Event.submission_id == submission_id, Event.kind == "assignment_shortfall")
+                .order_by(Event.id.desc())
+                .limit(1)
             )
+            if last is None or last.get("explanation") != text:
+                record_event(
+                    session,
+                    submission_id=submission_id,
+                    kind="assignment_shortfall",
+                    actor=actor,
+                    detail={"explanation": text},
+                    at=now,
+                )
     return result

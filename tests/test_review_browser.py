@@ -1,0 +1,145 @@
+"""The review page in a real browser (Debian's chromium): the video plays, a review is drafted, submitted, closed."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from credflow.services import Services
+from credflow.web import create_app
+from tests.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing (`make test` installs it)"),
+]
+
+
+@dataclass(frozen=True)
+class Served:
+    services: Services
+    applied: Applied
+    url: str
+    submitted: list[str]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory) -> Iterator[Served]:
+    """The app under uvicorn on 127.0.0.1, over one submission with a transcoded 61-second video."""
+    folder = tmp_path_factory.mktemp("reviewbrowser")
+    services = make_services(folder)
+    applied = udl_submission(services, folder, name="Ana Alvarez", clip=make_clip(folder))
+    submitted: list[str] = []
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(services, on_review_submitted=submitted.append),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="off",
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="review-web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.05)
+    yield Served(services, applied, f"http://127.0.0.1:{port}", submitted)
+    server.should_exit = True
+    thread.join(timeout=10)
+    services.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, "--no-first-run"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser) -> Iterator[Page]:
+    context = browser.new_context()
+    yield context.new_page()
+    context.close()
+
+
+def _policy_violations(page: Page) -> list[str]:
+    found: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(message.text)
+
+    page.on("console", watch)
+    return found
+
+
+def test_a_reviewer_watches_the_video_scores_every_criterion_and_submits(served: Served, page: Page) -> None:
+    link = assign(served.services, served.applied.submission_id)
+    violations = _policy_violations(page)
+    page.goto(served.url + link.path)
+    expect(page.get_by_role("heading", name="UDL Level 1: Designing for Learner Variability")).to_be_visible()
+    page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20_000)
+    assert page.evaluate("document.querySelector('video').duration") == pytest.approx(61, abs=1)
+    # The inline stylesheet applies: its hash is in the policy.
+    assert page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") == "832px"
+
+    radios = page.locator("input[type=radio][value=met]")
+    assert radios.count() == 3
+    for radio in radios.all():
+        radio.check()
+    page.get_by_role("button", name="Submit review").click()
+    expect(page.get_by_role("heading", name="Review submitted")).to_be_visible()
+    assert served.submitted == [served.applied.submission_id]
+    assert assignment_row(served.services, link.assignment_id).state == "submitted"
+
+    again = page.goto(served.url + link.path)
+    assert again is not None and again.status == 403
+    expect(page.get_by_role("heading", name="This review link cannot be opened")).to_be_visible()
+    expect(page.locator("body")).not_to_contain_text("Learner variability")
+    assert violations == []
+
+
+def test_a_not_yet_without_comment_is_shown_at_the_criterion_and_a_draft_keeps_the_work(
+    served: Served, page: Page
+) -> None:
+    link = assign(served.services, served.applied.submission_id)
+    page.goto(served.url + link.path)
+    for radio in page.locator("input[type=radio][value=met]").all():
+        radio.check()
+    page.check("input[name=verdict__options_designed][value=not_yet]")
+    page.get_by_role("button", name="Submit review").click()
+
+    criterion = page.locator("#criterion-options_designed")
+    expect(criterion.locator(".problem")).to_have_text("a comment is required for Not Yet: say what to strengthen")
+    expect(criterion.locator("input[value=not_yet]")).to_be_checked()  # the reviewer's choice is kept
+    page.fill("#comment__options_designed", "Tie each option to the UDL guideline it applies.")
+    page.get_by_role("button", name="Save draft").click()
+
+    expect(page.get_by_role("status")).to_have_text("Draft saved.")
+    expect(page.locator("#comment__options_designed")).to_have_value("Tie each option to the UDL guideline it applies.")
+    row = assignment_row(served.services, link.assignment_id)
+    assert row.state == "active"
+    assert row.scores["options_designed"]["verdict"] == "not_yet"
