@@ -66,7 +66,8 @@ def review_over_http(link: str, verdicts: dict[str, tuple[str, str]]) -> int:
         return client.post(f"{link}/submit", data=form).status_code
 
 
-def _link(eml: Path) -> str | None:
+def link_in_email(eml: Path) -> str | None:
+    """The review link in an assignment email's plain-text part."""
     message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
     body = message.get_body(preferencelist=("plain",))
     match = LINK.search(body.get_content() if body is not None else "")
@@ -93,7 +94,7 @@ def run_reviewers(services: Services, script: ReviewerScript, *, log: Callable[[
             return reviewed
         for eml in pending:
             done.add(eml.name)
-            link = _link(eml)
+            link = link_in_email(eml)
             if link is None:
                 continue
             assignment = open_assignment(services, link.rsplit("/", 1)[1])

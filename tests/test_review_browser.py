@@ -13,7 +13,14 @@ import pytest
 import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
+from cli.demo_reviewers import link_in_email
+from credflow.db.models import Decision
+from credflow.review.aggregate import aggregate
+from credflow.review.assign import assign_reviewers
+from credflow.review.mail import ReviewerMail, send_reviewer_mail
+from credflow.review.pool import import_pool, parse_pool
 from credflow.services import Services
+from credflow.submissions import get_submission
 from credflow.web import create_app
 from tests.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission
 
@@ -34,6 +41,12 @@ class Served:
     submitted: list[str]
 
 
+def _record_and_decide(services: Services, submitted: list[str], submission_id: str) -> None:
+    """What `credflow serve` does after a verdict (there through the decide flow): aggregate."""
+    submitted.append(submission_id)
+    aggregate(services, submission_id)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -49,7 +62,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
     submitted: list[str] = []
     port = _free_port()
     config = uvicorn.Config(
-        create_app(services, on_review_submitted=submitted.append),
+        create_app(services, on_review_submitted=lambda sid: _record_and_decide(services, submitted, sid)),
         host="127.0.0.1",
         port=port,
         log_level="warning",
@@ -143,3 +156,57 @@ def test_a_not_yet_without_comment_is_shown_at_the_criterion_and_a_draft_keeps_t
     row = assignment_row(served.services, link.assignment_id)
     assert row.state == "active"
     assert row.scores["options_designed"]["verdict"] == "not_yet"
+
+
+POOL = """
+reviewers:
+  - {name: Rosa Diaz, email: rosa@review.org, organisation: Northgate PD, certified_for: [udl-level-1],
+     calibrated_on: 2026-09-01}
+  - {name: Sam Iyer, email: sam@review.org, organisation: Pine Valley, certified_for: [udl-level-1],
+     calibrated_on: 2026-10-01}
+"""
+
+
+def test_two_reviewers_follow_their_email_links_and_the_decision_is_recorded(
+    served: Served, page: Page, tmp_path
+) -> None:
+    services = served.services
+    applied = udl_submission(services, tmp_path, name="Bea Brown", clip=make_clip(tmp_path))
+    with services.db.session() as session:
+        import_pool(session, parse_pool(POOL, catalog=services.catalog))
+    round_ = assign_reviewers(services)
+    mine = [a for a in round_.assigned if assignment_row(services, a).submission_id == applied.submission_id]
+    assert len(mine) == 2
+    for assignment_id in mine:
+        send_reviewer_mail(services, assignment_id, ReviewerMail.ASSIGNMENT)
+
+    outbox = services.settings.resolved_outbox_dir
+    emails = [
+        outbox / f"{m['eml']}"
+        for m in _outbox_messages(outbox)
+        if m["idempotency_key"] in {f"assignment:{a}" for a in mine}
+    ]
+    assert len(emails) == 2
+    for eml in emails:
+        link = link_in_email(eml)
+        assert link is not None
+        # The email's link, on this test server (the emails name the configured public URL).
+        page.goto(served.url + "/review/" + link.split("/review/", 1)[1])
+        page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20_000)
+        expect(page.locator("body")).not_to_contain_text("Bea Brown")
+        for radio in page.locator("input[type=radio][value=met]").all():
+            radio.check()
+        page.get_by_role("button", name="Submit review").click()
+        expect(page.get_by_role("heading", name="Review submitted")).to_be_visible()
+
+    with services.db.session() as session:
+        assert get_submission(session, applied.submission_id).state == "earned"
+        decision = session.query(Decision).filter_by(submission_id=applied.submission_id).one()
+        assert decision.outcome == "earned"
+        assert all(entry["source"] == "reviews" and len(entry["reviews"]) == 2 for entry in decision.criteria.values())
+
+
+def _outbox_messages(folder: Path) -> list[dict[str, str]]:
+    from credflow.mail.outbox import OutboxMailer
+
+    return OutboxMailer(folder, sender="x@example.org").list_messages()

@@ -205,6 +205,9 @@ def test_deadlines_remind_once_then_withdraw_revoke_and_reassign(services, tmp_p
     reminded = sweep_deadlines(services, now=thursday)
     assert first.id in reminded.remind
     assert sweep_deadlines(services, now=thursday + timedelta(hours=5)).remind == []  # once
+    for _ in range(2):  # a retried send is still one email
+        send_reviewer_mail(services, first.id, ReviewerMail.REMINDER)
+    assert len(list(services.settings.resolved_outbox_dir.glob("reminder-*.eml"))) == 1
     late = NOW + timedelta(days=8)
     swept = sweep_deadlines(services, now=late)
     assert first.id in swept.withdrawn and sid in swept.submissions
