@@ -2,18 +2,14 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import uvicorn
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
-from cli.demo_reviewers import link_in_email
+from cli.demo_reviewers import free_port, link_in_email, running_server
 from credflow.db.models import Decision
 from credflow.review.aggregate import aggregate
 from credflow.review.assign import assign_reviewers
@@ -47,12 +43,6 @@ def _record_and_decide(services: Services, submitted: list[str], submission_id: 
     aggregate(services, submission_id)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory) -> Iterator[Served]:
     """The app under uvicorn on 127.0.0.1, over one submission with a transcoded 61-second video."""
@@ -60,24 +50,9 @@ def served(tmp_path_factory) -> Iterator[Served]:
     services = make_services(folder)
     applied = udl_submission(services, folder, name="Ana Alvarez", clip=make_clip(folder))
     submitted: list[str] = []
-    port = _free_port()
-    config = uvicorn.Config(
-        create_app(services, on_review_submitted=lambda sid: _record_and_decide(services, submitted, sid)),
-        host="127.0.0.1",
-        port=port,
-        log_level="warning",
-        lifespan="off",
-    )
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="review-web", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "uvicorn did not start"
-        time.sleep(0.05)
-    yield Served(services, applied, f"http://127.0.0.1:{port}", submitted)
-    server.should_exit = True
-    thread.join(timeout=10)
+    app = create_app(services, on_review_submitted=lambda sid: _record_and_decide(services, submitted, sid))
+    with running_server(app, free_port()) as url:
+        yield Served(services, applied, url, submitted)
     services.close()
 
 

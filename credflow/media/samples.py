@@ -70,7 +70,7 @@ def make_video(
         raise ValueError("rotation metadata is only written for mp4 and mov")
 
     rate = _rate(fps)
-    cmd = [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
+    cmd = _quiet(ffmpeg)
     cmd += ["-f", "lavfi", "-i", f"testsrc2=size={width}x{height}:rate={rate}:duration={seconds:g}"]
     if audio:
         cmd += ["-f", "lavfi", "-i", f"sine=frequency=440:sample_rate=48000:duration={seconds:g}"]
@@ -99,12 +99,7 @@ def make_video(
         _run([*cmd, "-f", _CONTAINERS[container], media_url(plain)])
         _run(
             [
-                ffmpeg,
-                "-hide_banner",
-                "-nostdin",
-                "-loglevel",
-                "error",
-                "-y",
+                *_quiet(ffmpeg),
                 "-i",
                 media_url(plain),
                 "-map",
@@ -145,12 +140,7 @@ def make_audio_only(path: Path, *, seconds: float, ffmpeg: str = "ffmpeg") -> Pa
     """
     _run(
         [
-            ffmpeg,
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
+            *_quiet(ffmpeg),
             "-f",
             "lavfi",
             "-i",
@@ -185,12 +175,7 @@ def make_mp3_with_cover(path: Path, *, seconds: float, ffmpeg: str = "ffmpeg") -
     """
     _run(
         [
-            ffmpeg,
-            "-hide_banner",
-            "-nostdin",
-            "-loglevel",
-            "error",
-            "-y",
+            *_quiet(ffmpeg),
             "-f",
             "lavfi",
             "-i",
@@ -260,6 +245,11 @@ def _rate(fps: float) -> str:
     # A rational keeps float noise (29.970029970029973) out of the filter string.
     rate = Fraction(fps).limit_denominator(1001)
     return f"{rate.numerator}/{rate.denominator}"
+
+
+def _quiet(ffmpeg: str) -> list[str]:
+    """The start of every sample command: quiet, never reading stdin, overwriting the output."""
+    return [ffmpeg, "-hide_banner", "-nostdin", "-loglevel", "error", "-y"]
 
 
 def _run(cmd: Sequence[str]) -> None:
