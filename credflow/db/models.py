@@ -320,3 +320,45 @@ class CalibrationRecord(Base):
     agreed: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class IssuedBadge(Base):
+    """One issued credential: a micro-credential badge or a pathway badge, in OB 3.0 and OB 2.0."""
+
+    __tablename__ = "badges"
+    __table_args__ = (UniqueConstraint("issuer_id", "status_index"), Index("ix_badges_applicant", "applicant_id"))
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    idempotency_key: Mapped[str] = mapped_column(String(255), unique=True)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), default=None)
+    kind: Mapped[str] = mapped_column(String(16))  # micro | pathway
+    badge_key: Mapped[str] = mapped_column(String(80))  # credential id, or pathway badge id
+    issuer_id: Mapped[str] = mapped_column(String(80))
+    status_index: Mapped[int] = mapped_column(Integer)
+    valid_from: Mapped[datetime] = mapped_column()
+    valid_until: Mapped[datetime | None] = mapped_column(default=None)
+    state: Mapped[str] = mapped_column(String(16), default="active")  # active | superseded | revoked | expired
+    ob3: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    ob2: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
+    ob2_jws: Mapped[str | None] = mapped_column(Text, default=None)
+    superseded_by: Mapped[str | None] = mapped_column(String(32), default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoke_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    expiry_reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InServiceHours(Base):
+    """In-service hours earned with one micro-credential (one record per decision)."""
+
+    __tablename__ = "inservice_hours"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    decision_id: Mapped[str] = mapped_column(ForeignKey("decisions.id", ondelete="CASCADE"), unique=True)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    hours: Mapped[float] = mapped_column(Float)
+    earned_on: Mapped[date] = mapped_column(Date)
+    confirmation: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
