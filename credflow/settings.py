@@ -60,6 +60,9 @@ class Settings(BaseSettings):
     ffprobe_path: str = "ffprobe"
     transcode_concurrency: int = Field(default=2, ge=1, le=64)
     ingest_max_bytes: int = Field(default=8 << 30, gt=0, description="Hard cap on one uploaded file.")
+    keys_dir: Path | None = Field(
+        default=None, description="Issuer signing keys, outside the database; default: <data_dir>/keys (mode 0700)."
+    )
     backread_share: float = Field(default=0.10, ge=0, le=1, description="Share of decisions back-read by a lead.")
     sweep_interval_seconds: int = Field(default=900, ge=10, description="How often `credflow serve` sweeps deadlines.")
 
@@ -108,6 +111,10 @@ class Settings(BaseSettings):
     @property
     def resolved_storage_dir(self) -> Path:
         return self.storage_dir or self.data_dir / "objects"
+
+    @property
+    def resolved_keys_dir(self) -> Path:
+        return self.keys_dir or self.data_dir / "keys"
 
     @property
     def resolved_outbox_dir(self) -> Path:

@@ -1,0 +1,105 @@
+"""Issuance: a verifiable OB 3.0 badge per earned decision, revocation, and the OpenSciEd pathway."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+
+from credflow.badges.verify import verify_credential
+from credflow.db.models import Applicant, Decision, IssuedBadge, Submission
+from credflow.issuance import apply_pathways, issue_for_decision, revoke, status_list_credential
+from credflow.results import result_letter, send_result
+from tests.test_results import _decided
+from tests.test_review_cycle import NOW
+
+
+def _verify(services, credential, *, now=None):
+    issuer = credential["credentialStatus"]["statusListCredential"].split("/status/", 1)[1].split("/", 1)[0]
+    return verify_credential(
+        credential,
+        now=now or NOW + timedelta(hours=1),  # the decisions are dated at the tests' fixed clock
+        status_lists={credential["credentialStatus"]["statusListCredential"]: status_list_credential(services, issuer)},
+    )
+
+
+def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(services, tmp_path):
+    sid = _decided(services, tmp_path)
+    report = issue_for_decision(services, sid)
+    assert report.micro and issue_for_decision(services, sid).micro == report.micro  # never twice
+    with services.db.session() as session:
+        badge = session.get_one(IssuedBadge, report.micro)
+    credential = badge.ob3
+    assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
+    assert credential["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert "ana.alvarez@example.org" not in str(credential)  # the recipient is a salted hash
+    assert "validUntil" not in credential  # micro-credential badges never expire
+    result = _verify(services, credential)
+    assert result.verified, result.errors
+    # The anchoring-phenomenon badge is the first OpenSciEd step: the certification follows.
+    assert len(report.issued) == 1
+
+    message = result_letter(services, sid)
+    assert f"/badges/{report.micro}" in message.text and message.attachments == ()
+    send_result(services, sid)
+
+
+def test_revocation_makes_every_verifier_report_it(services, tmp_path):
+    sid = _decided(services, tmp_path)
+    badge_id = issue_for_decision(services, sid).micro
+    assert badge_id
+    revoke(services, badge_id, reason="evidence was not the applicant's own work")
+    with services.db.session() as session:
+        credential = session.get_one(IssuedBadge, badge_id).ob3
+    result = _verify(services, credential)
+    assert not result.verified and any("revoked" in e for e in result.errors)
+
+
+def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tmp_path):
+    sid = _decided(services, tmp_path)  # openscied-anchoring-phenomenon, earned
+    start = datetime(2026, 1, 10, tzinfo=UTC)
+    with services.db.session() as session:
+        first = session.get_one(Submission, sid)
+        applicant = session.get_one(Applicant, first.applicant_id)
+        session.scalar(select(Decision).where(Decision.submission_id == sid)).decided_at = start
+        for offset, credential_id in (
+            (200, "openscied-supporting-coherence"),
+            (500, "openscied-facilitating-discussions"),
+        ):
+            other = Submission(
+                applicant_id=applicant.id,
+                credential_id=credential_id,
+                attempt=1,
+                state="earned",
+                idempotency_key=credential_id,
+            )
+            session.add(other)
+            session.flush()
+            session.add(
+                Decision(
+                    submission_id=other.id, outcome="earned", criteria={}, decided_at=start + timedelta(days=offset)
+                )
+            )
+    # The pipeline applies the pathway after each earned decision: walk those days.
+    reports = [apply_pathways(services, applicant.id, today=(start + timedelta(days=d)).date()) for d in (0, 200, 500)]
+    with services.db.session() as session:
+        rows = session.scalars(
+            select(IssuedBadge).where(IssuedBadge.kind == "pathway").order_by(IssuedBadge.valid_from)
+        ).all()
+        summary = [
+            (
+                r.badge_key,
+                r.state,
+                r.valid_from.date().isoformat(),
+                r.valid_until.date().isoformat() if r.valid_until else None,
+            )
+            for r in rows
+        ]
+    assert summary == [
+        ("openscied-certified-facilitator", "superseded", "2026-01-10", "2027-01-10"),
+        ("openscied-certified-facilitator", "superseded", "2026-07-29", "2027-07-29"),
+        ("openscied-certified-facilitator", "active", "2027-05-25", "2028-05-25"),
+        ("openscied-expert-facilitator", "active", "2027-05-25", None),
+    ]
+    assert [(len(r.issued), len(r.renewed)) for r in reports] == [(1, 0), (0, 1), (1, 1)]
+    assert apply_pathways(services, applicant.id, today=(start + timedelta(days=520)).date()).issued == ()  # idempotent
