@@ -296,6 +296,10 @@ def _register() -> None:
     from cli.serve import serve_command
 
     app.command("serve")(serve_command)
+    from cli.badges import badge_app, report_hours
+
+    app.add_typer(badge_app, name="badge")
+    report_app.command("hours")(report_hours)
 
 
 _register()

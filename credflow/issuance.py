@@ -7,6 +7,8 @@ twice. Each badge holds a bit in its issuer's revocation status list.
 
 from __future__ import annotations
 
+import io
+import json
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
@@ -15,6 +17,8 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from credflow.badges.baking import OB3_KEYWORD, bake_png, bake_svg
+from credflow.badges.images import BadgeArt, badge_colour, render_png, render_svg
 from credflow.badges.keys import KeyStore
 from credflow.badges.ob3 import AchievementInfo, EvidenceLink, IssuerProfile, StatusEntry, build_credential
 from credflow.badges.proof import add_proof, sign_credential
@@ -270,12 +274,32 @@ def apply_pathways(services: Services, applicant_id: str, *, today: date | None 
     return IssueReport(None, tuple(issued), tuple(renewed), tuple(expired))
 
 
+def ensure_images(services: Services, badge_id: str) -> None:
+    """Store the badge's baked PNG and SVG (OB 3.0 ``openbadgecredential``) if they are missing."""
+    png_key, svg_key = f"badges/{badge_id}.png", f"badges/{badge_id}.svg"
+    if services.store.exists(png_key) and services.store.exists(svg_key):
+        return
+    with services.db.session() as session:
+        badge = session.get_one(IssuedBadge, badge_id)
+        issuer_name = str(badge.ob3.get("issuer", {}).get("name", ""))
+        name = str(badge.ob3["credentialSubject"]["achievement"]["name"])
+        art = BadgeArt(name=name, issuer_name=issuer_name, colour=badge_colour(badge.badge_key))
+        content = json.dumps(badge.ob3, ensure_ascii=False)
+    for key, data, kind in (
+        (png_key, bake_png(render_png(art), content, keyword=OB3_KEYWORD), "image/png"),
+        (svg_key, bake_svg(render_svg(art), keyword=OB3_KEYWORD, body=content), "image/svg+xml"),
+    ):
+        services.store.put_stream(key, io.BytesIO(data), content_type=kind)
+
+
 def issue_for_decision(services: Services, submission_id: str) -> IssueReport:
-    """Everything an earned decision issues: its micro-credential badge, then pathway badges."""
+    """Everything an earned decision issues: its micro-credential badge (with baked images), then pathway badges."""
     micro = issue_micro(services, submission_id)
     if micro is None:
         return IssueReport(None, (), (), ())
     report = apply_pathways(services, micro.applicant_id)
+    for badge_id in (micro.id, *report.issued, *report.renewed):
+        ensure_images(services, badge_id)
     return IssueReport(micro.id, report.issued, report.renewed, report.expired)
 
 

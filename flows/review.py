@@ -7,7 +7,15 @@ from prefect import flow
 from credflow.lifecycle import State
 from credflow.review.mail import ReviewerMail
 from tasks.artifacts import publish_submission
-from tasks.review import aggregate_verdicts, assignment_round, deadline_sweep, publish_waiting, reviewer_mail
+from tasks.review import (
+    aggregate_verdicts,
+    assignment_round,
+    deadline_sweep,
+    issue_badges,
+    publish_waiting,
+    reviewer_mail,
+    send_result_letter,
+)
 
 
 def announce_round() -> list[str]:
@@ -28,12 +36,16 @@ def assign_reviewers_flow() -> int:
 
 @flow(name="decide-submission", flow_run_name="decide-{submission_id}", persist_result=False)
 def decide_submission(submission_id: str) -> str:
-    """Aggregate a submission's verdicts into a decision, or ask a lead to adjudicate."""
+    """Decide a reviewed submission (or ask a lead to adjudicate), issue its badges and send the letter."""
     outcome = aggregate_verdicts(submission_id)
     if outcome.new_assignment:
         reviewer_mail(outcome.new_assignment, ReviewerMail.ASSIGNMENT)
     if outcome.state in (State.IN_REVIEW, State.AWAITING_REVIEW) and outcome.waiting_for:
         announce_round()  # a decline leaves a gap: fill it now rather than at the next sweep
+    if outcome.state is State.EARNED:
+        issue_badges(submission_id)
+    if outcome.state in (State.EARNED, State.NOT_YET):
+        send_result_letter(submission_id)
     publish_submission(submission_id)
     publish_waiting()
     return outcome.state.value

@@ -6,7 +6,9 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from credflow.issuance import IssueReport, issue_for_decision
 from credflow.notify import DeliveryOutcome
+from credflow.results import record_hours, send_result
 from credflow.review.aggregate import AggregationOutcome, aggregate
 from credflow.review.assign import AssignmentRound, assign_reviewers
 from credflow.review.deadlines import SweepResult, sweep_deadlines
@@ -86,3 +88,33 @@ def publish_waiting() -> int:
         description=f"{len(rows)} submissions waiting for review (oldest first)",
     )
     return len(rows)
+
+
+@task(
+    name="issue-badges",
+    task_run_name="issue-{submission_id}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def issue_badges(submission_id: str) -> IssueReport:
+    """Issue the earned micro-credential's badge, its in-service hours and any pathway badges."""
+    report = issue_for_decision(services(), submission_id)
+    record_hours(services(), submission_id)
+    return report
+
+
+@task(
+    name="send-result",
+    task_run_name="result-{submission_id}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def send_result_letter(submission_id: str) -> DeliveryOutcome:
+    """Email the applicant their result letter, once."""
+    return send_result(services(), submission_id)

@@ -40,6 +40,7 @@ from credflow.review.scoring import (
 )
 from credflow.review.tokens import AccessDenied
 from credflow.services import Services
+from credflow.web.badges import register_badge_routes
 from credflow.web.csrf import COOKIE, FIELD, CsrfTokens
 from credflow.web.ranges import RangeNotSatisfiable, parse_range
 
@@ -264,6 +265,7 @@ def create_app(
     tokens = CsrfTokens(services.settings.secret_key.get_secret_value())
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
+    register_badge_routes(app, services, pages, clock)
 
     def denied(message: str, *, heading: str = "This review link cannot be opened") -> HTMLResponse:
         return pages.render("denied.html", status=403, heading=heading, message=message)

@@ -1,0 +1,56 @@
+"""Badge pages and `credflow badge verify|revoke`: verified, downloadable, revocable, tamper-evident."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from cli.demo_reviewers import free_port, running_server
+from cli.main import app
+from credflow.db.models import Decision, utcnow
+from credflow.issuance import issue_for_decision
+from credflow.services import build_services
+from credflow.web.app import create_app
+from tests.test_results import _decided
+
+
+def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make_settings, tmp_path, monkeypatch):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    services = build_services(make_settings(public_url=url))
+    monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
+    monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))
+    monkeypatch.setenv("CREDFLOW_PUBLIC_URL", url)
+    sid = _decided(services, tmp_path)
+    with services.db.session() as session:  # the helpers decide at a fixed clock; the CLI checks dates against now
+        session.scalar(select(Decision).where(Decision.submission_id == sid)).decided_at = utcnow() - timedelta(days=1)
+    badge_id = issue_for_decision(services, sid).micro
+    runner = CliRunner()
+    with running_server(
+        create_app(services, now=lambda: __import__("tests.test_review_cycle").test_review_cycle.NOW), port
+    ):
+        import httpx
+
+        page = httpx.get(f"{url}/badges/{badge_id}")
+        assert page.status_code == 200 and "Verified." in page.text and "linkedin.com/profile/add" in page.text
+        credential = httpx.get(f"{url}/badges/{badge_id}/credential.json").json()
+        png = httpx.get(f"{url}/badges/{badge_id}/badge.png")
+        assert png.headers["content-type"] == "image/png"
+        (tmp_path / "badge.json").write_text(json.dumps(credential))
+        (tmp_path / "badge.png").write_bytes(png.content)
+
+        ok = runner.invoke(app, ["badge", "verify", str(tmp_path / "badge.png")])
+        assert ok.exit_code == 0 and "VALID" in ok.output, ok.output
+        tampered = {**credential, "name": "Something else"}
+        (tmp_path / "tampered.json").write_text(json.dumps(tampered))
+        bad = runner.invoke(app, ["badge", "verify", str(tmp_path / "tampered.json")])
+        assert bad.exit_code == 1 and "signature" in bad.output
+
+        revoked = runner.invoke(app, ["badge", "revoke", badge_id, "--reason", "plagiarised evidence"])
+        assert revoked.exit_code == 0, revoked.output
+        after = runner.invoke(app, ["badge", "verify", f"{url}/badges/{badge_id}/credential.json"])
+        assert after.exit_code == 1 and "revoked" in after.output
+        assert "Revoked." in httpx.get(f"{url}/badges/{badge_id}").text
