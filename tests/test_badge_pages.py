@@ -26,8 +26,11 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
     monkeypatch.setenv("CREDFLOW_PUBLIC_URL", url)
     sid = _decided(services, tmp_path)
     with services.db.session() as session:  # the helpers decide at a fixed clock; the CLI checks dates against now
-        session.scalar(select(Decision).where(Decision.submission_id == sid)).decided_at = utcnow() - timedelta(days=1)
+        session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = utcnow() - timedelta(
+            days=1
+        )
     badge_id = issue_for_decision(services, sid).micro
+    assert badge_id is not None
     runner = CliRunner()
     with running_server(
         create_app(services, now=lambda: __import__("tests.test_review_cycle").test_review_cycle.NOW), port

@@ -187,9 +187,9 @@ def render_png(art: BadgeArt) -> bytes:
         draw.text((_CENTRE, top + i * line_height), line, font=name_font, fill=(255, 255, 255), anchor="mm")
 
     issuer_font = _font(16)
-    issuer_lines = _fit_lines(_wrap_pixels(draw, art.issuer_name, issuer_font, 200), _ISSUER_LINES)
+    issuer_lines = _fit_lines(_wrap_pixels(draw, art.issuer_name, issuer_font, 180), _ISSUER_LINES)
     for i, line in enumerate(issuer_lines):
-        draw.text((_CENTRE, 295 + i * 20), line, font=issuer_font, fill=(255, 255, 255), anchor="mm")
+        draw.text((_CENTRE, 290 + i * 19), line, font=issuer_font, fill=(255, 255, 255), anchor="mm")
 
     out = io.BytesIO()
     image.save(out, format="PNG", optimize=True)
