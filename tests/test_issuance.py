@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
+from credflow.badges.baking import unbake
 from credflow.badges.verify import verify_credential
 from credflow.db.models import Applicant, Decision, IssuedBadge, Submission
 from credflow.issuance import apply_pathways, issue_for_decision, revoke, status_list_credential
@@ -40,7 +42,10 @@ def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(
     assert len(report.issued) == 1
 
     message = result_letter(services, sid)
-    assert f"/badges/{report.micro}" in message.text and message.attachments == ()
+    assert f"/badges/{report.micro}" in message.text
+    [attachment] = message.attachments  # the baked badge: the image carries the signed credential
+    baked = unbake(attachment.data)
+    assert baked is not None and json.loads(baked.content)["id"] == credential["id"]
     send_result(services, sid)
 
 
