@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Protocol
 
-from bench import flow, hashing, ingest, solver, transcode
+from bench import credentials, flow, hashing, ingest, solver, transcode
 from bench.common import FULL, OUT, QUICK, Sizes, log
 from bench.report import Result, table, write_json
 
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "sha256": hashing,
     "ingest": ingest,
     "solver": solver,
+    "badges": credentials,
     "flow": flow,
 }
 
