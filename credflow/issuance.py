@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import json
 import secrets
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session
 from credflow.badges.baking import OB3_KEYWORD, bake_png, bake_svg
 from credflow.badges.images import BadgeArt, badge_colour, render_png, render_svg
 from credflow.badges.keys import KeyStore
+from credflow.badges.ob2 import HostedVerification, RsaKeyStore, SignedVerification, issue_assertion, sign_assertion
 from credflow.badges.ob3 import AchievementInfo, EvidenceLink, IssuerProfile, StatusEntry, build_credential
 from credflow.badges.proof import add_proof, sign_credential
 from credflow.badges.status_list import StatusList, build_status_list_credential
@@ -100,8 +102,19 @@ def _sign_and_store(
             status=StatusEntry(list_url=status_list_url(services, issuer.id), index=index),
             credential_id=badge_url(services, badge_id),
         )
+        ob2, jws = _ob2_variants(
+            services,
+            badge_id=badge_id,
+            issuer_id=issuer.id,
+            badge_key=badge_key,
+            email=applicant.email,
+            issued_on=valid_from,
+            expires=valid_until,
+        )
         row = IssuedBadge(
             id=badge_id,
+            ob2=ob2,
+            ob2_jws=jws,
             idempotency_key=key,
             applicant_id=applicant.id,
             submission_id=submission_id,
@@ -122,6 +135,48 @@ def _sign_and_store(
             if again is not None:
                 return again
     raise RuntimeError(f"could not allocate a status-list index for {issuer.id}")
+
+
+def ob2_key_store(services: Services, issuer_id: str) -> RsaKeyStore:
+    """The issuer's RSA keys for signed OB 2.0 assertions (kept beside the Ed25519 keys)."""
+    return RsaKeyStore(services.settings.resolved_keys_dir / "ob2" / issuer_id)
+
+
+def ob2_issuer_url(services: Services, issuer_id: str) -> str:
+    return f"{services.settings.public_url}/ob2/issuers/{issuer_id}"
+
+
+def _ob2_variants(
+    services: Services,
+    *,
+    badge_id: str,
+    issuer_id: str,
+    badge_key: str,
+    email: str,
+    issued_on: datetime,
+    expires: datetime | None,
+) -> tuple[dict[str, object], str]:
+    """A hosted OB 2.0 assertion (served at its id) and an RS256-signed one, for older backpacks."""
+    base = services.settings.public_url
+    badge_class = f"{base}/ob2/badges/{badge_key}"
+    hosted = issue_assertion(
+        id=f"{base}/ob2/assertions/{badge_id}",
+        badge=badge_class,
+        email=email,
+        issued_on=issued_on,
+        verification=HostedVerification(),
+        expires=expires,
+    )
+    key = ob2_key_store(services, issuer_id).current()
+    signed = issue_assertion(
+        id=f"urn:uuid:{uuid.uuid4()}",
+        badge=badge_class,
+        email=email,
+        issued_on=issued_on,
+        verification=SignedVerification(creator=f"{ob2_issuer_url(services, issuer_id)}/keys/{key.name}"),
+        expires=expires,
+    )
+    return {"hosted": dict(hosted.document()), "signed_id": signed.id}, sign_assertion(signed, key)
 
 
 def _achievement(services: Services, credential: Credential) -> AchievementInfo:

@@ -10,10 +10,11 @@ from typer.testing import CliRunner
 
 from cli.demo_reviewers import free_port, running_server
 from cli.main import app
-from credflow.db.models import Decision, utcnow
-from credflow.issuance import issue_for_decision
+from credflow.db.models import Decision, IssuedBadge, utcnow
+from credflow.issuance import issue_for_decision, revoke
 from credflow.services import build_services
 from credflow.web.app import create_app
+from tests.test_badges_ob2 import run_validator, validator_python  # noqa: F401 - the fixture
 from tests.test_results import _decided
 
 
@@ -57,3 +58,34 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
         after = runner.invoke(app, ["badge", "verify", f"{url}/badges/{badge_id}/credential.json"])
         assert after.exit_code == 1 and "revoked" in after.output
         assert "Revoked." in httpx.get(f"{url}/badges/{badge_id}").text
+
+
+def test_issued_ob2_assertions_pass_1edtechs_validator_and_answer_410_once_revoked(
+    make_settings, tmp_path, validator_python  # noqa: F811 - the fixture imported above
+):
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    services = build_services(make_settings(public_url=url))
+    sid = _decided(services, tmp_path)
+    with services.db.session() as session:
+        session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = utcnow() - timedelta(
+            days=1
+        )
+    badge_id = issue_for_decision(services, sid).micro
+    assert badge_id is not None
+    with services.db.session() as session:
+        badge = session.get_one(IssuedBadge, badge_id)
+        hosted_url, jws = badge.ob2["hosted"]["id"], badge.ob2_jws
+    with running_server(create_app(services), port):
+        hosted = run_validator(validator_python, data=hosted_url, email="ana.alvarez@example.org")
+        assert hosted.valid, hosted.messages
+        signed = run_validator(validator_python, data=jws, email="ana.alvarez@example.org")
+        assert signed.valid, signed.messages
+        head, payload, signature = jws.split(".")
+        forged = run_validator(validator_python, data=f"{head}.{payload[:-4]}AAAA.{signature}")
+        assert not forged.valid
+        revoke(services, badge_id, reason="withdrawn by the issuer")
+        gone = httpx.get(hosted_url)
+        assert gone.status_code == 410 and gone.json()["revoked"] is True

@@ -10,10 +10,15 @@ from urllib.parse import urlencode
 
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
 
+from credflow.badges.images import BadgeArt, badge_colour, render_png
+from credflow.badges.ob2 import BadgeClass, PublicKey, revocation_list_document
+from credflow.badges.ob2 import Issuer as OB2Issuer
 from credflow.badges.verify import verify_credential
+from credflow.catalog.models import Issuer
 from credflow.db.models import IssuedBadge
-from credflow.issuance import status_list_credential
+from credflow.issuance import ob2_issuer_url, ob2_key_store, pathways, status_list_credential
 from credflow.services import Services
 
 if TYPE_CHECKING:
@@ -36,6 +41,20 @@ def linkedin_url(badge: IssuedBadge, *, name: str, organisation: str, url: str) 
     if badge.valid_until is not None:
         query |= {"expirationYear": badge.valid_until.year, "expirationMonth": badge.valid_until.month}
     return "https://www.linkedin.com/profile/add?" + urlencode(query)
+
+
+def _art(services: Services, badge_key: str) -> BadgeArt | None:
+    credential = services.catalog.credentials.get(badge_key)
+    if credential is not None:
+        return BadgeArt.for_credential(credential)
+    for pathway in pathways(services).values():
+        for info in pathway.badges:
+            if info.id == badge_key:
+                issuer = next(
+                    (c.issuer.name for c in services.catalog if c.issuer.id == pathway.issuer), pathway.issuer
+                )
+                return BadgeArt(name=info.name, issuer_name=issuer, colour=badge_colour(info.id))
+    return None
 
 
 def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock: Callable[[], datetime]) -> None:
@@ -101,6 +120,98 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
         if badge is None or not services.store.exists(key):
             return JSONResponse({"error": "no such badge image"}, status_code=404)
         return Response(services.store.get_bytes(key), media_type="image/png")
+
+    def catalog_issuer(issuer_id: str) -> Issuer | None:
+        return next((c.issuer for c in services.catalog if c.issuer.id == issuer_id), None)
+
+    @app.get("/achievements/{badge_key}/image.png")
+    def achievement_image(badge_key: str) -> Response:
+        art = _art(services, badge_key)
+        if art is None:
+            return JSONResponse({"error": "no such achievement"}, status_code=404)
+        return Response(render_png(art), media_type="image/png")
+
+    @app.get("/ob2/assertions/{badge_id}")
+    def ob2_assertion(badge_id: str) -> Response:
+        badge = load(badge_id)
+        if badge is None or not badge.ob2:
+            return JSONResponse({"error": "no such assertion"}, status_code=404)
+        hosted: dict[str, Any] = badge.ob2["hosted"]
+        if badge.state == "revoked":
+            # OB 2.0 hosted verification: a revoked assertion answers 410 Gone with revoked: true.
+            gone: dict[str, Any] = {k: hosted[k] for k in ("@context", "id", "type") if k in hosted}
+            gone |= {"revoked": True, "revocationReason": badge.revoke_reason or "revoked by the issuer"}
+            return JSONResponse(gone, status_code=410, media_type=JSON_LD)
+        return JSONResponse(hosted, media_type=JSON_LD)
+
+    @app.get("/ob2/badges/{badge_key}")
+    def ob2_badge_class(badge_key: str) -> Response:
+        base = services.settings.public_url
+        credential = services.catalog.credentials.get(badge_key)
+        if credential is not None:
+            badge_class = BadgeClass.from_credential(
+                credential,
+                id=f"{base}/ob2/badges/{badge_key}",
+                image=f"{base}/achievements/{badge_key}/image.png",
+                issuer=ob2_issuer_url(services, credential.issuer.id),
+            )
+            return JSONResponse(dict(badge_class.document()), media_type=JSON_LD)
+        for pathway in pathways(services).values():
+            for info in pathway.badges:
+                if info.id == badge_key:
+                    badge_class = BadgeClass(
+                        id=f"{base}/ob2/badges/{badge_key}",
+                        name=info.name,
+                        description=info.description,
+                        image=f"{base}/achievements/{badge_key}/image.png",
+                        criteria=f"{pathway.title}: {info.description}",
+                        issuer=ob2_issuer_url(services, pathway.issuer),
+                    )
+                    return JSONResponse(dict(badge_class.document()), media_type=JSON_LD)
+        return JSONResponse({"error": "no such badge class"}, status_code=404)
+
+    @app.get("/ob2/issuers/{issuer_id}")
+    def ob2_issuer(issuer_id: str) -> Response:
+        issuer = catalog_issuer(issuer_id)
+        if issuer is None:
+            return JSONResponse({"error": "no such issuer"}, status_code=404)
+        key = ob2_key_store(services, issuer_id).current()
+        url = ob2_issuer_url(services, issuer_id)
+        profile = OB2Issuer(
+            id=url,
+            name=issuer.name,
+            url=str(issuer.url),
+            email=issuer.email,
+            public_key=PublicKey(id=f"{url}/keys/{key.name}", owner=url, public_key_pem=key.public_key_pem),
+            revocation_list=f"{url}/revocations",
+        )
+        return JSONResponse(dict(profile.document()), media_type=JSON_LD)
+
+    @app.get("/ob2/issuers/{issuer_id}/keys/{name}")
+    def ob2_key(issuer_id: str, name: str) -> Response:
+        if catalog_issuer(issuer_id) is None:
+            return JSONResponse({"error": "no such issuer"}, status_code=404)
+        pem = ob2_key_store(services, issuer_id).public_keys().get(name)
+        if pem is None:
+            return JSONResponse({"error": "no such key"}, status_code=404)
+        url = ob2_issuer_url(services, issuer_id)
+        return JSONResponse(
+            dict(PublicKey(id=f"{url}/keys/{name}", owner=url, public_key_pem=pem).document()), media_type=JSON_LD
+        )
+
+    @app.get("/ob2/issuers/{issuer_id}/revocations")
+    def ob2_revocations(issuer_id: str) -> Response:
+        if catalog_issuer(issuer_id) is None:
+            return JSONResponse({"error": "no such issuer"}, status_code=404)
+        with services.db.session() as session:
+            rows = session.scalars(
+                select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == "revoked")
+            ).all()
+            revoked = {str(r.ob2["signed_id"]): r.revoke_reason for r in rows if r.ob2}
+        url = ob2_issuer_url(services, issuer_id)
+        return JSONResponse(
+            dict(revocation_list_document(id=f"{url}/revocations", issuer=url, revoked=revoked)), media_type=JSON_LD
+        )
 
     @app.get("/status/{issuer_id}/revocation")
     def status_list(issuer_id: str) -> Response:
