@@ -61,7 +61,9 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
 
 
 def test_issued_ob2_assertions_pass_1edtechs_validator_and_answer_410_once_revoked(
-    make_settings, tmp_path, validator_python  # noqa: F811 - the fixture imported above
+    make_settings,
+    tmp_path,
+    validator_python,  # noqa: F811 - the fixture imported above
 ):
     import httpx
 
