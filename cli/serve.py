@@ -16,11 +16,13 @@ from credflow.services import Services
 
 def sweep_forever(services: Services, stop: threading.Event) -> None:
     """Run the review sweep every ``CREDFLOW_SWEEP_INTERVAL_SECONDS`` until stopped (embedded set-up)."""
+    from flows.badges import badge_sweep
     from flows.review import review_sweep
 
     while not stop.wait(services.settings.sweep_interval_seconds):
         try:
             run_in_process(services, review_sweep)
+            run_in_process(services, badge_sweep)  # idempotent: reminders are sent once per badge
         except Exception:
             # The failed run is visible in Prefect; the next sweep tries again.
             logging.getLogger("credflow.serve").exception("review sweep failed")

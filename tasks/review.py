@@ -6,6 +6,7 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
+from credflow.badge_notices import BadgeNotice, BadgeSweep, send_badge_notice, sweep_badges
 from credflow.issuance import IssueReport, issue_for_decision
 from credflow.notify import DeliveryOutcome
 from credflow.results import record_hours, send_result
@@ -103,7 +104,24 @@ def issue_badges(submission_id: str) -> IssueReport:
     """Issue the earned micro-credential's badge, its in-service hours and any pathway badges."""
     report = issue_for_decision(services(), submission_id)
     record_hours(services(), submission_id)
+    for badge_id in report.issued:
+        send_badge_notice(services(), badge_id, BadgeNotice.ISSUED)
+    for badge_id in report.renewed:
+        send_badge_notice(services(), badge_id, BadgeNotice.RENEWED)
     return report
+
+
+@task(
+    name="sweep-badges",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_jitter_factor=RETRY_JITTER,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def badge_sweep_task() -> BadgeSweep:
+    """Send 60-day expiry reminders (once per badge) and record expired pathway badges."""
+    return sweep_badges(services())
 
 
 @task(

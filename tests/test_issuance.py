@@ -108,3 +108,29 @@ def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tm
     ]
     assert [(len(r.issued), len(r.renewed)) for r in reports] == [(1, 0), (0, 1), (1, 1)]
     assert apply_pathways(services, applicant.id, today=(start + timedelta(days=520)).date()).issued == ()  # idempotent
+
+
+def test_expiry_reminders_are_sent_once_and_expiries_recorded(services, tmp_path):
+    from datetime import date
+
+    from credflow.badge_notices import BadgeNotice, send_badge_notice, sweep_badges
+
+    sid = _decided(services, tmp_path)
+    with services.db.session() as session:
+        session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = datetime(
+            2026, 1, 10, tzinfo=UTC
+        )
+        applicant_id = session.get_one(Submission, sid).applicant_id
+    [certified] = apply_pathways(services, applicant_id, today=date(2026, 1, 10)).issued
+    for _ in range(2):
+        send_badge_notice(services, certified, BadgeNotice.ISSUED)
+    outbox = services.settings.resolved_outbox_dir
+    assert len(list(outbox.glob("badge_issued-*.eml"))) == 1
+
+    assert sweep_badges(services, today=date(2026, 10, 1)).reminded == ()  # more than 60 days ahead
+    assert sweep_badges(services, today=date(2026, 11, 20)).reminded == (certified,)
+    assert sweep_badges(services, today=date(2026, 11, 21)).reminded == ()  # once
+    assert len(list(outbox.glob("badge_expiring-*.eml"))) == 1
+    assert sweep_badges(services, today=date(2027, 1, 11)).expired == (certified,)
+    with services.db.session() as session:
+        assert session.get_one(IssuedBadge, certified).state == "expired"
