@@ -94,6 +94,23 @@ def badge_revoke(
     console.print(f"badge {badge.id} revoked: {badge.revoke_reason}")
 
 
+@badge_app.command("rotate-key")
+def badge_rotate_key(issuer: Annotated[str, typer.Argument(help="Issuer id, e.g. openscied.")]) -> None:
+    """Start signing with a new key; earlier badges keep verifying (did:key carries its own public key)."""
+    from cli.main import _fail, _services, console
+    from credflow.issuance import key_store, ob2_key_store
+
+    try:
+        services = _services()
+        if not any(c.issuer.id == issuer for c in services.catalog):
+            raise CredflowError(f"no issuer {issuer!r} in the catalog")
+        ob3 = key_store(services).rotate(issuer)
+        ob2 = ob2_key_store(services, issuer).rotate()
+    except CredflowError as exc:
+        _fail(str(exc))
+    console.print(f"{issuer}: OB 3.0 key now {ob3.key_id}; OB 2.0 key now {ob2.name}")
+
+
 def report_hours(
     fmt: Annotated[str, typer.Option("--format", help="csv (for a PD office) or table.")] = "table",
 ) -> None:

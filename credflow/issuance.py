@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from credflow.badges.baking import OB3_KEYWORD, bake_png, bake_svg
+from credflow.badges.baking import OB2_KEYWORD, OB3_KEYWORD, bake_png, bake_svg
 from credflow.badges.images import BadgeArt, badge_colour, render_png, render_svg
 from credflow.badges.keys import KeyStore
 from credflow.badges.ob2 import HostedVerification, RsaKeyStore, SignedVerification, issue_assertion, sign_assertion
@@ -48,8 +48,14 @@ def key_store(services: Services) -> KeyStore:
     return KeyStore(services.settings.resolved_keys_dir)
 
 
-def status_list_url(services: Services, issuer_id: str) -> str:
-    return f"{services.settings.public_url}/status/{issuer_id}/revocation"
+def key_fingerprint(public_key_multibase: str) -> str:
+    """The short name of a signing key in URLs (the end of its public key)."""
+    return public_key_multibase[-16:]
+
+
+def status_list_url(services: Services, issuer_id: str, fingerprint: str) -> str:
+    """One revocation list per signing key: a status list must be signed by its badges' own issuer DID."""
+    return f"{services.settings.public_url}/status/{issuer_id}/{fingerprint}/revocation"
 
 
 def badge_url(services: Services, badge_id: str) -> str:
@@ -99,7 +105,9 @@ def _sign_and_store(
             valid_until=valid_until,
             recipient_email=applicant.email,
             evidence=evidence,
-            status=StatusEntry(list_url=status_list_url(services, issuer.id), index=index),
+            status=StatusEntry(
+                list_url=status_list_url(services, issuer.id, key_fingerprint(signer.public_key_multibase)), index=index
+            ),
             credential_id=badge_url(services, badge_id),
         )
         ob2, jws = _ob2_variants(
@@ -332,7 +340,8 @@ def apply_pathways(services: Services, applicant_id: str, *, today: date | None 
 def ensure_images(services: Services, badge_id: str) -> None:
     """Store the badge's baked PNG and SVG (OB 3.0 ``openbadgecredential``) if they are missing."""
     png_key, svg_key = f"badges/{badge_id}.png", f"badges/{badge_id}.svg"
-    if services.store.exists(png_key) and services.store.exists(svg_key):
+    ob2_png_key = f"badges/{badge_id}-ob2.png"
+    if all(services.store.exists(key) for key in (png_key, svg_key, ob2_png_key)):
         return
     with services.db.session() as session:
         badge = session.get_one(IssuedBadge, badge_id)
@@ -340,10 +349,15 @@ def ensure_images(services: Services, badge_id: str) -> None:
         name = str(badge.ob3["credentialSubject"]["achievement"]["name"])
         art = BadgeArt(name=name, issuer_name=issuer_name, colour=badge_colour(badge.badge_key))
         content = json.dumps(badge.ob3, ensure_ascii=False)
-    for key, data, kind in (
-        (png_key, bake_png(render_png(art), content, keyword=OB3_KEYWORD), "image/png"),
+        hosted_url = str(badge.ob2["hosted"]["id"]) if badge.ob2 else None
+    image = render_png(art)
+    files = [
+        (png_key, bake_png(image, content, keyword=OB3_KEYWORD), "image/png"),
         (svg_key, bake_svg(render_svg(art), keyword=OB3_KEYWORD, body=content), "image/svg+xml"),
-    ):
+    ]
+    if hosted_url is not None:  # for OB 2.0 backpacks: the hosted assertion's URL, keyword "openbadges"
+        files.append((ob2_png_key, bake_png(image, hosted_url, keyword=OB2_KEYWORD), "image/png"))
+    for key, data, kind in files:
         services.store.put_stream(key, io.BytesIO(data), content_type=kind)
 
 
@@ -382,17 +396,25 @@ def revoke(services: Services, badge_id: str, *, reason: str, actor: str = "oper
         return row
 
 
-def status_list_credential(services: Services, issuer_id: str) -> dict[str, object]:
-    """The issuer's signed revocation list, built from the badges table (revoked bits set)."""
+def status_list_credential(services: Services, issuer_id: str, fingerprint: str) -> dict[str, object]:
+    """The signed revocation list of the badges one key signed, built from the badges table.
+
+    Raises:
+        KeyStoreError: no such key, or it was retired as compromised.
+    """
+    signer = key_store(services).status_signer(issuer_id, fingerprint)
+    url = status_list_url(services, issuer_id, fingerprint)
     with services.db.session() as session:
         revoked = session.scalars(
-            select(IssuedBadge.status_index).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == "revoked")
+            select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == "revoked")
         ).all()
+        indexes = [
+            b.status_index for b in revoked if b.ob3.get("credentialStatus", {}).get("statusListCredential") == url
+        ]
     bits = StatusList()
-    for index in revoked:
+    for index in indexes:
         bits.set(index)
-    signer = key_store(services).current(issuer_id)
     unsigned = build_status_list_credential(
-        list_url=status_list_url(services, issuer_id), issuer=signer.controller, status_list=bits, valid_from=utcnow()
+        list_url=url, issuer=signer.controller, status_list=bits, valid_from=utcnow()
     )
     return add_proof(unsigned, signer)

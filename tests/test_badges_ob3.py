@@ -283,7 +283,7 @@ def test_rotation_keeps_earlier_badges_verifiable(keys: KeyStore, node_verify: N
     old_key = keys.current("openscied")
     old_badge = sign_credential(_credential(old_key), old_key)
     old_list = _status_list(old_key)
-    new_key = keys.rotate("openscied")
+    new_key = keys.rotate("openscied", compromised=True)
     new_badge = sign_credential(_credential(new_key, status=None), new_key)
 
     assert new_key.key_id != old_key.key_id

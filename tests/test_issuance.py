@@ -17,11 +17,15 @@ from tests.test_review_cycle import NOW
 
 
 def _verify(services, credential, *, now=None):
-    issuer = credential["credentialStatus"]["statusListCredential"].split("/status/", 1)[1].split("/", 1)[0]
+    issuer, fingerprint, _ = credential["credentialStatus"]["statusListCredential"].split("/status/", 1)[1].split("/")
     return verify_credential(
         credential,
         now=now or NOW + timedelta(hours=1),  # the decisions are dated at the tests' fixed clock
-        status_lists={credential["credentialStatus"]["statusListCredential"]: status_list_credential(services, issuer)},
+        status_lists={
+            credential["credentialStatus"]["statusListCredential"]: status_list_credential(
+                services, issuer, fingerprint
+            )
+        },
     )
 
 
@@ -134,3 +138,38 @@ def test_expiry_reminders_are_sent_once_and_expiries_recorded(services, tmp_path
     assert sweep_badges(services, today=date(2027, 1, 11)).expired == (certified,)
     with services.db.session() as session:
         assert session.get_one(IssuedBadge, certified).state == "expired"
+
+
+def test_badges_issued_before_a_key_rotation_still_verify_and_can_still_be_revoked(services, tmp_path):
+    from credflow.issuance import key_store
+    from tests.builders import anchoring_request, applicant
+
+    first_sid = _decided(services, tmp_path)
+    old_id = issue_for_decision(services, first_sid).micro
+    key_store(services).rotate("openscied")  # on schedule: the old key keeps signing its own revocation list
+    second = tmp_path / "second"
+    second.mkdir()
+    from credflow.intake import submit
+    from credflow.review.aggregate import aggregate
+    from credflow.review.assign import assign_reviewers
+    from credflow.review.scoring import submit_review
+    from credflow.validation import run_validation
+    from tests.test_review_cycle import _assignments, _scores
+
+    sid = submit(
+        services, anchoring_request(second, who=applicant("Bo Chen", org="Elm Valley"), title="bo"), now=NOW
+    ).submission_id
+    run_validation(services, sid)
+    assign_reviewers(services, now=NOW)
+    for assignment in _assignments(services, sid):
+        submit_review(services, assignment.id, _scores(services), now=NOW)
+    aggregate(services, sid, now=NOW)
+    new_id = issue_for_decision(services, sid).micro
+    with services.db.session() as session:
+        old = session.get_one(IssuedBadge, old_id).ob3
+        new = session.get_one(IssuedBadge, new_id).ob3
+    assert old["issuer"]["id"] != new["issuer"]["id"]  # did:key: a new key is a new DID
+    assert _verify(services, old).verified and _verify(services, new).verified
+    assert old_id is not None
+    revoke(services, old_id, reason="issued in error")
+    assert not _verify(services, old).verified and _verify(services, new).verified

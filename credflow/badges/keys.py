@@ -172,11 +172,13 @@ class KeyStore:
                 self._write(path, self._new_key(issuer_id), with_secret=True)
             return self._read(path, with_secret=True)
 
-    def rotate(self, issuer_id: str) -> IssuerKey:
-        """Make a new current key; the old one keeps only its public half so earlier badges still verify.
+    def rotate(self, issuer_id: str, *, compromised: bool = False) -> IssuerKey:
+        """Make a new current key; earlier badges still verify against the old public key.
 
-        The old secret is deleted: a rotated key signs nothing more, whether it was rotated on schedule or
-        because it leaked.
+        A key rotated on schedule keeps its secret in ``retired/`` for one job only: re-signing the
+        revocation list of the badges it signed (a status list must come from the badge's own issuer,
+        and with did:key that is the old key). A ``compromised`` key's secret is deleted: it signs
+        nothing more, and its badges' revocation lists are frozen as last published.
 
         Returns:
             The new current key.
@@ -184,15 +186,33 @@ class KeyStore:
         path = self._folder(issuer_id) / "current.json"
         with self._locked(issuer_id):
             if path.exists():
-                old = self._read(path, with_secret=False)
+                old = self._read(path, with_secret=not compromised)
                 fingerprint = old.public_key_multibase[-16:]
                 retired = self._folder(issuer_id) / "retired" / f"{old.created:%Y%m%dT%H%M%S%f}-{fingerprint}.json"
                 # The retired record goes first: a crash after it leaves the old key current, and a re-run
                 # rewrites the same retired file (its name is fixed by the key).
-                self._write(retired, old, with_secret=False)
+                self._write(retired, old, with_secret=not compromised)
             new = self._new_key(issuer_id)
             self._write(path, new, with_secret=True)
             return self._read(path, with_secret=True)
+
+    def status_signer(self, issuer_id: str, fingerprint: str) -> IssuerKey:
+        """The key (current or retired on schedule) whose public key ends in ``fingerprint``, with its secret.
+
+        Raises:
+            KeyStoreError: no such key, or it was retired as compromised (its secret is gone).
+        """
+        folder = self._folder(issuer_id)
+        candidates = [folder / "current.json", *sorted((folder / "retired").glob(f"*-{fingerprint}.json"))]
+        for path in candidates:
+            if not path.exists():
+                continue
+            key = self._read(path, with_secret=False)
+            if key.public_key_multibase.endswith(fingerprint):
+                if "secretKeyMultibase" not in json.loads(path.read_text(encoding="utf-8")):
+                    raise KeyStoreError(f"{issuer_id}: key {fingerprint} was retired as compromised; it signs nothing")
+                return self._read(path, with_secret=True)
+        raise KeyStoreError(f"{issuer_id}: no key ending in {fingerprint}")
 
     def history(self, issuer_id: str) -> list[IssuerKey]:
         """Every key the issuer has had, public halves only, oldest first (the current key last)."""

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
+from credflow.badges.errors import KeyStoreError
 from credflow.badges.images import BadgeArt, badge_colour, render_png
 from credflow.badges.ob2 import BadgeClass, PublicKey, revocation_list_document
 from credflow.badges.ob2 import Issuer as OB2Issuer
@@ -79,7 +80,11 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             return missing()
         credential: dict[str, Any] = badge.ob3
         status_url = credential.get("credentialStatus", {}).get("statusListCredential")
-        lists = {status_url: status_list_credential(services, badge.issuer_id)} if status_url else None
+        lists = (
+            {status_url: status_list_credential(services, badge.issuer_id, status_url.split("/")[-2])}
+            if status_url
+            else None
+        )
         result = verify_credential(credential, now=clock(), status_lists=lists)
         achievement = credential["credentialSubject"]["achievement"]
         issuer = credential["issuer"]
@@ -213,8 +218,12 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             dict(revocation_list_document(id=f"{url}/revocations", issuer=url, revoked=revoked)), media_type=JSON_LD
         )
 
-    @app.get("/status/{issuer_id}/revocation")
-    def status_list(issuer_id: str) -> Response:
+    @app.get("/status/{issuer_id}/{fingerprint}/revocation")
+    def status_list(issuer_id: str, fingerprint: str) -> Response:
         if not any(c.issuer.id == issuer_id for c in services.catalog):
             return JSONResponse({"error": "no such issuer"}, status_code=404)
-        return Response(json.dumps(status_list_credential(services, issuer_id)), media_type=JSON_LD)
+        try:
+            document = status_list_credential(services, issuer_id, fingerprint)
+        except KeyStoreError:
+            return JSONResponse({"error": "no such revocation list"}, status_code=404)
+        return Response(json.dumps(document), media_type=JSON_LD)
