@@ -43,3 +43,19 @@ def test_an_earned_letter_waits_for_its_badge(services, tmp_path):
     assert again is not None and again.id == hours.id  # one record per decision
     with pytest.raises(TransientError, match="not issued yet"):
         result_letter(services, sid)
+
+
+def test_the_hours_report_is_a_csv_for_the_pd_office(services, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from cli.main import app
+
+    sid = _decided(services, tmp_path)
+    record_hours(services, sid)
+    monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
+    monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))
+    result = CliRunner().invoke(app, ["report", "hours", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    header, row = result.output.strip().splitlines()
+    assert header.startswith("applicant_name,") and "hours" in header
+    assert "Ana Alvarez" in row and ",3," in row and "CF-" in row
