@@ -79,6 +79,7 @@ def test_issued_ob2_assertions_pass_1edtechs_validator_and_answer_410_once_revok
     assert badge_id is not None
     with services.db.session() as session:
         badge = session.get_one(IssuedBadge, badge_id)
+        assert badge.ob2 is not None and badge.ob2_jws is not None
         hosted_url, jws = badge.ob2["hosted"]["id"], badge.ob2_jws
     with running_server(create_app(services), port):
         hosted = run_validator(validator_python, data=hosted_url, email="ana.alvarez@example.org")
