@@ -290,6 +290,8 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
         f"  database     {services.db.engine.url.render_as_string(hide_password=True)}\n"
         f"  evidence     {where} (review videos under transcodes/, posters under posters/)\n"
         f"  sent mail    {settings.resolved_outbox_dir.resolve()} (.eml files with .json metadata)\n"
+        f"  badges       {where}/badges (baked PNG/SVG); check one: credflow badge verify <file>.png --offline\n"
+        "  badge pages  credflow serve, then http://127.0.0.1:8000/badges/<id> (links in the result emails)\n"
         "  one timeline credflow status <submission id>\n"
         "\n[bold]Prefect UI[/]: run `make ui`, open http://127.0.0.1:4200/runs and look for the flow runs named\n"
         "  <credential>-<submission id>-a<attempt>; each submission's artifact is under Artifacts (submission-<id>)."

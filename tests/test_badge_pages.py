@@ -41,6 +41,9 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
         page = httpx.get(f"{url}/badges/{badge_id}")
         assert page.status_code == 200 and "Verified." in page.text and "linkedin.com/profile/add" in page.text
         credential = httpx.get(f"{url}/badges/{badge_id}/credential.json").json()
+        record = httpx.get(credential["evidence"][0]["id"])  # the evidence entry links a public record
+        assert record.status_code == 200 and "Facilitation plan" in record.text
+        assert "plan.pdf" not in record.text and "Ana Alvarez" not in record.text
         png = httpx.get(f"{url}/badges/{badge_id}/badge.png")
         assert png.headers["content-type"] == "image/png"
         (tmp_path / "badge.json").write_text(json.dumps(credential))

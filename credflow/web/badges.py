@@ -18,7 +18,7 @@ from credflow.badges.ob2 import BadgeClass, PublicKey, revocation_list_document
 from credflow.badges.ob2 import Issuer as OB2Issuer
 from credflow.badges.verify import verify_credential
 from credflow.catalog.models import Issuer
-from credflow.db.models import IssuedBadge
+from credflow.db.models import Decision, IssuedBadge, Submission
 from credflow.issuance import ob2_issuer_url, ob2_key_store, pathways, status_list_credential
 from credflow.services import Services
 
@@ -106,6 +106,42 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             png_url=f"{url}/badge.png",
             linkedin=linkedin_url(badge, name=achievement["name"], organisation=issuer.get("name", ""), url=url),
         )
+
+    @app.get("/evidence/{submission_id}", response_class=HTMLResponse)
+    def evidence_record(submission_id: str) -> Response:
+        # The public record an OB 3.0 evidence entry links to: what was assessed, never the files.
+        with services.db.session() as session:
+            decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
+            sub = session.get(Submission, submission_id)
+            if decision is None or sub is None or decision.outcome != "earned":
+                return pages.render(
+                    "denied.html",
+                    status=404,
+                    heading="No such record",
+                    message="No earned micro-credential has this record.",
+                )
+            credential = services.catalog.get(sub.credential_id)
+            counts = {req.key: 0 for req in credential.evidence}
+            for item in sub.evidence:
+                counts[item.requirement_key] = counts.get(item.requirement_key, 0) + 1
+            evidence = []
+            for req in credential.evidence:
+                if req.kind.value == "text":
+                    if sub.answers.get(req.key):
+                        evidence.append({"title": req.title, "count": 1, "unit": "written answer"})
+                elif counts.get(req.key):
+                    evidence.append({"title": req.title, "count": counts[req.key], "unit": f"{req.kind.value} file(s)"})
+            adjudicated = any(v.get("source") == "adjudication" for v in decision.criteria.values())
+            return pages.render(
+                "evidence.html",
+                credential_title=credential.title,
+                issuer_name=credential.issuer.name,
+                decided_on=f"{decision.decided_at:%d %B %Y}",
+                reviewers=credential.reviewers_per_submission,
+                criteria=credential.criteria,
+                evidence=evidence,
+                adjudicated=adjudicated,
+            )
 
     @app.get("/badges/{badge_id}/credential.json")
     def badge_json(badge_id: str) -> Response:
