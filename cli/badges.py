@@ -67,7 +67,14 @@ def badge_verify(
                 raise CredflowError(
                     f"cannot fetch the revocation list {status_url}: {exc}; use --offline to skip"
                 ) from None
-        result = verify_credential(credential, now=utcnow(), status_lists=lists)
+        resolver = None
+        issuer = str(credential.get("issuer", {}).get("id", "")) if isinstance(credential.get("issuer"), dict) else ""
+        if issuer.startswith("did:web:") and not offline:
+            from credflow.badges.keys import KeyResolver, did_web_document_url
+
+            document = httpx.get(did_web_document_url(issuer), timeout=20).raise_for_status().json()
+            resolver = KeyResolver(did_documents={issuer: document})
+        result = verify_credential(credential, now=utcnow(), status_lists=lists, resolver=resolver)
     except (OSError, ValueError, httpx.HTTPError, CredflowError) as exc:
         sys.stderr.write(f"credflow: {exc}\n")
         raise typer.Exit(2) from None

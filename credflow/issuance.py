@@ -45,7 +45,7 @@ class IssueReport:
 
 def key_store(services: Services) -> KeyStore:
     """The issuers' signing keys (generated on first use, kept outside the database)."""
-    return KeyStore(services.settings.resolved_keys_dir)
+    return KeyStore(services.settings.resolved_keys_dir, did_web_base=services.settings.did_web_base)
 
 
 def key_fingerprint(public_key_multibase: str) -> str:

@@ -63,6 +63,11 @@ class Settings(BaseSettings):
     keys_dir: Path | None = Field(
         default=None, description="Issuer signing keys, outside the database; default: <data_dir>/keys (mode 0700)."
     )
+    did_web_base: str | None = Field(
+        default=None,
+        description="Issue with did:web (production): an https URL whose /<issuer>/did.json credflow serves, "
+        "e.g. https://badges.example.org/issuers; default: did:key.",
+    )
     backread_share: float = Field(default=0.10, ge=0, le=1, description="Share of decisions back-read by a lead.")
     sweep_interval_seconds: int = Field(default=900, ge=10, description="How often `credflow serve` sweeps deadlines.")
 
@@ -81,6 +86,13 @@ class Settings(BaseSettings):
         if not value.startswith(("http://", "https://")):
             raise ValueError("must start with http:// or https://")
         return value.rstrip("/")
+
+    @field_validator("did_web_base")
+    @classmethod
+    def _https_did_web(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("https://"):
+            raise ValueError("must be an https URL (did:web documents are fetched over https)")
+        return value.rstrip("/") if value else value
 
     @field_validator("secret_key")
     @classmethod

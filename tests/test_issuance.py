@@ -173,3 +173,29 @@ def test_badges_issued_before_a_key_rotation_still_verify_and_can_still_be_revok
     assert old_id is not None
     revoke(services, old_id, reason="issued in error")
     assert not _verify(services, old).verified and _verify(services, new).verified
+
+
+def test_did_web_issuers_keep_one_did_across_rotation_and_publish_their_keys(make_settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from credflow.badges.keys import KeyResolver
+    from credflow.issuance import key_store
+    from credflow.services import build_services
+    from credflow.web.app import create_app
+
+    services = build_services(make_settings(did_web_base="https://badges.example.org/issuers"))
+    sid = _decided(services, tmp_path)
+    badge_id = issue_for_decision(services, sid).micro
+    key_store(services).rotate("openscied")
+    with services.db.session() as session:
+        credential = session.get_one(IssuedBadge, badge_id).ob3
+    assert credential["issuer"]["id"] == "did:web:badges.example.org:issuers:openscied"
+    document = TestClient(create_app(services)).get("/issuers/openscied/did.json").json()
+    assert document["id"] == credential["issuer"]["id"] and len(document["verificationMethod"]) == 2
+    resolver = KeyResolver(did_documents={document["id"]: document})
+    issuer, fingerprint, _ = credential["credentialStatus"]["statusListCredential"].split("/status/", 1)[1].split("/")
+    lists = {
+        credential["credentialStatus"]["statusListCredential"]: status_list_credential(services, issuer, fingerprint)
+    }
+    result = verify_credential(credential, now=NOW + timedelta(hours=1), status_lists=lists, resolver=resolver)
+    assert result.verified, result.errors

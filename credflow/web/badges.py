@@ -19,7 +19,7 @@ from credflow.badges.ob2 import Issuer as OB2Issuer
 from credflow.badges.verify import verify_credential
 from credflow.catalog.models import Issuer
 from credflow.db.models import Decision, IssuedBadge, Submission
-from credflow.issuance import ob2_issuer_url, ob2_key_store, pathways, status_list_credential
+from credflow.issuance import key_store, ob2_issuer_url, ob2_key_store, pathways, status_list_credential
 from credflow.services import Services
 
 if TYPE_CHECKING:
@@ -85,7 +85,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             if status_url
             else None
         )
-        result = verify_credential(credential, now=clock(), status_lists=lists)
+        result = verify_credential(credential, now=clock(), status_lists=lists, resolver=key_store(services).resolver())
         achievement = credential["credentialSubject"]["achievement"]
         issuer = credential["issuer"]
         url = f"{services.settings.public_url}/badges/{badge.id}"
@@ -142,6 +142,13 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
                 evidence=evidence,
                 adjudicated=adjudicated,
             )
+
+    @app.get("/issuers/{issuer_id}/did.json")
+    def did_document(issuer_id: str) -> Response:
+        # Published for did:web issuers (CREDFLOW_DID_WEB_BASE = <public url>/issuers): old keys stay listed.
+        if services.settings.did_web_base is None or not any(c.issuer.id == issuer_id for c in services.catalog):
+            return JSONResponse({"error": "no DID document"}, status_code=404)
+        return JSONResponse(key_store(services).did_document(issuer_id), media_type="application/did+json")
 
     @app.get("/badges/{badge_id}/credential.json")
     def badge_json(badge_id: str) -> Response:
