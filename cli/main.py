@@ -299,6 +299,10 @@ def _register() -> None:
     from cli.badges import badge_app, report_hours
 
     app.add_typer(badge_app, name="badge")
+    from cli.resubmit import resubmit_command, unlock_command
+
+    app.command("resubmit")(resubmit_command)
+    app.command("unlock")(unlock_command)
     report_app.command("hours")(report_hours)
 
 

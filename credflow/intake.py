@@ -11,14 +11,15 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from io import BytesIO
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credflow.catalog.models import Credential
-from credflow.db.models import Applicant, Enrolment, EvidenceItem, Submission, utcnow
+from credflow.db.models import Applicant, Enrolment, Event, EvidenceItem, Submission, utcnow
 from credflow.errors import IntakeRefused
 from credflow.evidence.names import safe_display_name
 from credflow.lifecycle import State
@@ -49,6 +50,14 @@ class Upload:
 
 
 @dataclass(frozen=True)
+class CarryOver:
+    """An evidence file of the previous attempt kept as it was: named by its sha256, not sent again."""
+
+    requirement_key: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class IntakeRequest:
     """Everything one submission carries."""
 
@@ -58,6 +67,8 @@ class IntakeRequest:
     uploads: Sequence[Upload] = field(default=())
     idempotency_key: str | None = None
     enrolled_on: date | None = None  # first enrolment date; later sends never move it
+    carried: Sequence[CarryOver] = field(default=())  # resubmissions: unchanged files of the previous attempt
+    previous_id: str | None = None  # resubmissions: the attempt this one follows (checked against the chain)
 
 
 @dataclass(frozen=True)
@@ -122,7 +133,7 @@ def check_access_window(*, credential: Credential, enrolled_on: date, today: dat
         )
 
 
-def next_attempt(latest: Submission | None, credential: Credential, *, now: datetime) -> int:
+def next_attempt(latest: Submission | None, credential: Credential, *, now: datetime, unlocks: int = 0) -> int:
     """The attempt number a new submission gets after ``latest`` in the same chain.
 
     A returned (incomplete) or withdrawn attempt costs nothing: the correction keeps its
@@ -137,7 +148,7 @@ def next_attempt(latest: Submission | None, credential: Credential, *, now: date
     if state in (State.RETURNED, State.WITHDRAWN):
         return latest.attempt
     if state is State.NOT_YET:
-        if latest.attempt >= credential.max_attempts:
+        if latest.attempt >= credential.max_attempts + unlocks:
             raise IntakeRefused(
                 f"all {credential.max_attempts} attempts at {credential.id} are used; "
                 "an operator must unlock the chain after a coaching meeting"
@@ -215,7 +226,26 @@ def _record(
         .order_by(Submission.created_at.desc(), Submission.attempt.desc())
         .limit(1)
     )
-    attempt = next_attempt(latest, credential, now=now)
+    if request.previous_id is not None and (latest is None or latest.id != request.previous_id):
+        raise IntakeRefused(
+            f"submission {request.previous_id} is not the latest attempt of this applicant for {credential.id}"
+        )
+    unlocks = 0
+    if latest is not None:
+        unlocks = (
+            session.scalar(
+                select(func.count())
+                .select_from(Event)
+                .join(Submission, Submission.id == Event.submission_id)
+                .where(
+                    Submission.applicant_id == applicant.id,
+                    Submission.credential_id == credential.id,
+                    Event.kind == "unlocked",
+                )
+            )
+            or 0
+        )
+    attempt = next_attempt(latest, credential, now=now, unlocks=unlocks)
     submission = Submission(
         applicant_id=applicant.id,
         credential_id=credential.id,
@@ -289,6 +319,8 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
 
     stored: list[tuple[Upload, StoredObject]] = []
     try:
+        for carried in request.carried:
+            stored.append(_carry_over(services, request, carried))
         for upload in request.uploads:
             try:
                 obj = services.store.put_stream(
@@ -328,6 +360,29 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
         raise
     _discard(services, stored)
     return found
+
+
+def _carry_over(services: Services, request: IntakeRequest, carried: CarryOver) -> tuple[Upload, StoredObject]:
+    """Copy an unchanged file of the previous attempt server-side, under a new key of its own."""
+    if request.previous_id is None:
+        raise IntakeRefused("files can be carried over only from a previous attempt")
+    with services.db.session() as session:
+        item = session.scalar(
+            select(EvidenceItem).where(
+                EvidenceItem.submission_id == request.previous_id,
+                EvidenceItem.requirement_key == carried.requirement_key,
+                EvidenceItem.sha256 == carried.sha256,
+            )
+        )
+        if item is None:
+            raise IntakeRefused(
+                f"no file with sha256 {carried.sha256[:12]}... for {carried.requirement_key!r} in submission "
+                f"{request.previous_id}; send the file itself"
+            )
+        name, key = item.original_name, item.storage_key
+    with services.store.local_path(key) as path:
+        obj = services.store.put_file(new_key("evidence"), path)
+    return Upload(carried.requirement_key, name, BytesIO(b"")), obj
 
 
 def _discard(services: Services, stored: list[tuple[Upload, StoredObject]]) -> None:

@@ -10,9 +10,11 @@ from tasks.artifacts import publish_submission
 from tasks.review import (
     aggregate_verdicts,
     assignment_round,
+    close_exhausted,
     deadline_sweep,
     issue_badges,
     publish_waiting,
+    resubmission_sweep,
     reviewer_mail,
     send_result_letter,
 )
@@ -46,6 +48,8 @@ def decide_submission(submission_id: str) -> str:
         issue_badges(submission_id)
     if outcome.state in (State.EARNED, State.NOT_YET):
         send_result_letter(submission_id)
+    if outcome.state is State.NOT_YET:
+        close_exhausted(submission_id)
     publish_submission(submission_id)
     publish_waiting()
     return outcome.state.value
@@ -60,6 +64,7 @@ def review_sweep() -> dict[str, int]:
     for assignment_id in swept.withdrawn:
         reviewer_mail(assignment_id, ReviewerMail.WITHDRAWN)
     assigned = announce_round()
+    resubmission_sweep()
     for submission_id in sorted(swept.submissions):
         aggregate_verdicts(submission_id)  # a withdrawn adjudication gets a new lead
         publish_submission(submission_id)

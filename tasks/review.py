@@ -9,6 +9,7 @@ from prefect.cache_policies import NO_CACHE
 from credflow.badge_notices import BadgeNotice, BadgeSweep, send_badge_notice, sweep_badges
 from credflow.issuance import IssueReport, issue_for_decision
 from credflow.notify import DeliveryOutcome
+from credflow.resubmission import ChainSweep, close_if_exhausted, sweep_resubmissions
 from credflow.results import record_hours, send_result
 from credflow.review.aggregate import AggregationOutcome, aggregate
 from credflow.review.assign import AssignmentRound, assign_reviewers
@@ -136,3 +137,28 @@ def badge_sweep_task() -> BadgeSweep:
 def send_result_letter(submission_id: str) -> DeliveryOutcome:
     """Email the applicant their result letter, once."""
     return send_result(services(), submission_id)
+
+
+@task(
+    name="close-exhausted-chain",
+    task_run_name="close-{submission_id}",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def close_exhausted(submission_id: str) -> bool:
+    """Close the chain after the last allowed attempt ends "not yet" (an operator may unlock it)."""
+    return close_if_exhausted(services(), submission_id)
+
+
+@task(
+    name="sweep-resubmissions",
+    retries=RETRIES,
+    retry_delay_seconds=RETRY_DELAYS,
+    retry_condition_fn=only_transient,
+    cache_policy=NO_CACHE,
+)
+def resubmission_sweep() -> ChainSweep:
+    """Remind a week before resubmission windows end; close the chains whose window lapsed."""
+    return sweep_resubmissions(services())
