@@ -108,6 +108,7 @@ def test_three_not_yets_close_the_chain_until_an_operator_unlocks_a_fourth_attem
         assert result.attempt == attempt
         _not_yet(services, result.submission_id)
         previous = result.submission_id
+    assert previous is not None
     assert close_if_exhausted(services, previous, now=NOW)
     with services.db.session() as session:
         assert get_submission(session, previous).state == "closed"

@@ -43,6 +43,7 @@ from credflow.services import Services
 from credflow.web.badges import register_badge_routes
 from credflow.web.csrf import COOKIE, FIELD, CsrfTokens
 from credflow.web.ranges import RangeNotSatisfiable, parse_range
+from credflow.web.reports import register_report_routes
 
 log = logging.getLogger(__name__)
 
@@ -266,6 +267,7 @@ def create_app(
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
     register_badge_routes(app, services, pages, clock)
+    register_report_routes(app, services, pages, clock)
 
     def denied(message: str, *, heading: str = "This review link cannot be opened") -> HTMLResponse:
         return pages.render("denied.html", status=403, heading=heading, message=message)
