@@ -43,3 +43,28 @@ def decide_in_background(services: Services) -> Callable[[str], None]:
         thread.start()
 
     return trigger
+
+
+def process_in_background(services: Services) -> Callable[[str], None]:
+    """The HTTP intake's hook: run the submission flow for a new submission without blocking the request."""
+
+    def trigger(submission_id: str) -> None:
+        if os.environ.get("CREDFLOW_DEPLOYMENTS") == "1":
+            from prefect.deployments import run_deployment
+
+            run_deployment(
+                "submission/submission",
+                parameters={"submission_id": submission_id},
+                timeout=0,
+                idempotency_key=f"submission-{submission_id}",
+            )
+            return
+        from flows.submission import run_submission
+
+        threading.Thread(
+            target=run_in_process,
+            args=(services, lambda: run_submission(submission_id)),
+            name=f"submission-{submission_id[:8]}",
+        ).start()
+
+    return trigger

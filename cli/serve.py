@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cli.launch import decide_in_background, run_in_process
+from cli.launch import decide_in_background, process_in_background, run_in_process
 from credflow.errors import CredflowError
 from credflow.services import Services
 
@@ -45,7 +45,11 @@ def serve_command(
     stop = threading.Event()
     if os.environ.get("CREDFLOW_DEPLOYMENTS") != "1":  # with workers, the scheduled review-sweep deployment does it
         threading.Thread(target=sweep_forever, args=(services, stop), name="review-sweep", daemon=True).start()
-    app = create_app(services, on_review_submitted=decide_in_background(services))
+    app = create_app(
+        services,
+        on_review_submitted=decide_in_background(services),
+        on_submitted=process_in_background(services),
+    )
     console.print(f"credflow review pages on http://{host}:{port} (links in emails use {services.settings.public_url})")
     try:
         uvicorn.run(app, host=host, port=port, log_level="info")

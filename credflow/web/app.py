@@ -42,6 +42,7 @@ from credflow.review.tokens import AccessDenied
 from credflow.services import Services
 from credflow.web.badges import register_badge_routes
 from credflow.web.csrf import COOKIE, FIELD, CsrfTokens
+from credflow.web.intake import create_intake_app
 from credflow.web.ranges import RangeNotSatisfiable, parse_range
 from credflow.web.reports import register_report_routes
 
@@ -247,6 +248,7 @@ def create_app(
     services: Services,
     *,
     on_review_submitted: Callable[[str], None] | None = None,
+    on_submitted: Callable[[str], None] | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> FastAPI:
     """Build the reviewer web app.
@@ -267,6 +269,7 @@ def create_app(
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
     register_badge_routes(app, services, pages, clock)
+    app.mount("/api", create_intake_app(services, on_submitted=on_submitted))
     register_report_routes(app, services, pages, clock)
 
     def denied(message: str, *, heading: str = "This review link cannot be opened") -> HTMLResponse:

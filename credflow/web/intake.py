@@ -1,0 +1,132 @@
+"""The HTTP intake (mounted at /api): the same intake as the CLI, with an OpenAPI schema.
+
+An applicant reads only their own submissions: each intake answers with a signed applicant
+link token, and ``GET /api/submissions/{id}`` refuses (403) a token of another applicant.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import FastAPI, File, Form, Header, HTTPException, UploadFile
+from itsdangerous import BadSignature, URLSafeSerializer
+from pydantic import BaseModel, Field
+
+from credflow.errors import CredflowError, IntakeRefused, NotFoundError
+from credflow.intake import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.services import Services
+from credflow.submissions import get_submission
+
+
+class SubmissionOut(BaseModel):
+    """A submission as its applicant sees it."""
+
+    submission_id: str
+    credential_id: str
+    attempt: int
+    state: str
+    created: bool = Field(description="False when the same submission was already recorded (idempotent intake).")
+    problems: list[dict[str, Any]] = Field(default_factory=list, description="Why it was returned, if it was.")
+    applicant_token: str | None = Field(default=None, description="Send as 'Authorization: Bearer <token>' to read it.")
+
+
+def _serializer(services: Services) -> URLSafeSerializer:
+    return URLSafeSerializer(services.settings.secret_key.get_secret_value(), salt="credflow-applicant-link")
+
+
+def applicant_token(services: Services, applicant_id: str) -> str:
+    """A signed link token naming one applicant."""
+    return str(_serializer(services).dumps({"applicant": applicant_id}))
+
+
+def create_intake_app(services: Services, *, on_submitted: Callable[[str], None] | None = None) -> FastAPI:
+    """The intake API; ``on_submitted(submission_id)`` starts the submission flow for a new one."""
+    api = FastAPI(
+        title="credflow intake",
+        version="1",
+        description="Submit evidence for a micro-credential and follow your submissions.",
+    )
+
+    def caller(authorization: str | None) -> str:
+        if not authorization or not authorization.startswith("Bearer "):
+            raise HTTPException(403, "send your applicant token as 'Authorization: Bearer <token>'")
+        try:
+            return str(_serializer(services).loads(authorization.removeprefix("Bearer ").strip())["applicant"])
+        except (BadSignature, KeyError, TypeError):
+            raise HTTPException(403, "this applicant token is not valid") from None
+
+    def out(submission_id: str, *, created: bool, token: str | None = None) -> SubmissionOut:
+        with services.db.session() as session:
+            sub = get_submission(session, submission_id)
+            return SubmissionOut(
+                submission_id=sub.id,
+                credential_id=sub.credential_id,
+                attempt=sub.attempt,
+                state=sub.state,
+                created=created,
+                problems=list(sub.problems or []),
+                applicant_token=token,
+            )
+
+    @api.post("/submissions", response_model=SubmissionOut, status_code=201)
+    def create_submission(
+        name: Annotated[str, Form()],
+        email: Annotated[str, Form()],
+        organisation: Annotated[str, Form()],
+        credential_id: Annotated[str, Form()],
+        answers: Annotated[str, Form(description="JSON object: question key -> answer text.")] = "{}",
+        requirement_keys: Annotated[list[str] | None, Form(description="One per file, in the files' order.")] = None,
+        files: Annotated[list[UploadFile] | None, File()] = None,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> SubmissionOut:
+        """Submit evidence (multipart). The same submission sent twice is one submission."""
+        files = files or []
+        keys = requirement_keys or []
+        if len(keys) != len(files):
+            raise HTTPException(422, f"{len(files)} files but {len(keys)} requirement_keys: send one key per file")
+        try:
+            parsed = json.loads(answers)
+        except json.JSONDecodeError as exc:
+            raise HTTPException(422, f"answers is not JSON: {exc}") from None
+        if not isinstance(parsed, dict):
+            raise HTTPException(422, "answers must be a JSON object of question keys to answers")
+        try:
+            result = submit(
+                services,
+                IntakeRequest(
+                    applicant=ApplicantInfo(name=name, email=email, organisation=organisation),
+                    credential_id=credential_id,
+                    answers=parsed,
+                    uploads=[
+                        Upload(k, f.filename or "unnamed", f.file, f.content_type)
+                        for k, f in zip(keys, files, strict=True)
+                    ],
+                    idempotency_key=idempotency_key,
+                ),
+            )
+        except IntakeRefused as exc:
+            raise HTTPException(409, str(exc)) from None
+        except CredflowError as exc:
+            raise HTTPException(400, str(exc)) from None
+        if result.created and on_submitted is not None:
+            on_submitted(result.submission_id)
+        with services.db.session() as session:
+            applicant_id = get_submission(session, result.submission_id).applicant_id
+        return out(result.submission_id, created=result.created, token=applicant_token(services, applicant_id))
+
+    @api.get("/submissions/{submission_id}", response_model=SubmissionOut)
+    def read_submission(submission_id: str, authorization: Annotated[str | None, Header()] = None) -> SubmissionOut:
+        """Read one of your submissions (403 for anyone else's)."""
+        applicant = caller(authorization)
+        try:
+            with services.db.session() as session:
+                owner = get_submission(session, submission_id).applicant_id
+        except NotFoundError:
+            raise HTTPException(404, "no such submission") from None
+        if owner != applicant:
+            raise HTTPException(403, "this submission is not yours")
+        return out(submission_id, created=False)
+
+    return api

@@ -1,0 +1,63 @@
+"""The HTTP intake: an OpenAPI schema, multipart submissions (idempotent), and 403 for another applicant."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from cli import demo_evidence as ev
+from credflow.web.app import create_app
+from tests.builders import anchoring_answers
+
+
+def _post(client: TestClient, tmp_path, *, email: str, key: str | None = None):
+    import json
+
+    plan = ev.pdf(tmp_path / f"{email}.pdf", "Plan").read_bytes()
+    return client.post(
+        "/api/submissions",
+        data={
+            "name": "Ana Alvarez",
+            "email": email,
+            "organisation": "Riverside Unified",
+            "credential_id": "openscied-anchoring-phenomenon",
+            "answers": json.dumps(anchoring_answers()),
+            "requirement_keys": ["facilitation_plan"],
+        },
+        files=[("files", ("plan.pdf", plan, "application/pdf"))],
+        headers={"Idempotency-Key": key} if key else {},
+    )
+
+
+def test_the_intake_api_is_documented_idempotent_and_private(services, tmp_path):
+    started: list[str] = []
+    client = TestClient(create_app(services, on_submitted=started.append))
+    schema = client.get("/api/openapi.json").json()
+    assert {"/submissions", "/submissions/{submission_id}"} <= set(schema["paths"])
+    assert "post" in schema["paths"]["/submissions"]
+
+    first = _post(client, tmp_path, email="ana@example.org", key="k1")
+    assert first.status_code == 201, first.text
+    body = first.json()
+    assert body["created"] is True and body["state"] == "received" and started == [body["submission_id"]]
+    again = _post(client, tmp_path, email="ana@example.org", key="k1")
+    assert again.json()["submission_id"] == body["submission_id"] and again.json()["created"] is False
+    assert started == [body["submission_id"]]  # the flow starts once
+
+    mine = client.get(
+        f"/api/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {body['applicant_token']}"}
+    )
+    assert mine.status_code == 200 and mine.json()["attempt"] == 1
+    other = _post(client, tmp_path, email="bo@example.org").json()
+    theirs = client.get(
+        f"/api/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {other['applicant_token']}"}
+    )
+    assert theirs.status_code == 403 and "not yours" in theirs.text
+    assert client.get(f"/api/submissions/{body['submission_id']}").status_code == 403
+    forged = client.get(f"/api/submissions/{body['submission_id']}", headers={"Authorization": "Bearer forged.token"})
+    assert forged.status_code == 403
+
+    refused = client.post(
+        "/api/submissions",
+        data={"name": "A", "email": "a@example.org", "organisation": "O", "credential_id": "nope"},
+    )
+    assert refused.status_code == 409 and "no micro-credential 'nope'" in refused.text
