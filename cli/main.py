@@ -186,8 +186,10 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
     """List submissions by state, or print one submission's timeline."""
     from sqlalchemy import select
 
-    from credflow.db.models import Submission
+    from credflow.db.models import Submission, utcnow
+    from credflow.lifecycle import ACTIVE
     from credflow.operator_view import submission_markdown
+    from credflow.review.calendar import business_days_between
     from credflow.submissions import events_of, resolve_id, view
 
     try:
@@ -198,8 +200,12 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
                 console.print(submission_markdown(view(session, full), events_of(session, full)))
                 return
             rows = session.scalars(select(Submission).order_by(Submission.state, Submission.created_at)).all()
-            table = Table("state", "submission", "credential", "attempt", "applicant", "since")
+            table = Table("state", "submission", "credential", "attempt", "applicant", "since", "age / target")
+            now = utcnow()
             for sub in rows:
+                target = services.catalog.get(sub.credential_id).decision_target_business_days
+                age = business_days_between(sub.created_at, now)
+                late = State(sub.state) in ACTIVE and age > target
                 table.add_row(
                     sub.state,
                     sub.id,
@@ -207,6 +213,7 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
                     str(sub.attempt),
                     sub.applicant.email,
                     f"{sub.state_since:%Y-%m-%d %H:%M}",
+                    f"{'[red]' if late else ''}{age}/{target} business days{' LATE[/]' if late else ''}",
                 )
     except CredflowError as exc:
         _fail(str(exc))
@@ -304,6 +311,9 @@ def _register() -> None:
     app.command("resubmit")(resubmit_command)
     app.command("unlock")(unlock_command)
     report_app.command("hours")(report_hours)
+    from cli.reports import report_programs
+
+    report_app.command("programs")(report_programs)
 
 
 _register()

@@ -6,6 +6,7 @@ from prefect import flow
 
 from credflow.lifecycle import State
 from credflow.review.mail import ReviewerMail
+from flows.alerts import email_operator_on_failure
 from tasks.artifacts import publish_submission
 from tasks.review import (
     aggregate_verdicts,
@@ -28,7 +29,7 @@ def announce_round() -> list[str]:
     return round_.assigned
 
 
-@flow(name="assign-reviewers", persist_result=False)
+@flow(name="assign-reviewers", persist_result=False, on_failure=[email_operator_on_failure])
 def assign_reviewers_flow() -> int:
     """Give every waiting submission its reviewers and email them their private links."""
     assigned = announce_round()
@@ -36,7 +37,12 @@ def assign_reviewers_flow() -> int:
     return len(assigned)
 
 
-@flow(name="decide-submission", flow_run_name="decide-{submission_id}", persist_result=False)
+@flow(
+    name="decide-submission",
+    flow_run_name="decide-{submission_id}",
+    persist_result=False,
+    on_failure=[email_operator_on_failure],
+)
 def decide_submission(submission_id: str) -> str:
     """Decide a reviewed submission (or ask a lead to adjudicate), issue its badges and send the letter."""
     outcome = aggregate_verdicts(submission_id)
@@ -55,7 +61,7 @@ def decide_submission(submission_id: str) -> str:
     return outcome.state.value
 
 
-@flow(name="review-sweep", persist_result=False)
+@flow(name="review-sweep", persist_result=False, on_failure=[email_operator_on_failure])
 def review_sweep() -> dict[str, int]:
     """Remind reviewers before deadlines, withdraw and reassign overdue work, retry waiting decisions."""
     swept = deadline_sweep()

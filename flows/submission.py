@@ -8,6 +8,7 @@ from prefect.runtime import flow_run
 from credflow.lifecycle import State
 from credflow.notify import Notice
 from credflow.submissions import get_submission
+from flows.alerts import email_operator_on_failure
 from flows.review import announce_round
 from tasks.artifacts import publish_submission
 from tasks.evidence import validate_evidence
@@ -24,7 +25,9 @@ def submission_run_name() -> str:
         return f"{sub.credential_id}-{submission_id[:8]}-a{sub.attempt}"
 
 
-@flow(name="submission", flow_run_name=submission_run_name, persist_result=False)
+@flow(
+    name="submission", flow_run_name=submission_run_name, persist_result=False, on_failure=[email_operator_on_failure]
+)
 def process_submission(submission_id: str) -> str:
     """Validate a submission's evidence, transcode its videos and assign its reviewers."""
     publish_submission(submission_id)
