@@ -1,0 +1,27 @@
+"""Prefect tasks that publish reports for program admins."""
+
+from __future__ import annotations
+
+from prefect import task
+from prefect.artifacts import create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from credflow.db.models import utcnow
+from credflow.reports.program import program_report
+from tasks.runtime import services
+
+#: The artifact's key: each run publishes a new version of the same artifact.
+ARTIFACT_KEY = "program-report"
+
+
+@task(name="publish-program-report", cache_policy=NO_CACHE)
+def publish_program_report() -> dict[str, int]:
+    """Publish every educator's status per program as the program-report table artifact."""
+    report = program_report(services(), now=utcnow())
+    decided = sum(section.decision_times.decided for section in report.programs)
+    create_table_artifact(
+        table=report.to_rows(),
+        key=ARTIFACT_KEY,
+        description=f"Program report as of {report.generated_at:%Y-%m-%d %H:%M} UTC; {decided} decisions so far",
+    )
+    return report.counts()
