@@ -26,7 +26,7 @@ from credflow.badges.ob3 import AchievementInfo, EvidenceLink, IssuerProfile, St
 from credflow.badges.proof import add_proof, sign_credential
 from credflow.badges.status_list import StatusList, build_status_list_credential
 from credflow.catalog.models import Credential, Issuer
-from credflow.db.models import Applicant, Decision, IssuedBadge, Submission, utcnow
+from credflow.db.models import Applicant, Decision, Event, IssuedBadge, OutgoingMessage, Submission, utcnow
 from credflow.errors import NotFoundError
 from credflow.pathways import Action, EarnedStep, Expire, HeldBadge, Issue, Pathway, Renew, evaluate, load_pathways
 from credflow.services import Services
@@ -228,8 +228,13 @@ def issue_micro(services: Services, submission_id: str) -> IssuedBadge | None:
             submission_id=sub.id,
             evidence=(evidence,),
         )
-        record_event(session, submission_id=sub.id, kind="badge_issued", actor="issuer", detail={"badge": badge.id})
-        session.flush()
+        # A re-run (e.g. after a crash before the images or the letter) gets the badge issued earlier;
+        # the badge row and its event commit together, so log the event only if it is not there yet.
+        logged = session.scalars(
+            select(Event.detail).where(Event.submission_id == sub.id, Event.kind == "badge_issued")
+        ).all()
+        if not any(detail.get("badge") == badge.id for detail in logged):
+            record_event(session, submission_id=sub.id, kind="badge_issued", actor="issuer", detail={"badge": badge.id})
         session.flush()
         session.expunge(badge)
         return badge
@@ -367,9 +372,47 @@ def issue_for_decision(services: Services, submission_id: str) -> IssueReport:
     if micro is None:
         return IssueReport(None, (), (), ())
     report = apply_pathways(services, micro.applicant_id)
-    for badge_id in (micro.id, *report.issued, *report.renewed):
+    issued, renewed = _with_unannounced(services, micro.applicant_id, report)
+    for badge_id in (micro.id, *issued, *renewed):
         ensure_images(services, badge_id)
-    return IssueReport(micro.id, report.issued, report.renewed, report.expired)
+    return IssueReport(micro.id, issued, renewed, report.expired)
+
+
+def _with_unannounced(
+    services: Services, applicant_id: str, report: IssueReport
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The report's new pathway badges plus active ones whose notice was never sent.
+
+    Crash safety: a run killed after ``apply_pathways`` committed a pathway badge but before its
+    images and notice leaves that badge held, so the re-run's ``apply_pathways`` issues nothing and
+    the badge would never get its images or its email. Both follow-ups are idempotent (images are
+    ensured, notices keyed ``<notice>:<badge>``), so picking such badges up again is safe.
+    """
+    issued, renewed = list(report.issued), list(report.renewed)
+    with services.db.session() as session:
+        badges = session.scalars(
+            select(IssuedBadge)
+            .where(IssuedBadge.applicant_id == applicant_id, IssuedBadge.kind == "pathway")
+            .order_by(IssuedBadge.valid_from, IssuedBadge.id)
+        ).all()
+        successors = {b.superseded_by for b in badges if b.superseded_by}
+        sent = set(
+            session.scalars(
+                select(OutgoingMessage.idempotency_key).where(
+                    OutgoingMessage.idempotency_key.in_(
+                        [f"{n}:{b.id}" for b in badges for n in ("badge_issued", "badge_renewed")]
+                    ),
+                    OutgoingMessage.state == "sent",
+                )
+            )
+        )
+        for badge in badges:
+            if badge.state != "active" or badge.id in issued or badge.id in renewed:
+                continue
+            notice = "badge_renewed" if badge.id in successors else "badge_issued"
+            if f"{notice}:{badge.id}" not in sent:
+                (renewed if badge.id in successors else issued).append(badge.id)
+    return tuple(issued), tuple(renewed)
 
 
 def revoke(services: Services, badge_id: str, *, reason: str, actor: str = "operator") -> IssuedBadge:
