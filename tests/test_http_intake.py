@@ -61,3 +61,38 @@ def test_the_intake_api_is_documented_idempotent_and_private(services, tmp_path)
         data={"name": "A", "email": "a@example.org", "organisation": "O", "credential_id": "nope"},
     )
     assert refused.status_code == 409 and "no micro-credential 'nope'" in refused.text
+
+
+def test_resubmission_over_http_carries_unchanged_files_and_refuses_others(services, tmp_path):
+    import json
+
+    from sqlalchemy import select
+
+    from credflow.db.models import EvidenceItem
+    from credflow.lifecycle import State
+    from credflow.submissions import get_submission, transition
+
+    client = TestClient(create_app(services))
+    first = _post(client, tmp_path, email="ana@example.org").json()
+    sid, token = first["submission_id"], first["applicant_token"]
+    with services.db.session() as session:
+        sub = get_submission(session, sid)
+        for state in (State.VALIDATING, State.AWAITING_REVIEW, State.IN_REVIEW, State.NOT_YET):
+            transition(session, sub, state, actor="t")
+        sha = session.scalars(select(EvidenceItem.sha256).where(EvidenceItem.submission_id == sid)).one()
+    intruder = _post(client, tmp_path, email="bo@example.org").json()["applicant_token"]
+    refused = client.post(f"/api/submissions/{sid}/resubmit", headers={"Authorization": f"Bearer {intruder}"})
+    assert refused.status_code == 403
+
+    answers = {"routine_purpose": ev.words(220), "reflection": ev.words(320)}
+    again = client.post(
+        f"/api/submissions/{sid}/resubmit",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"answers": json.dumps(answers), "carry_over": [f"facilitation_plan:{sha}"]},
+    )
+    assert again.status_code == 201, again.text
+    body = again.json()
+    assert body["attempt"] == 2 and body["created"] is True
+    with services.db.session() as session:
+        [item] = get_submission(session, body["submission_id"]).evidence
+        assert item.sha256 == sha and item.requirement_key == "facilitation_plan"

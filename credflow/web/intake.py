@@ -15,7 +15,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, Field
 
 from credflow.errors import CredflowError, IntakeRefused, NotFoundError
-from credflow.intake import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.intake import ApplicantInfo, CarryOver, IntakeRequest, Upload, submit
 from credflow.services import Services
 from credflow.submissions import get_submission
 
@@ -115,6 +115,68 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
         with services.db.session() as session:
             applicant_id = get_submission(session, result.submission_id).applicant_id
         return out(result.submission_id, created=result.created, token=applicant_token(services, applicant_id))
+
+    @api.post("/submissions/{submission_id}/resubmit", response_model=SubmissionOut, status_code=201)
+    def resubmit(
+        submission_id: str,
+        authorization: Annotated[str | None, Header()] = None,
+        answers: Annotated[str | None, Form(description="JSON object; default: the previous answers.")] = None,
+        carry_over: Annotated[
+            list[str] | None, Form(description="'<requirement key>:<sha256>' of each unchanged file, not sent again.")
+        ] = None,
+        requirement_keys: Annotated[list[str] | None, Form(description="One per new file, in order.")] = None,
+        files: Annotated[list[UploadFile] | None, File()] = None,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> SubmissionOut:
+        """Start the next attempt after "not yet": send changed files, name unchanged ones by hash."""
+        applicant = caller(authorization)
+        files, keys = files or [], requirement_keys or []
+        if len(keys) != len(files):
+            raise HTTPException(422, f"{len(files)} files but {len(keys)} requirement_keys: send one key per file")
+        try:
+            with services.db.session() as session:
+                previous = get_submission(session, submission_id)
+                if previous.applicant_id != applicant:
+                    raise HTTPException(403, "this submission is not yours")
+                who = ApplicantInfo(previous.applicant.name, previous.applicant.email, previous.applicant.organisation)
+                credential_id, old_answers = previous.credential_id, dict(previous.answers)
+        except NotFoundError:
+            raise HTTPException(404, "no such submission") from None
+        carried = []
+        for entry in carry_over or []:
+            key, _, sha = entry.partition(":")
+            if not key or len(sha) != 64:
+                raise HTTPException(422, f"carry_over {entry!r}: use '<requirement key>:<sha256>'")
+            carried.append(CarryOver(key, sha.lower()))
+        try:
+            parsed = old_answers if answers is None else json.loads(answers)
+        except json.JSONDecodeError as exc:
+            raise HTTPException(422, f"answers is not JSON: {exc}") from None
+        try:
+            result = submit(
+                services,
+                IntakeRequest(
+                    applicant=who,
+                    credential_id=credential_id,
+                    answers=parsed,
+                    uploads=[
+                        Upload(k, f.filename or "unnamed", f.file, f.content_type)
+                        for k, f in zip(keys, files, strict=True)
+                    ],
+                    carried=carried,
+                    previous_id=submission_id,
+                    idempotency_key=idempotency_key,
+                ),
+            )
+        except IntakeRefused as exc:
+            raise HTTPException(409, str(exc)) from None
+        if result.created and on_submitted is not None:
+            on_submitted(result.submission_id)
+        return out(
+            result.submission_id,
+            created=result.created,
+            token=authorization.removeprefix("Bearer ").strip() if authorization else None,
+        )
 
     @api.get("/submissions/{submission_id}", response_model=SubmissionOut)
     def read_submission(submission_id: str, authorization: Annotated[str | None, Header()] = None) -> SubmissionOut:
