@@ -41,6 +41,27 @@ def applicant_token(services: Services, applicant_id: str) -> str:
     return str(_serializer(services).dumps({"applicant": applicant_id}))
 
 
+def _uploads(keys: list[str] | None, files: list[UploadFile] | None) -> list[Upload]:
+    """Pair each file with its requirement key (one key per file, in order)."""
+    files, keys = files or [], keys or []
+    if len(keys) != len(files):
+        raise HTTPException(422, f"{len(files)} files but {len(keys)} requirement_keys: send one key per file")
+    return [Upload(k, f.filename or "unnamed", f.file, f.content_type) for k, f in zip(keys, files, strict=True)]
+
+
+def _answers(text: str | None, default: dict[str, Any]) -> dict[str, Any]:
+    """The answers form field as a JSON object (``default`` when absent)."""
+    if text is None:
+        return default
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise HTTPException(422, f"answers is not JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise HTTPException(422, "answers must be a JSON object of question keys to answers")
+    return parsed
+
+
 def create_intake_app(services: Services, *, on_submitted: Callable[[str], None] | None = None) -> FastAPI:
     """The intake API; ``on_submitted(submission_id)`` starts the submission flow for a new one."""
     api = FastAPI(
@@ -82,16 +103,8 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> SubmissionOut:
         """Submit evidence (multipart). The same submission sent twice is one submission."""
-        files = files or []
-        keys = requirement_keys or []
-        if len(keys) != len(files):
-            raise HTTPException(422, f"{len(files)} files but {len(keys)} requirement_keys: send one key per file")
-        try:
-            parsed = json.loads(answers)
-        except json.JSONDecodeError as exc:
-            raise HTTPException(422, f"answers is not JSON: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise HTTPException(422, "answers must be a JSON object of question keys to answers")
+        uploads = _uploads(requirement_keys, files)
+        parsed = _answers(answers, {})
         try:
             result = submit(
                 services,
@@ -99,10 +112,7 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
                     applicant=ApplicantInfo(name=name, email=email, organisation=organisation),
                     credential_id=credential_id,
                     answers=parsed,
-                    uploads=[
-                        Upload(k, f.filename or "unnamed", f.file, f.content_type)
-                        for k, f in zip(keys, files, strict=True)
-                    ],
+                    uploads=uploads,
                     idempotency_key=idempotency_key,
                 ),
             )
@@ -130,9 +140,7 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
     ) -> SubmissionOut:
         """Start the next attempt after "not yet": send changed files, name unchanged ones by hash."""
         applicant = caller(authorization)
-        files, keys = files or [], requirement_keys or []
-        if len(keys) != len(files):
-            raise HTTPException(422, f"{len(files)} files but {len(keys)} requirement_keys: send one key per file")
+        uploads = _uploads(requirement_keys, files)
         try:
             with services.db.session() as session:
                 previous = get_submission(session, submission_id)
@@ -148,10 +156,7 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
             if not key or len(sha) != 64:
                 raise HTTPException(422, f"carry_over {entry!r}: use '<requirement key>:<sha256>'")
             carried.append(CarryOver(key, sha.lower()))
-        try:
-            parsed = old_answers if answers is None else json.loads(answers)
-        except json.JSONDecodeError as exc:
-            raise HTTPException(422, f"answers is not JSON: {exc}") from None
+        parsed = _answers(answers, old_answers)
         try:
             result = submit(
                 services,
@@ -159,10 +164,7 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
                     applicant=who,
                     credential_id=credential_id,
                     answers=parsed,
-                    uploads=[
-                        Upload(k, f.filename or "unnamed", f.file, f.content_type)
-                        for k, f in zip(keys, files, strict=True)
-                    ],
+                    uploads=uploads,
                     carried=carried,
                     previous_id=submission_id,
                     idempotency_key=idempotency_key,
