@@ -14,18 +14,18 @@ from datetime import date, datetime, timedelta
 from io import BytesIO
 from typing import Any, BinaryIO
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credflow.catalog.models import Credential
-from credflow.db.models import Applicant, Enrolment, Event, EvidenceItem, Submission, utcnow
+from credflow.db.models import Applicant, Enrolment, EvidenceItem, Submission, utcnow
 from credflow.errors import IntakeRefused
 from credflow.evidence.names import safe_display_name
 from credflow.lifecycle import State
 from credflow.services import Services
 from credflow.storage.base import ObjectTooLarge, StoredObject, new_key
-from credflow.submissions import record_event, transition
+from credflow.submissions import record_event, transition, unlock_count
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 
@@ -230,21 +230,7 @@ def _record(
         raise IntakeRefused(
             f"submission {request.previous_id} is not the latest attempt of this applicant for {credential.id}"
         )
-    unlocks = 0
-    if latest is not None:
-        unlocks = (
-            session.scalar(
-                select(func.count())
-                .select_from(Event)
-                .join(Submission, Submission.id == Event.submission_id)
-                .where(
-                    Submission.applicant_id == applicant.id,
-                    Submission.credential_id == credential.id,
-                    Event.kind == "unlocked",
-                )
-            )
-            or 0
-        )
+    unlocks = unlock_count(session, applicant_id=applicant.id, credential_id=credential.id) if latest else 0
     attempt = next_attempt(latest, credential, now=now, unlocks=unlocks)
     submission = Submission(
         applicant_id=applicant.id,

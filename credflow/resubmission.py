@@ -6,15 +6,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 
-from credflow.db.models import Event, Submission, utcnow
+from credflow.db.models import Submission, utcnow
 from credflow.errors import IllegalTransition
 from credflow.lifecycle import State
 from credflow.mail.render import render_message
 from credflow.notify import Delivery, DeliveryOutcome, deliver
 from credflow.services import Services
-from credflow.submissions import get_submission, record_event, transition
+from credflow.submissions import get_submission, record_event, transition, unlock_count
 
 REMIND_BEFORE = timedelta(days=7)
 
@@ -28,17 +28,8 @@ def allowed_attempts(services: Services, submission: Submission) -> int:
     """The catalog's maximum plus one attempt per operator unlock of this applicant's chain."""
     credential = services.catalog.get(submission.credential_id)
     with services.db.session() as session:
-        unlocks = session.scalar(
-            select(func.count())
-            .select_from(Event)
-            .join(Submission, Submission.id == Event.submission_id)
-            .where(
-                Submission.applicant_id == submission.applicant_id,
-                Submission.credential_id == submission.credential_id,
-                Event.kind == "unlocked",
-            )
-        )
-    return credential.max_attempts + int(unlocks or 0)
+        unlocks = unlock_count(session, applicant_id=submission.applicant_id, credential_id=submission.credential_id)
+    return credential.max_attempts + unlocks
 
 
 def resubmit_deadline(services: Services, submission: Submission) -> datetime:

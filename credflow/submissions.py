@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from credflow.db.models import Event, EvidenceItem, Submission, utcnow
@@ -112,6 +112,21 @@ def transition(
         to_state=target.value,
         at=at,
     )
+
+
+def unlock_count(session: Session, *, applicant_id: str, credential_id: str) -> int:
+    """How many times an operator unlocked this applicant's chain for this credential (one attempt each)."""
+    count = session.scalar(
+        select(func.count())
+        .select_from(Event)
+        .join(Submission, Submission.id == Event.submission_id)
+        .where(
+            Submission.applicant_id == applicant_id,
+            Submission.credential_id == credential_id,
+            Event.kind == "unlocked",
+        )
+    )
+    return int(count or 0)
 
 
 def events_of(session: Session, submission_id: str) -> list[Event]:
