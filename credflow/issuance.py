@@ -439,8 +439,13 @@ def revoke(services: Services, badge_id: str, *, reason: str, actor: str = "oper
         return row
 
 
-def status_list_credential(services: Services, issuer_id: str, fingerprint: str) -> dict[str, object]:
+def status_list_credential(
+    services: Services, issuer_id: str, fingerprint: str, *, now: datetime | None = None
+) -> dict[str, object]:
     """The signed revocation list of the badges one key signed, built from the badges table.
+
+    ``now`` dates this version of the list (``validFrom``); callers with their own clock pass it,
+    so the list is never dated after the moment it is checked at.
 
     Raises:
         KeyStoreError: no such key, or it was retired as compromised.
@@ -458,6 +463,6 @@ def status_list_credential(services: Services, issuer_id: str, fingerprint: str)
     for index in indexes:
         bits.set(index)
     unsigned = build_status_list_credential(
-        list_url=url, issuer=signer.controller, status_list=bits, valid_from=utcnow()
+        list_url=url, issuer=signer.controller, status_list=bits, valid_from=now or utcnow()
     )
     return add_proof(unsigned, signer)

@@ -18,12 +18,13 @@ from tests.test_review_cycle import NOW
 
 def _verify(services, credential, *, now=None):
     issuer, fingerprint, _ = credential["credentialStatus"]["statusListCredential"].split("/status/", 1)[1].split("/")
+    now = now or NOW + timedelta(hours=1)  # the decisions are dated at the tests' fixed clock
     return verify_credential(
         credential,
-        now=now or NOW + timedelta(hours=1),  # the decisions are dated at the tests' fixed clock
+        now=now,
         status_lists={
             credential["credentialStatus"]["statusListCredential"]: status_list_credential(
-                services, issuer, fingerprint
+                services, issuer, fingerprint, now=now
             )
         },
     )
@@ -195,7 +196,9 @@ def test_did_web_issuers_keep_one_did_across_rotation_and_publish_their_keys(mak
     resolver = KeyResolver(did_documents={document["id"]: document})
     issuer, fingerprint, _ = credential["credentialStatus"]["statusListCredential"].split("/status/", 1)[1].split("/")
     lists = {
-        credential["credentialStatus"]["statusListCredential"]: status_list_credential(services, issuer, fingerprint)
+        credential["credentialStatus"]["statusListCredential"]: status_list_credential(
+            services, issuer, fingerprint, now=NOW + timedelta(hours=1)
+        )
     }
     result = verify_credential(credential, now=NOW + timedelta(hours=1), status_lists=lists, resolver=resolver)
     assert result.verified, result.errors

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
 from prefect.client.schemas.sorting import ArtifactSort
 
 from cli.launch import decide_in_background, run_in_process
@@ -55,7 +55,8 @@ def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(servic
     _pool(services)
     sid = _ready(services, tmp_path)
     assign_reviewers(services, now=utcnow() - timedelta(days=10))  # both reviews are overdue now
-    result = run_in_process(services, review_sweep)
+    state = run_in_process(services, lambda: review_sweep(return_state=True))
+    result = state.result()
     assert result == {"reminded": 0, "withdrawn": 2, "assigned": 2}
     states = sorted(a.state for a in _assignments(services, sid))
     assert states == ["active", "active", "withdrawn", "withdrawn"]
@@ -63,7 +64,11 @@ def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(servic
     assert len(withdrawn_mails) == 2
     with get_client(sync_client=True) as client:
         [table] = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=["reviews-waiting"])),
+            # this run's table: a decision thread of an earlier test may publish one of its own later
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["reviews-waiting"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            ),
             sort=ArtifactSort.CREATED_DESC,
             limit=1,
         )

@@ -81,7 +81,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
         credential: dict[str, Any] = badge.ob3
         status_url = credential.get("credentialStatus", {}).get("statusListCredential")
         lists = (
-            {status_url: status_list_credential(services, badge.issuer_id, status_url.split("/")[-2])}
+            {status_url: status_list_credential(services, badge.issuer_id, status_url.split("/")[-2], now=clock())}
             if status_url
             else None
         )
@@ -266,7 +266,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
         if not any(c.issuer.id == issuer_id for c in services.catalog):
             return JSONResponse({"error": "no such issuer"}, status_code=404)
         try:
-            document = status_list_credential(services, issuer_id, fingerprint)
+            document = status_list_credential(services, issuer_id, fingerprint, now=clock())
         except KeyStoreError:
             return JSONResponse({"error": "no such revocation list"}, status_code=404)
         return Response(json.dumps(document), media_type=JSON_LD)
