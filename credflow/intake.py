@@ -270,7 +270,7 @@ def _record(
         session,
         submission_id=submission.id,
         kind="state",
-        actor=f"applicant:{email}",
+        actor=f"applicant:{applicant.id}",  # never the email: the log is append-only and erasure must work
         to_state=State.RECEIVED.value,
         detail={"attempt": attempt, "files": len(stored), "previous": submission.previous_id},
         at=now,
@@ -358,6 +358,7 @@ def _carry_over(services: Services, request: IntakeRequest, carried: CarryOver) 
                 EvidenceItem.submission_id == request.previous_id,
                 EvidenceItem.requirement_key == carried.requirement_key,
                 EvidenceItem.sha256 == carried.sha256,
+                EvidenceItem.purged_at.is_(None),  # deleted under the retention policy: send it again
             )
         )
         if item is None:

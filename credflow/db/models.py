@@ -70,6 +70,10 @@ class Applicant(Base):
     organisation: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # Erasure on request (credflow/privacy): personal fields become a tombstone; a keyed hash of the
+    # old email lets a second erase (or export) answer "already erased" without keeping the address.
+    erased_at: Mapped[datetime | None] = mapped_column(default=None)
+    erased_email_hash: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class Enrolment(Base):
@@ -137,6 +141,8 @@ class EvidenceItem(Base):
     media_probe: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
     validation: Mapped[list[Any] | None] = mapped_column(JsonType, default=None)  # problems; [] = valid
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # When the bytes were deleted (retention sweep or erasure); the record stays.
+    purged_at: Mapped[datetime | None] = mapped_column(default=None)
 
     submission: Mapped[Submission] = relationship(back_populates="evidence")
 
