@@ -272,3 +272,40 @@ def test_empty_secret_is_refused(tmp_path: Path) -> None:
 def test_is_an_object_store(store: LocalStore) -> None:
     as_protocol: ObjectStore = store  # mypy checks the structural match
     assert as_protocol is store
+
+
+def test_presigned_upload_is_a_signed_put_to_credflow_serve(store: LocalStore) -> None:
+    before = int(time.time())
+    target = store.presigned_upload("uploads/abc", expires_in=600, max_bytes=1000, content_type="video/mp4")
+    assert target.method == "PUT" and target.headers == {"Content-Type": "video/mp4"} and target.fields == {}
+    parts = urlsplit(target.url)
+    assert f"{parts.scheme}://{parts.netloc}{parts.path}" == "http://127.0.0.1:8000/api/store/uploads/abc"
+    query = {name: values[0] for name, values in parse_qs(parts.query).items()}
+    expires, max_bytes, signature = int(query["expires"]), int(query["max_bytes"]), query["signature"]
+    assert before + 600 <= expires <= int(time.time()) + 600 and max_bytes == 1000
+    assert store.verify_upload("uploads/abc", expires=expires, max_bytes=1000, signature=signature)
+    assert store.verify_upload("uploads/abc", expires=expires, max_bytes=1000, signature=signature, now=expires)
+
+
+def test_verify_upload_refuses_tampering_expiry_and_download_signatures(store: LocalStore) -> None:
+    target = store.presigned_upload("uploads/abc", expires_in=60, max_bytes=1000)
+    query = {name: values[0] for name, values in parse_qs(urlsplit(target.url).query).items()}
+    expires, signature = int(query["expires"]), query["signature"]
+    assert not store.verify_upload("uploads/abd", expires=expires, max_bytes=1000, signature=signature)
+    assert not store.verify_upload("uploads/abc", expires=expires, max_bytes=1001, signature=signature)
+    assert not store.verify_upload("uploads/abc", expires=expires + 1, max_bytes=1000, signature=signature)
+    assert not store.verify_upload("uploads/abc", expires=expires, max_bytes=1000, signature="é" * 64)
+    assert not store.verify_upload("../abc", expires=expires, max_bytes=1000, signature=signature)
+    assert not store.verify_upload("uploads/abc", expires=expires, max_bytes=1000, signature=signature, now=expires + 1)
+    download = parse_qs(urlsplit(store.presigned_url("uploads/abc", expires_in=60)).query)
+    assert not store.verify_upload(
+        "uploads/abc", expires=int(download["expires"][0]), max_bytes=1000, signature=download["signature"][0]
+    )
+    other = LocalStore(store.root, public_url="http://x", secret=b"another secret")
+    assert not other.verify_upload("uploads/abc", expires=expires, max_bytes=1000, signature=signature)
+
+
+def test_presigned_upload_needs_a_valid_key_and_positive_limits(store: LocalStore) -> None:
+    for key, expires_in, max_bytes in (("../x", 60, 10), ("k", 0, 10), ("k", 60, 0)):
+        with pytest.raises(ValueError):
+            store.presigned_upload(key, expires_in=expires_in, max_bytes=max_bytes)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,11 +13,13 @@ from typing import Any, BinaryIO, cast
 from urllib.parse import parse_qs, urlsplit
 
 import boto3  # type: ignore[import-untyped]
+import httpx
 import moto.s3.models
 import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from moto import mock_aws
+from moto.server import ThreadedMotoServer
 
 from credflow.errors import NotFoundError, PermanentError, TransientError
 from credflow.storage.base import ObjectStore, ObjectTooLarge
@@ -251,3 +255,50 @@ def test_client_errors_are_mapped(code: str, status: int, kind: type[Exception])
 def test_is_an_object_store(store: S3Store) -> None:
     as_protocol: ObjectStore = store  # mypy checks the structural match
     assert as_protocol is store
+
+
+def test_presigned_upload_is_a_post_whose_policy_caps_the_size(store: S3Store) -> None:
+    target = store.presigned_upload("uploads/abc", expires_in=300, max_bytes=1234, content_type="video/mp4")
+    assert target.method == "POST" and target.headers == {}
+    assert target.fields["key"] == "tenant-a/uploads/abc" and target.fields["Content-Type"] == "video/mp4"
+    policy = json.loads(base64.b64decode(target.fields["policy"]))
+    assert ["content-length-range", 0, 1234] in policy["conditions"]
+    assert {"key": "tenant-a/uploads/abc"} in policy["conditions"]
+    assert {"Content-Type": "video/mp4"} in policy["conditions"]
+    with pytest.raises(ValueError):
+        store.presigned_upload("uploads/abc", expires_in=300, max_bytes=0)
+    with pytest.raises(ValueError):
+        store.presigned_upload("../abc", expires_in=300, max_bytes=10)
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    # mock_aws serves no HTTP; a browser's POST needs moto's server mode.
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()
+
+
+def test_a_presigned_post_uploads_straight_to_s3(moto_endpoint: str) -> None:
+    client = boto3.client(
+        "s3",
+        region_name="us-east-1",
+        endpoint_url=moto_endpoint,
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(signature_version="s3v4"),
+    )
+    client.create_bucket(Bucket="credflow-presigned-post")
+    store = S3Store(bucket="credflow-presigned-post", prefix="p", client=client)
+    target = store.presigned_upload("uploads/clip", expires_in=60, max_bytes=100, content_type="video/mp4")
+    assert target.fields["x-amz-algorithm"] == "AWS4-HMAC-SHA256"
+    posted = httpx.post(target.url, data=dict(target.fields), files={"file": ("c.mp4", b"frames", "video/mp4")})
+    assert posted.status_code == 204, posted.text
+    assert store.get_bytes("uploads/clip") == b"frames"
+    assert client.head_object(Bucket="credflow-presigned-post", Key="p/uploads/clip")["ContentType"] == "video/mp4"
+    # moto 5 ignores the policy (content-length-range, expiry, signature): real S3 answers an
+    # oversize POST with 400 EntityTooLarge. The intake checks the size again before using an upload.

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO, Protocol
 
@@ -21,6 +21,20 @@ class StoredObject:
     key: str
     sha256: str
     size: int
+
+
+@dataclass(frozen=True)
+class UploadTarget:
+    """Where a client sends one object's bytes itself, without passing through credflow.
+
+    ``method`` is ``"PUT"`` (the bytes are the request body, sent with ``headers``) or
+    ``"POST"`` (a multipart form: every entry of ``fields`` first, then the bytes as ``file``).
+    """
+
+    url: str
+    method: str
+    headers: Mapping[str, str] = field(default_factory=dict)
+    fields: Mapping[str, str] = field(default_factory=dict)
 
 
 class ObjectTooLarge(PermanentError):
@@ -84,6 +98,15 @@ class ObjectStore(Protocol):
 
     def presigned_url(self, key: str, *, expires_in: int) -> str:
         """Return a URL that reads the object for ``expires_in`` seconds."""
+        ...
+
+    def presigned_upload(
+        self, key: str, *, expires_in: int, max_bytes: int, content_type: str | None = None
+    ) -> UploadTarget:
+        """Return where a client may upload one object to ``key`` for ``expires_in`` seconds.
+
+        The store itself refuses more than ``max_bytes`` and an expired or altered target.
+        """
         ...
 
     def local_path(self, key: str) -> AbstractContextManager[Path]:

@@ -15,7 +15,10 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from credflow.errors import NotFoundError
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget
+
+#: Where ``credflow serve`` accepts the signed uploads of :meth:`LocalStore.presigned_upload`.
+UPLOAD_PATH = "/api/store"
 
 _SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 # Temp files share the target's folder so os.replace stays a same-file-system rename.
@@ -71,7 +74,12 @@ def _read_range(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes
 
 
 class LocalStore:
-    """Objects as files under ``root``; presigned URLs point at ``{public_url}/files/{key}``."""
+    """Objects as files under ``root``; presigned URLs point at ``credflow serve`` on ``public_url``.
+
+    Download links go to ``{public_url}/files/{key}``; upload links to
+    ``{public_url}/api/store/{key}``, where the web app checks them with
+    :meth:`verify_upload` and streams the body in with :meth:`put_stream`.
+    """
 
     def __init__(self, root: Path, *, public_url: str, secret: bytes) -> None:
         """Create a store rooted at ``root`` (created on the first put).
@@ -270,6 +278,69 @@ class LocalStore:
             return False
         # Bytes, because compare_digest refuses non-ASCII str and the signature comes from a URL.
         return hmac.compare_digest(self._signature(key, expires).encode(), signature.encode())
+
+    def _upload_signature(self, key: str, expires: int, max_bytes: int) -> str:
+        # "put" keeps a download signature from ever passing as an upload one.
+        message = f"put\n{key}\n{expires}\n{max_bytes}".encode()
+        return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def presigned_upload(
+        self, key: str, *, expires_in: int, max_bytes: int, content_type: str | None = None
+    ) -> UploadTarget:
+        """Return a signed ``PUT {public_url}/api/store/{key}?expires=&max_bytes=&signature=``.
+
+        The signature covers the key, the expiry and the byte cap, so none can be changed.
+
+        Args:
+            key: The object's key (server-generated).
+            expires_in: Seconds the URL stays valid; must be positive.
+            max_bytes: Most bytes the upload may carry; must be positive.
+            content_type: Sent back as the request's Content-Type header (not kept by this backend).
+
+        Returns:
+            A PUT target: the body is the object's bytes.
+
+        Raises:
+            ValueError: the key is invalid, or ``expires_in`` or ``max_bytes`` is not positive.
+        """
+        validate_key(key)
+        if expires_in <= 0:
+            raise ValueError("expires_in must be positive")
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        expires = int(time.time()) + expires_in
+        signature = self._upload_signature(key, expires, max_bytes)
+        url = (
+            f"{self._public_url}{UPLOAD_PATH}/{quote(key, safe='/')}"
+            f"?expires={expires}&max_bytes={max_bytes}&signature={signature}"
+        )
+        headers = {"Content-Type": content_type or "application/octet-stream"}
+        return UploadTarget(url=url, method="PUT", headers=headers)
+
+    def verify_upload(
+        self, key: str, *, expires: int, max_bytes: int, signature: str, now: float | None = None
+    ) -> bool:
+        """Tell whether an upload URL's query values are genuine and unexpired.
+
+        Args:
+            key: The key from the URL's path.
+            expires: The ``expires`` query value (unix seconds).
+            max_bytes: The ``max_bytes`` query value.
+            signature: The ``signature`` query value.
+            now: Current unix time; defaults to ``time.time()``.
+
+        Returns:
+            True only for a valid key, values signed by this store and an expiry not yet passed.
+        """
+        try:
+            validate_key(key)
+        except ValueError:
+            return False
+        current = time.time() if now is None else now
+        if expires < current:
+            return False
+        expected = self._upload_signature(key, expires, max_bytes).encode()
+        return hmac.compare_digest(expected, signature.encode())
 
     @contextlib.contextmanager
     def local_path(self, key: str) -> Iterator[Path]:

@@ -21,7 +21,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from credflow.errors import CredflowError, NotFoundError, PermanentError, TransientError
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget
 from credflow.storage.local import validate_key
 
 # The user metadata entry (x-amz-meta-sha256) holding the hex sha256 of the bytes.
@@ -393,6 +393,43 @@ class S3Store:
                 "get_object", Params={"Bucket": self._bucket, "Key": full_key}, ExpiresIn=expires_in
             )
         return url
+
+    def presigned_upload(
+        self, key: str, *, expires_in: int, max_bytes: int, content_type: str | None = None
+    ) -> UploadTarget:
+        """Return a SigV4 presigned POST (a policy) for ``key``, valid for ``expires_in`` seconds.
+
+        The policy's ``content-length-range`` condition makes S3 itself refuse more than
+        ``max_bytes`` (EntityTooLarge), and the key is fixed by an exact-match condition. A
+        given ``content_type`` is a form field the policy requires as sent.
+
+        Args:
+            key: The object's key (the prefix is added; server-generated).
+            expires_in: Seconds the policy stays valid; must be positive.
+            max_bytes: Most bytes the object may have; must be positive.
+            content_type: The object's Content-Type, or None to leave S3's default.
+
+        Returns:
+            A POST target: send ``fields`` then the bytes as the form's ``file``.
+
+        Raises:
+            ValueError: the key is invalid, or ``expires_in`` or ``max_bytes`` is not positive.
+        """
+        if expires_in <= 0:
+            raise ValueError("expires_in must be positive")
+        if max_bytes <= 0:
+            raise ValueError("max_bytes must be positive")
+        full_key = self._full_key(key)
+        fields: dict[str, str] = {}
+        conditions: list[Any] = [["content-length-range", 0, max_bytes]]
+        if content_type:
+            fields["Content-Type"] = content_type
+            conditions.append({"Content-Type": content_type})
+        with _s3_errors(full_key):
+            post: dict[str, Any] = self._client.generate_presigned_post(
+                Bucket=self._bucket, Key=full_key, Fields=fields, Conditions=conditions, ExpiresIn=expires_in
+            )
+        return UploadTarget(url=str(post["url"]), method="POST", fields={k: str(v) for k, v in post["fields"].items()})
 
     @contextlib.contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
