@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     ffprobe_path: str = "ffprobe"
     transcode_concurrency: int = Field(default=2, ge=1, le=64)
     ingest_max_bytes: int = Field(default=8 << 30, gt=0, description="Hard cap on one uploaded file.")
+    upload_url_seconds: int = Field(
+        default=3600,
+        ge=60,
+        le=7 * 24 * 3600,  # SigV4 presigned requests cannot outlive a week
+        description="Lifetime of an HTTP intake upload URL (POST /api/uploads), 1 minute to 7 days.",
+    )
     keys_dir: Path | None = Field(
         default=None, description="Issuer signing keys, outside the database; default: <data_dir>/keys (mode 0700)."
     )
