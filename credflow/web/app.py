@@ -269,7 +269,7 @@ def create_app(
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
     register_badge_routes(app, services, pages, clock)
-    app.mount("/api", create_intake_app(services, on_submitted=on_submitted))
+    app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))
     register_report_routes(app, services, pages, clock)
 
     def denied(message: str, *, heading: str = "This review link cannot be opened") -> HTMLResponse:

@@ -2,22 +2,27 @@
 
 An applicant reads only their own submissions: each intake answers with a signed applicant
 link token, and ``GET /api/submissions/{id}`` refuses (403) a token of another applicant.
+Large files can go straight to storage first (``POST /api/uploads``, see
+:mod:`credflow.web.uploads`) and join the submission by reference.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Header, HTTPException, UploadFile
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, Field
 
+from credflow.db.models import utcnow
 from credflow.errors import CredflowError, IntakeRefused, NotFoundError
 from credflow.intake import ApplicantInfo, CarryOver, IntakeRequest, Upload, submit
 from credflow.services import Services
 from credflow.submissions import get_submission
+from credflow.web.uploads import register_upload_routes, release_uploads, take_uploads
 
 
 class SubmissionOut(BaseModel):
@@ -62,8 +67,23 @@ def _answers(text: str | None, default: dict[str, Any]) -> dict[str, Any]:
     return parsed
 
 
-def create_intake_app(services: Services, *, on_submitted: Callable[[str], None] | None = None) -> FastAPI:
-    """The intake API; ``on_submitted(submission_id)`` starts the submission flow for a new one."""
+def create_intake_app(
+    services: Services,
+    *,
+    on_submitted: Callable[[str], None] | None = None,
+    now: Callable[[], datetime] | None = None,
+) -> FastAPI:
+    """The intake API; ``on_submitted(submission_id)`` starts the submission flow for a new one.
+
+    Args:
+        services: The composition root's services.
+        on_submitted: Called with the id of each new submission.
+        now: The clock (aware UTC datetimes) for upload URLs' expiry, for tests that simulate time.
+
+    Returns:
+        The FastAPI application, to mount at ``/api``.
+    """
+    clock = now or utcnow
     api = FastAPI(
         title="credflow intake",
         version="1",
@@ -77,6 +97,8 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
             return str(_serializer(services).loads(authorization.removeprefix("Bearer ").strip())["applicant"])
         except (BadSignature, KeyError, TypeError):
             raise HTTPException(403, "this applicant token is not valid") from None
+
+    register_upload_routes(api, services, caller=caller, now=clock)
 
     def out(submission_id: str, *, created: bool, token: str | None = None) -> SubmissionOut:
         with services.db.session() as session:
@@ -100,11 +122,16 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
         answers: Annotated[str, Form(description="JSON object: question key -> answer text.")] = "{}",
         requirement_keys: Annotated[list[str] | None, Form(description="One per file, in the files' order.")] = None,
         files: Annotated[list[UploadFile] | None, File()] = None,
+        uploaded: Annotated[
+            list[str] | None, Form(description="'<requirement key>:<upload_id>' of each file sent to an upload URL.")
+        ] = None,
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> SubmissionOut:
         """Submit evidence (multipart). The same submission sent twice is one submission."""
         uploads = _uploads(requirement_keys, files)
         parsed = _answers(answers, {})
+        taken = take_uploads(services, uploaded, email=email, credential_id=credential_id, now=clock())
+        recorded: str | None = None
         try:
             result = submit(
                 services,
@@ -112,14 +139,17 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
                     applicant=ApplicantInfo(name=name, email=email, organisation=organisation),
                     credential_id=credential_id,
                     answers=parsed,
-                    uploads=uploads,
+                    uploads=[*uploads, *(t.upload for t in taken)],
                     idempotency_key=idempotency_key,
                 ),
             )
+            recorded = result.submission_id
         except IntakeRefused as exc:
             raise HTTPException(409, str(exc)) from None
         except CredflowError as exc:
             raise HTTPException(400, str(exc)) from None
+        finally:
+            release_uploads(services, taken, submission_id=recorded)
         if result.created and on_submitted is not None:
             on_submitted(result.submission_id)
         with services.db.session() as session:
@@ -136,6 +166,9 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
         ] = None,
         requirement_keys: Annotated[list[str] | None, Form(description="One per new file, in order.")] = None,
         files: Annotated[list[UploadFile] | None, File()] = None,
+        uploaded: Annotated[
+            list[str] | None, Form(description="'<requirement key>:<upload_id>' of each file sent to an upload URL.")
+        ] = None,
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> SubmissionOut:
         """Start the next attempt after "not yet": send changed files, name unchanged ones by hash."""
@@ -157,6 +190,8 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
                 raise HTTPException(422, f"carry_over {entry!r}: use '<requirement key>:<sha256>'")
             carried.append(CarryOver(key, sha.lower()))
         parsed = _answers(answers, old_answers)
+        taken = take_uploads(services, uploaded, email=who.email, credential_id=credential_id, now=clock())
+        recorded: str | None = None
         try:
             result = submit(
                 services,
@@ -164,14 +199,17 @@ def create_intake_app(services: Services, *, on_submitted: Callable[[str], None]
                     applicant=who,
                     credential_id=credential_id,
                     answers=parsed,
-                    uploads=uploads,
+                    uploads=[*uploads, *(t.upload for t in taken)],
                     carried=carried,
                     previous_id=submission_id,
                     idempotency_key=idempotency_key,
                 ),
             )
+            recorded = result.submission_id
         except IntakeRefused as exc:
             raise HTTPException(409, str(exc)) from None
+        finally:
+            release_uploads(services, taken, submission_id=recorded)
         if result.created and on_submitted is not None:
             on_submitted(result.submission_id)
         return out(
