@@ -741,6 +741,11 @@ def test_lifecycle_rules_match_credflow_keys(s3_client):
     rules = _rules_by_id()
     assert all(r["Status"] == "Enabled" for r in rules.values())
     assert 1 <= rules["expire-abandoned-direct-uploads"]["Expiration"]["Days"] <= 2
+    # An upload must outlive its URL by a day: S3 expires objects up to a day after the rule's days.
+    from credflow.settings import Settings
+
+    url_seconds = Settings.model_fields["upload_url_seconds"].default
+    assert (rules["expire-abandoned-direct-uploads"]["Expiration"]["Days"] - 1) * 86400 >= url_seconds
     assert rules["abort-incomplete-multipart-uploads"]["AbortIncompleteMultipartUpload"]["DaysAfterInitiation"] <= 7
     assert rules["abort-incomplete-multipart-uploads"]["Filter"] == {"Prefix": ""}
     assert rules["expire-noncurrent-versions"]["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
