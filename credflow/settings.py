@@ -76,6 +76,18 @@ class Settings(BaseSettings):
     )
     backread_share: float = Field(default=0.10, ge=0, le=1, description="Share of decisions back-read by a lead.")
     sweep_interval_seconds: int = Field(default=900, ge=10, description="How often `credflow serve` sweeps deadlines.")
+    evidence_retention_days: int = Field(
+        default=365,
+        description="Days after an attempt ends (earned, superseded, closed, returned, withdrawn) before the "
+        "retention sweep deletes its evidence files; 0 keeps them forever.",
+    )
+
+    @field_validator("evidence_retention_days")
+    @classmethod
+    def _retention_days(cls, value: int) -> int:
+        if not 0 <= value <= 36500:
+            raise ValueError(f"must be a number of days from 1 to 36500, or 0 to keep evidence forever; got {value}")
+        return value
 
     @field_validator("database_url")
     @classmethod

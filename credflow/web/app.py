@@ -26,7 +26,7 @@ from starlette.responses import StreamingResponse
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from credflow.catalog.models import Criterion
-from credflow.db.models import Assignment, utcnow
+from credflow.db.models import Assignment, EvidenceItem, utcnow
 from credflow.errors import NotFoundError
 from credflow.review.scoring import (
     EvidenceFile,
@@ -278,6 +278,14 @@ def create_app(
     def not_found() -> PlainTextResponse:
         return PlainTextResponse("Not found: this file is not part of the submission under review.", status_code=404)
 
+    def missing(evidence_id: str) -> PlainTextResponse:
+        # The retention sweep deletes old evidence bytes but keeps the record: say so, not "not found".
+        with services.db.session() as session:
+            record = session.get(EvidenceItem, evidence_id)
+            if record is not None and record.purged_at is not None:
+                return PlainTextResponse("This file was removed under the retention policy.", status_code=410)
+        return not_found()
+
     def base_of(request: Request, token: str) -> str:
         return request.url_for("review_page", token=token).path
 
@@ -461,7 +469,7 @@ def create_app(
         try:
             size = services.store.size(item.storage_key)
         except NotFoundError:
-            return not_found()
+            return missing(item.id)
         return StreamingResponse(
             services.store.stream(item.storage_key),
             media_type="application/octet-stream",

@@ -1,0 +1,70 @@
+"""Finding an applicant by email, including one erased earlier, and the tombstone that replaces them."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from credflow.db.models import Applicant
+from credflow.errors import NotFoundError
+
+#: What personal text becomes on erasure.
+ERASED = "[erased]"
+
+
+class UnknownApplicant(NotFoundError):
+    """No applicant, current or erased, has this email address."""
+
+
+def normalise_email(email: str) -> str:
+    """Emails are stored trimmed and lower-cased (as intake stores them)."""
+    return email.strip().lower()
+
+
+def email_fingerprint(secret: str, email: str) -> str:
+    """A keyed hash of an erased applicant's email: it answers "already erased" but cannot be reversed.
+
+    Args:
+        secret: The deployment's secret key (``CREDFLOW_SECRET_KEY``); without it the hash cannot be
+            checked against guessed addresses.
+        email: The address, normalised here.
+
+    Returns:
+        64 hex characters.
+    """
+    message = f"credflow-erasure:{normalise_email(email)}".encode()
+    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+
+
+def tombstone_email(applicant_id: str) -> str:
+    """The unique, undeliverable address an erased applicant's row keeps (RFC 2606 ``.invalid``)."""
+    return f"erased+{applicant_id}@erased.invalid"
+
+
+def find_applicant(session: Session, email: str, *, secret: str) -> Applicant:
+    """The applicant with this email, or the latest erased one who had it.
+
+    Raises:
+        UnknownApplicant: nobody applied with this address (compared lower-cased).
+    """
+    address = normalise_email(email)
+    if not address:
+        raise UnknownApplicant("give the applicant's email address")
+    live = session.scalar(select(Applicant).where(Applicant.email == address))
+    if live is not None:
+        return live
+    erased = session.scalar(
+        select(Applicant)
+        .where(Applicant.erased_email_hash == email_fingerprint(secret, address))
+        .order_by(Applicant.erased_at.desc())
+        .limit(1)
+    )
+    if erased is not None:
+        return erased
+    raise UnknownApplicant(
+        f"no applicant with email {address!r}: check the address (emails are compared lower-cased); "
+        "an applicant erased under another CREDFLOW_SECRET_KEY is not recognised either"
+    )
