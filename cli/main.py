@@ -314,6 +314,10 @@ def _register() -> None:
     from cli.reports import report_programs
 
     report_app.command("programs")(report_programs)
+    from cli.privacy import applicant_app, retention_app
+
+    app.add_typer(applicant_app, name="applicant")
+    app.add_typer(retention_app, name="retention")
 
 
 _register()
