@@ -317,8 +317,28 @@ def test_not_yet_without_a_comment_is_refused_next_to_the_criterion(world, clien
     assert "choose Met or Not Yet" in _fieldset(unscored.text, "options_designed")
 
 
+def _close_other_assignments(world: World, keep: str) -> None:
+    """Earlier tests of the module leave assignments open on the shared submission; withdraw them."""
+    with world.services.db.session() as session:
+        for row in session.query(Assignment).filter(
+            Assignment.submission_id == world.main.submission_id, Assignment.state == "active", Assignment.id != keep
+        ):
+            row.state = "withdrawn"
+
+
+def test_the_decision_starts_after_the_last_open_verdict_only(world, client, notified):
+    first = assign(world.services, world.main.submission_id)
+    _close_other_assignments(world, keep=first.assignment_id)
+    second = assign(world.services, world.main.submission_id)
+    for link, expected in ((first, []), (second, [world.main.submission_id])):
+        done = client.post(f"{link.path}/submit", data=_all_met(_csrf(client.get(link.path).text)))
+        assert done.status_code == 200 and "Review submitted" in done.text
+        assert notified == expected  # one decision run per submission, not one per review
+
+
 def test_a_final_submit_records_the_review_and_closes_the_link(world, client, notified):
     link = assign(world.services, world.main.submission_id)
+    _close_other_assignments(world, keep=link.assignment_id)
     csrf = _csrf(client.get(link.path).text)
     form = {**_all_met(csrf), "comment__options_designed": "Clear options under each principle."}
     done = client.post(f"{link.path}/submit", data=form)
@@ -360,6 +380,7 @@ def test_a_failing_callback_does_not_fail_the_reviewer(world, caplog):
         raise RuntimeError("aggregation is down")
 
     link = assign(world.services, world.main.submission_id)
+    _close_other_assignments(world, keep=link.assignment_id)
     with TestClient(create_app(world.services, on_review_submitted=broken)) as client:
         csrf = _csrf(client.get(link.path).text)
         done = client.post(f"{link.path}/submit", data=_all_met(csrf))

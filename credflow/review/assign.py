@@ -12,6 +12,7 @@ from credflow.assignment.models import AssignmentPolicy, WaitingSubmission
 from credflow.assignment.models import Reviewer as Candidate
 from credflow.assignment.solver import solve
 from credflow.catalog.models import ResubmissionPolicy
+from credflow.db.locks import hold_lock
 from credflow.db.models import Assignment, Event, Reviewer, Submission, utcnow
 from credflow.lifecycle import State
 from credflow.review.calendar import add_business_days
@@ -127,6 +128,9 @@ def assign_reviewers(services: Services, *, now: datetime | None = None, actor: 
     now = now or utcnow()
     result = AssignmentRound()
     with services.db.session() as session:
+        # Rounds run from every submission flow and sweep, on any worker: two at once would both
+        # see the same waiting submissions and reviewer loads, and over-assign them.
+        hold_lock(session, "assignment-round")
         waiting = _waiting(session, services)
         if not waiting:
             return result

@@ -233,6 +233,25 @@ def submit_review(
         return assignment.submission_id
 
 
+def open_verdicts(services: Services, submission_id: str) -> int:
+    """How many review or adjudication assignments of the submission still owe a verdict.
+
+    The web app starts the decision only when this is 0 after a submit: each reviewer checks
+    after their own commit, so the last of two simultaneous submits always sees 0 (and both
+    may: aggregation is compare-and-set, so a second start decides nothing twice).
+    """
+    with services.db.session() as session:
+        return len(
+            session.scalars(
+                select(Assignment.id).where(
+                    Assignment.submission_id == submission_id,
+                    Assignment.state == "active",
+                    Assignment.role.in_(("review", "adjudication")),
+                )
+            ).all()
+        )
+
+
 def decline(services: Services, assignment_id: str, reason: str, *, now: datetime | None = None) -> str:
     """Decline an assignment with a reason; its link is revoked and the submission is reassigned."""
     reason = reason.strip()

@@ -34,6 +34,7 @@ from credflow.review.scoring import (
     ScoringError,
     decline,
     open_assignment,
+    open_verdicts,
     review_context,
     save_draft,
     submit_review,
@@ -255,9 +256,9 @@ def create_app(
 
     Args:
         services: The composition root's services (database, object store, catalog, settings).
-        on_review_submitted: Called with the submission id after a final submit or a decline
-            (wired to aggregation or reassignment); an error in it is logged, never shown to the
-            reviewer, whose review is already recorded.
+        on_review_submitted: Called with the submission id after the final submit that leaves no
+            verdict open, or after a decline (wired to aggregation or reassignment); an error in it
+            is logged, never shown to the reviewer, whose review is already recorded.
         now: The clock (aware UTC datetimes), for tests that simulate time.
 
     Returns:
@@ -433,7 +434,8 @@ def create_app(
             return await rerender(request, token, assignment, form, exc.problems, values=scores)
         except AccessDenied as exc:
             return denied(str(exc))
-        await run_in_threadpool(notify, submission_id)
+        if await run_in_threadpool(open_verdicts, services, submission_id) == 0:
+            await run_in_threadpool(notify, submission_id)  # the last verdict: decide now, not once per review
         return pages.render("done.html", outcome="submitted", role=assignment.role)
 
     @app.post("/review/{token}/decline")
