@@ -207,6 +207,11 @@ def send_notice(services: Services, submission_id: str, notice: Notice) -> Deliv
     return deliver(services, render_notice(services, submission_id, notice), submission_id=submission_id)
 
 
+def run_summary(*, flow_run_name: str, flow_name: str, flow_run_id: str, state: str) -> str:
+    """One line naming a flow run, shared by the failure hook and the automation (it keys the email)."""
+    return f"flow run {flow_run_name} ({flow_name}, {flow_run_id[:8]}) {state.lower()}"
+
+
 def alert_operator(
     services: Services, *, summary: str, submission_id: str | None, detail: str
 ) -> DeliveryOutcome | None:
@@ -221,6 +226,7 @@ def alert_operator(
             sub = session.get(Submission, submission_id)
             if sub is not None:
                 attempt = sub.attempt
+    known = submission_id if attempt else None  # a run started with a wrong id is reported, not linked to it
     message = render_message(
         "operator_alert",
         idempotency_key=f"operator_alert:{submission_id}:{summary}",
@@ -236,6 +242,6 @@ def alert_operator(
         },
     )
     try:
-        return deliver(services, message, submission_id=submission_id)
+        return deliver(services, message, submission_id=known)
     except TransientError:
         return None

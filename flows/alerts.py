@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from credflow.notify import alert_operator
+from credflow.notify import alert_operator, run_summary
 from tasks.runtime import services
 
 
@@ -17,7 +17,9 @@ def email_operator_on_failure(flow: Any, flow_run: Any, state: Any) -> None:
         detail = "see the flow run in the Prefect UI"
     alert_operator(
         services(),
-        summary=f"flow run {flow_run.name} ({flow.name}, {str(flow_run.id)[:8]}) failed",
+        summary=run_summary(
+            flow_run_name=flow_run.name, flow_name=flow.name, flow_run_id=str(flow_run.id), state="failed"
+        ),
         submission_id=submission_id,
         detail=f"{detail} (flow run id {flow_run.id})",
     )

@@ -44,6 +44,7 @@ from credflow.services import Services
 from credflow.web.badges import register_badge_routes
 from credflow.web.csrf import COOKIE, FIELD, CsrfTokens
 from credflow.web.intake import create_intake_app
+from credflow.web.ops import register_ops_routes
 from credflow.web.ranges import RangeNotSatisfiable, parse_range
 from credflow.web.reports import register_report_routes
 
@@ -272,6 +273,7 @@ def create_app(
     register_badge_routes(app, services, pages, clock)
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))
     register_report_routes(app, services, pages, clock)
+    register_ops_routes(app, services)
 
     def denied(message: str, *, heading: str = "This review link cannot be opened") -> HTMLResponse:
         return pages.render("denied.html", status=403, heading=heading, message=message)
