@@ -300,9 +300,11 @@ def _register() -> None:
     app.command("assign")(assign_command)
     app.command("sweep")(sweep_command)
     app.command("calibrate")(calibrate_command)
-    from cli.serve import serve_command
+    from cli.serve import alerts_app, flows_app, serve_command
 
     app.command("serve")(serve_command)
+    app.add_typer(flows_app, name="flows")
+    app.add_typer(alerts_app, name="alerts")
     from cli.badges import badge_app, report_hours
 
     app.add_typer(badge_app, name="badge")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from datetime import timedelta
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -55,7 +56,7 @@ def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(servic
     _pool(services)
     sid = _ready(services, tmp_path)
     assign_reviewers(services, now=utcnow() - timedelta(days=10))  # both reviews are overdue now
-    state = run_in_process(services, lambda: review_sweep(return_state=True))
+    state: Any = run_in_process(services, lambda: review_sweep(return_state=True))
     result = state.result()
     assert result == {"reminded": 0, "withdrawn": 2, "assigned": 2}
     states = sorted(a.state for a in _assignments(services, sid))
