@@ -102,7 +102,12 @@ def badge_revoke(
 
 
 @badge_app.command("rotate-key")
-def badge_rotate_key(issuer: Annotated[str, typer.Argument(help="Issuer id, e.g. openscied.")]) -> None:
+def badge_rotate_key(
+    issuer: Annotated[str, typer.Argument(help="Issuer id, e.g. openscied.")],
+    compromised: Annotated[
+        bool, typer.Option("--compromised", help="The old key leaked: delete its secret; its revocation list freezes.")
+    ] = False,
+) -> None:
     """Start signing with a new key; earlier badges keep verifying (did:key carries its own public key)."""
     from cli.main import _fail, _services, console
     from credflow.issuance import key_store, ob2_key_store
@@ -111,11 +116,12 @@ def badge_rotate_key(issuer: Annotated[str, typer.Argument(help="Issuer id, e.g.
         services = _services()
         if not any(c.issuer.id == issuer for c in services.catalog):
             raise CredflowError(f"no issuer {issuer!r} in the catalog")
-        ob3 = key_store(services).rotate(issuer)
+        ob3 = key_store(services).rotate(issuer, compromised=compromised)
         ob2 = ob2_key_store(services, issuer).rotate()
     except CredflowError as exc:
         _fail(str(exc))
-    console.print(f"{issuer}: OB 3.0 key now {ob3.key_id}; OB 2.0 key now {ob2.name}")
+    retired = " (the old OB 3.0 key's secret is deleted)" if compromised else ""
+    console.print(f"{issuer}: OB 3.0 key now {ob3.key_id}; OB 2.0 key now {ob2.name}{retired}")
 
 
 def report_hours(

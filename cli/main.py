@@ -27,8 +27,9 @@ db_app = typer.Typer(help="Manage credflow's database.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
 # Piped output (make, CI logs, scripts) gets wide tables rather than rich's 80-column default.
-console = Console(width=None if sys.stdout.isatty() else 180)
-err = Console(stderr=True, soft_wrap=True)
+# No emoji codes: rich would print "did:key:z6Mk..." as "did🔑z6Mk...".
+console = Console(width=None if sys.stdout.isatty() else 180, emoji=False)
+err = Console(stderr=True, soft_wrap=True, emoji=False)
 
 #: States in which the submission flow still has work to do for an attempt.
 FLOW_STATES = {State.RECEIVED, State.VALIDATING, State.TRANSCODING}
