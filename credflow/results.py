@@ -7,7 +7,9 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
+from credflow.catalog.models import Credential
 from credflow.db.models import Assignment, Decision, InServiceHours, IssuedBadge
 from credflow.errors import NotFoundError, TransientError
 from credflow.hours import confirmation_code
@@ -16,6 +18,19 @@ from credflow.mail.base import Attachment, Message
 from credflow.notify import DeliveryOutcome, deliver
 from credflow.services import Services
 from credflow.submissions import get_submission, record_event
+
+
+def letter_verdicts(
+    session: Session, submission_id: str, credential: Credential
+) -> tuple[list[Assignment], Assignment | None]:
+    """A decided submission's submitted reviews in the letter's order (Reviewer 1, 2, ...) and its adjudication."""
+    submitted = session.scalars(
+        select(Assignment)
+        .where(Assignment.submission_id == submission_id, Assignment.state == "submitted")
+        .order_by(Assignment.completed_at, Assignment.id)
+    ).all()
+    reviews = [a for a in submitted if a.role == "review"][: credential.reviewers_per_submission]
+    return reviews, next((a for a in submitted if a.role == "adjudication"), None)
 
 
 def badge_links(services: Services, badge_id: str) -> BadgeLinks:
@@ -71,13 +86,7 @@ def result_letter(services: Services, submission_id: str) -> Message:
         decision = session.scalar(select(Decision).where(Decision.submission_id == sub.id))
         if decision is None:
             raise NotFoundError(f"submission {submission_id} has no decision yet")
-        assignments = session.scalars(
-            select(Assignment)
-            .where(Assignment.submission_id == sub.id, Assignment.state == "submitted")
-            .order_by(Assignment.completed_at, Assignment.id)
-        ).all()
-        reviews = [a for a in assignments if a.role == "review"][: credential.reviewers_per_submission]
-        adjudication = next((a for a in assignments if a.role == "adjudication"), None)
+        reviews, adjudication = letter_verdicts(session, sub.id, credential)
         earned = decision.outcome == "earned"
         links = None
         hours_note = None

@@ -30,6 +30,7 @@ from credflow.db.models import (
 from credflow.errors import PermanentError
 from credflow.letters import LEAD_REVIEWER, criterion_results
 from credflow.privacy.identity import find_applicant
+from credflow.results import letter_verdicts
 from credflow.services import Services
 from credflow.submissions import events_of
 
@@ -85,14 +86,8 @@ def _decision(session: Session, sub: Submission, credential: Credential) -> dict
     decision = session.scalar(select(Decision).where(Decision.submission_id == sub.id))
     if decision is None:
         return None
-    submitted = session.scalars(
-        select(Assignment)
-        .where(Assignment.submission_id == sub.id, Assignment.state == "submitted")
-        .order_by(Assignment.completed_at, Assignment.id)
-    ).all()
     # The letter's numbering: reviewers by position ("Reviewer 1"), the adjudicator as "Lead reviewer".
-    reviews = [a for a in submitted if a.role == "review"][: credential.reviewers_per_submission]
-    adjudication = next((a for a in submitted if a.role == "adjudication"), None)
+    reviews, adjudication = letter_verdicts(session, sub.id, credential)
     titles = {c.key: c.title for c in credential.criteria}
     try:
         results = criterion_results(credential, decision=decision.criteria, reviews=reviews, adjudication=adjudication)
@@ -110,7 +105,12 @@ def _decision(session: Session, sub: Submission, credential: Credential) -> dict
             {"criterion": key, "title": titles.get(key, key), "verdict": entry.get("verdict"), "comments": []}
             for key, entry in decision.criteria.items()
         ]
-    backread = next((a for a in submitted if a.role == "backread"), None)
+    backread = session.scalar(
+        select(Assignment)
+        .where(Assignment.submission_id == sub.id, Assignment.role == "backread", Assignment.state == "submitted")
+        .order_by(Assignment.completed_at, Assignment.id)
+        .limit(1)
+    )
     return {
         "outcome": decision.outcome,
         "decided_at": _iso(decision.decided_at),
