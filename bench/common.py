@@ -41,6 +41,9 @@ class Sizes:
     hash_reps: int
     ingest_bytes: int
     ingest_reps: int
+    throughput_nonvideo: int  # submissions per side of each throughput comparison (the cluster's cohort too)
+    throughput_video: int  # video submissions per side, embedded set-up
+    throughput_cluster_video: int  # the cluster's video cohort; 0 skips it
 
 
 FULL = Sizes(
@@ -57,6 +60,9 @@ FULL = Sizes(
     hash_reps=3,
     ingest_bytes=2 * GIB,
     ingest_reps=3,
+    throughput_nonvideo=12,
+    throughput_video=6,
+    throughput_cluster_video=6,
 )
 
 QUICK = Sizes(
@@ -73,6 +79,9 @@ QUICK = Sizes(
     hash_reps=2,
     ingest_bytes=64 * MIB,
     ingest_reps=1,
+    throughput_nonvideo=3,
+    throughput_video=2,
+    throughput_cluster_video=0,
 )
 
 
