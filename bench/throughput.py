@@ -23,6 +23,7 @@ import os
 import shutil
 import struct
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -390,6 +391,7 @@ class _Reviewers:
     cohort: set[str] = field(default_factory=set)
     letters: dict[str, float] = field(default_factory=dict)  # submission -> when its letter was first seen
     reviews: list[Future[float]] = field(default_factory=list)
+    locks: dict[str, threading.Lock] = field(default_factory=dict)
     # Reviewers act independently: a few at once, so the script is not the cohort's bottleneck.
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="reviewer"))
 
@@ -413,7 +415,10 @@ class _Reviewers:
             assignment = open_assignment(self.services, link.group(1).rsplit("/", 1)[1])
             if assignment.submission_id not in self.cohort or assignment.role not in ("review", "adjudication"):
                 continue  # a back-read (it follows the decision)
-            self.reviews.append(self.pool.submit(_review, link.group(1)))
+            # One submission's reviewers one after the other: two verdicts committed at the same instant
+            # may both start a decide run (harmless, aggregation is compare-and-set, but not a cohort's norm).
+            lock = self.locks.setdefault(assignment.submission_id, threading.Lock())
+            self.reviews.append(self.pool.submit(_review, link.group(1), lock))
 
     def close(self) -> float:
         """Wait for the reviews in hand; the seconds they took, summed."""
@@ -421,9 +426,10 @@ class _Reviewers:
         return sum(review.result() for review in self.reviews if review.exception() is None)
 
 
-def _review(link: str) -> float:
-    begin = time.perf_counter()
-    status = review_over_http(link, {})
+def _review(link: str, lock: threading.Lock) -> float:
+    with lock:
+        begin = time.perf_counter()
+        status = review_over_http(link, {})
     if status not in (200, 303):
         raise RuntimeError(f"the review at {link} answered HTTP {status}")
     return time.perf_counter() - begin
@@ -440,6 +446,24 @@ def _settle(cluster: Cluster, timeout: float = 180) -> float:
 
     cluster.wait_for("the cluster's flow runs to finish", idle, timeout=timeout, interval=1.0)
     return time.perf_counter() - start
+
+
+def _run_stats(cluster: Cluster, cohort: list[str]) -> dict[str, dict[str, float]]:
+    """Per kind of the cohort's flow runs: median seconds from creation to Running (queue, process start), running."""
+    from tests.cluster import flow_runs
+
+    spans: dict[str, dict[str, list[float]]] = {}
+    for run in flow_runs(cluster):
+        if run.parameters.get("submission_id") not in cohort or run.start_time is None or run.end_time is None:
+            continue
+        kind = "decide" if run.name.startswith("decide-") else "submission"
+        span = spans.setdefault(kind, {"to_running_s": [], "running_s": []})
+        span["to_running_s"].append((run.start_time - run.created).total_seconds())
+        span["running_s"].append((run.end_time - run.start_time).total_seconds())
+    return {
+        kind: {"runs": len(span["running_s"]), **{name: median(values) for name, values in span.items()}}
+        for kind, span in spans.items()
+    }
 
 
 def _cohort(
@@ -539,6 +563,11 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
                         cluster, services, inputs, kind, "clcohort", n, timeout=120 + 60 * n
                     )
                     settle_s = _settle(cluster)
+                    try:
+                        runs = _run_stats(cluster, cohort_ids)
+                    except Exception as exc:  # a figure for the notes, not the measurement
+                        runs = {}
+                        result.notes.append(f"flow-run figures unavailable: {type(exc).__name__}: {exc}")
                     after, ids_after = _direct_block(services, inputs, kind, "cldirect", range(half, n))
                     direct = before + after
                     result.baseline = _per_minute(n, sum(direct))
@@ -550,6 +579,7 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
                         "cohort_wall_s": wall,
                         **details,
                         "settle_after_last_letter_s": settle_s,
+                        "flow_runs": runs,
                         "direct_median_s": median(direct),
                         "direct_total_s": sum(direct),
                         "cluster_up_s": up_s,
@@ -562,6 +592,11 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
                         f"{wall:.1f} s (median latency {details['latency_s']['median']:.1f} s); direct median "
                         f"{median(direct):.2f} s per submission, {half} before the cohort and {n - half} after"
                     )
+                    result.notes += [
+                        f"{name} runs ({span['runs']:.0f}): median {span['to_running_s']:.1f} s from creation to "
+                        f"Running (queue + process start), {span['running_s']:.1f} s running"
+                        for name, span in runs.items()
+                    ]
                     log(NAME, f"cluster {kind}: {n} in {wall:.1f} s, direct {sum(direct):.1f} s")
                 except Exception as exc:  # the other kind may still measure
                     traceback.print_exc()
