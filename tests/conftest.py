@@ -82,3 +82,16 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+#: Test files that bring up their own servers and processes and share nothing with the rest:
+#: ``make test`` runs them in a second pytest-xdist worker beside the rest of the suite (they are
+#: CPU-bound on their subprocesses while most of the suite waits on I/O).
+SEPARATE = {"test_cluster.py"}
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """Two xdist groups: the separate files, and everything else in collection order on one worker."""
+    for item in items:
+        group = "cluster" if item.path.name in SEPARATE else "suite"
+        item.add_marker(pytest.mark.xdist_group(group))
