@@ -117,12 +117,16 @@ def test_serve_runs_the_single_machine_set_up_end_to_end(tmp_path):
 
             _wait("the decision", lambda: state() == "earned", serve, log)
             _wait("the result letter", lambda: len(list(outbox.glob("result*.eml"))) == 1, serve, log, timeout=60)
-            runs = client.read_flow_runs()
-            submission_runs = [r for r in runs if r.parameters.get("submission_id") == sid]
-            assert {r.deployment_id is not None for r in submission_runs} == {True}  # served deployments ran them
-            assert all(r.state_name == "Completed" for r in submission_runs), [
-                (r.name, r.state_name) for r in submission_runs
-            ]
+
+            def submission_runs() -> list:
+                return [r for r in client.read_flow_runs() if r.parameters.get("submission_id") == sid]
+
+            # the letter goes out inside the decide run, which records its end a moment later
+            _wait("the runs to end", lambda: all(r.state.is_final() for r in submission_runs()), serve, log)
+            runs = submission_runs()
+            assert len(runs) == 2  # the submission run and the decision
+            assert {r.deployment_id is not None for r in runs} == {True}  # served deployments ran them
+            assert all(r.state_name == "Completed" for r in runs), [(r.name, r.state_name) for r in runs]
     finally:
         serve.send_signal(signal.SIGINT)
         try:

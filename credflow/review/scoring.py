@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from credflow.catalog.models import Credential, Criterion
 from credflow.db.models import Assignment, EvidenceItem, Submission, Transcode, utcnow
@@ -241,15 +241,16 @@ def open_verdicts(services: Services, submission_id: str) -> int:
     may: aggregation is compare-and-set, so a second start decides nothing twice).
     """
     with services.db.session() as session:
-        return len(
-            session.scalars(
-                select(Assignment.id).where(
-                    Assignment.submission_id == submission_id,
-                    Assignment.state == "active",
-                    Assignment.role.in_(("review", "adjudication")),
-                )
-            ).all()
+        open_count = session.scalar(
+            select(func.count())
+            .select_from(Assignment)
+            .where(
+                Assignment.submission_id == submission_id,
+                Assignment.state == "active",
+                Assignment.role.in_(("review", "adjudication")),
+            )
         )
+        return int(open_count or 0)
 
 
 def decline(services: Services, assignment_id: str, reason: str, *, now: datetime | None = None) -> str:
