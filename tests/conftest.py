@@ -95,3 +95,17 @@ def pytest_collection_modifyitems(config, items) -> None:
     for item in items:
         group = "cluster" if item.path.name in SEPARATE else "suite"
         item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint() -> Iterator[str]:
+    """moto's S3 in server mode on 127.0.0.1 (``mock_aws`` serves no HTTP; a browser's POST needs a server)."""
+    from moto.server import ThreadedMotoServer
+
+    from cli.demo_reviewers import free_port
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    yield f"http://127.0.0.1:{port}"
+    server.stop()

@@ -6,7 +6,6 @@ import base64
 import dataclasses
 import hashlib
 import json
-import socket
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -19,7 +18,6 @@ import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 from fastapi.testclient import TestClient
 from itsdangerous import URLSafeSerializer
-from moto.server import ThreadedMotoServer
 from sqlalchemy import select
 
 from cli import demo_evidence as ev
@@ -370,17 +368,6 @@ def test_the_upload_url_lifetime_is_a_validated_setting(make_settings: Any) -> N
     for nonsense in (0, 30, 8 * 24 * 3600):
         with pytest.raises(ConfigurationError, match="CREDFLOW_UPLOAD_URL_SECONDS"):
             make_settings(upload_url_seconds=nonsense)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def test_with_s3_the_browser_posts_to_s3_and_credflow_refuses_what_s3_should_have(

@@ -19,7 +19,6 @@ import pytest
 from botocore.config import Config  # type: ignore[import-untyped]
 from botocore.exceptions import ClientError  # type: ignore[import-untyped]
 from moto import mock_aws
-from moto.server import ThreadedMotoServer
 
 from credflow.errors import NotFoundError, PermanentError, TransientError
 from credflow.storage.base import ObjectStore, ObjectTooLarge
@@ -269,18 +268,6 @@ def test_presigned_upload_is_a_post_whose_policy_caps_the_size(store: S3Store) -
         store.presigned_upload("uploads/abc", expires_in=300, max_bytes=0)
     with pytest.raises(ValueError):
         store.presigned_upload("../abc", expires_in=300, max_bytes=10)
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint() -> Iterator[str]:
-    # mock_aws serves no HTTP; a browser's POST needs moto's server mode.
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    yield f"http://127.0.0.1:{port}"
-    server.stop()
 
 
 def test_a_presigned_post_uploads_straight_to_s3(moto_endpoint: str) -> None:
