@@ -18,10 +18,8 @@ demo: install
 	$(DEMO_ENV) $(BIN)/credflow demo
 
 ## test: install what is missing (plus Debian's chromium for the browser tests), then run the test suite
-# Two xdist workers: the cluster test (its own Prefect server, workers and databases) beside the rest,
-# which runs in one worker in its usual order (see tests/conftest.py).
 test: install browser
-	$(BIN)/pytest -q -n 2 --dist loadgroup
+	$(BIN)/pytest -q
 
 ## lint: ruff (lint and format) and mypy
 lint: install

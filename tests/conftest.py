@@ -84,19 +84,6 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
-#: Test files that bring up their own servers and processes and share nothing with the rest:
-#: ``make test`` runs them in a second pytest-xdist worker beside the rest of the suite (they are
-#: CPU-bound on their subprocesses while most of the suite waits on I/O).
-SEPARATE = {"test_cluster.py"}
-
-
-def pytest_collection_modifyitems(config, items) -> None:
-    """Two xdist groups: the separate files, and everything else in collection order on one worker."""
-    for item in items:
-        group = "cluster" if item.path.name in SEPARATE else "suite"
-        item.add_marker(pytest.mark.xdist_group(group))
-
-
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """moto's S3 in server mode on 127.0.0.1 (``mock_aws`` serves no HTTP; a browser's POST needs a server)."""
