@@ -18,8 +18,10 @@ demo: install
 	$(DEMO_ENV) $(BIN)/credflow demo
 
 ## test: install what is missing (plus Debian's chromium for the browser tests), then run the test suite
+# Two pytest-xdist workers, a test file each at a time: the cluster test (its own Prefect server,
+# workers and databases; about 6 minutes) runs in one while the other works through the rest.
 test: install browser
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2 --dist loadfile
 
 ## lint: ruff (lint and format) and mypy
 lint: install

@@ -25,6 +25,7 @@ from credflow.badges.errors import KeyStoreError
 from credflow.badges.images import badge_png, badge_svg
 from credflow.catalog import load_catalog
 from tests.conftest import ROOT
+from tests.locks import installing
 
 VALIDATOR_DIR = ROOT / "tests" / "validator"
 VALIDATOR_VENV = VALIDATOR_DIR / ".venv"
@@ -157,6 +158,11 @@ def _requirements_digest() -> str:
 @pytest.fixture(scope="session")
 def validator_python() -> Path:
     """tests/validator/.venv with 1EdTech's validator, created (once) from tests/validator/requirements.txt."""
+    with installing(VALIDATOR_VENV):  # another test process may be building it
+        return _validator_venv()
+
+
+def _validator_venv() -> Path:
     python = VALIDATOR_VENV / "bin" / "python"
     stamp = VALIDATOR_VENV / ".credflow-installed"
     digest = _requirements_digest()

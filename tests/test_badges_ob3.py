@@ -42,6 +42,7 @@ from credflow.badges import (
     verify_credential,
 )
 from tests.conftest import ROOT
+from tests.locks import installing
 
 JS_DIR = ROOT / "tests" / "js" / "ob3-verify"
 LIST_URL = "https://badges.example.org/status/openscied/1"
@@ -57,18 +58,19 @@ def node_verify() -> NodeVerify:
     """Verify credentials in one node process running tests/js/ob3-verify (npm ci on first use)."""
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are not installed: the independent OB 3.0 verifier cannot run")
-    if not (JS_DIR / "node_modules").is_dir():
-        # --ignore-scripts: no package may run an install step (none needs one; it would download binaries).
-        proc = subprocess.run(
-            ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-            cwd=JS_DIR,
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
-        if proc.returncode != 0:
-            pytest.fail(f"npm ci in {JS_DIR} failed:\n{proc.stdout}\n{proc.stderr}")
+    with installing(JS_DIR):  # another test process may be running npm ci here
+        if not (JS_DIR / "node_modules").is_dir():
+            # --ignore-scripts: no package may run an install step (none needs one; it would download binaries).
+            proc = subprocess.run(
+                ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
+                cwd=JS_DIR,
+                capture_output=True,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+            if proc.returncode != 0:
+                pytest.fail(f"npm ci in {JS_DIR} failed:\n{proc.stdout}\n{proc.stderr}")
 
     def verify(
         credentials: Sequence[dict[str, Any]], *, status_lists: Sequence[dict[str, Any]] = (), now: str | None = None
