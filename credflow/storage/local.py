@@ -9,7 +9,7 @@ import os
 import re
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 from urllib.parse import quote
@@ -269,15 +269,7 @@ class LocalStore:
             True only for a valid key, a signature made by this store, and an
             expiry not yet passed.
         """
-        try:
-            validate_key(key)
-        except ValueError:
-            return False
-        current = time.time() if now is None else now
-        if expires < current:
-            return False
-        # Bytes, because compare_digest refuses non-ASCII str and the signature comes from a URL.
-        return hmac.compare_digest(self._signature(key, expires).encode(), signature.encode())
+        return _genuine(key, expires, now, lambda: self._signature(key, expires), signature)
 
     def _upload_signature(self, key: str, expires: int, max_bytes: int) -> str:
         # "put" keeps a download signature from ever passing as an upload one.
@@ -332,15 +324,7 @@ class LocalStore:
         Returns:
             True only for a valid key, values signed by this store and an expiry not yet passed.
         """
-        try:
-            validate_key(key)
-        except ValueError:
-            return False
-        current = time.time() if now is None else now
-        if expires < current:
-            return False
-        expected = self._upload_signature(key, expires, max_bytes).encode()
-        return hmac.compare_digest(expected, signature.encode())
+        return _genuine(key, expires, now, lambda: self._upload_signature(key, expires, max_bytes), signature)
 
     @contextlib.contextmanager
     def local_path(self, key: str) -> Iterator[Path]:
@@ -353,3 +337,15 @@ class LocalStore:
         if not path.is_file():
             raise NotFoundError(f"no stored object {key!r}")
         yield path
+
+
+def _genuine(key: str, expires: int, now: float | None, expected: Callable[[], str], signature: str) -> bool:
+    """A signed link's check: a valid key, an expiry not yet passed, and the signature ``expected()`` makes."""
+    try:
+        validate_key(key)
+    except ValueError:
+        return False
+    if expires < (time.time() if now is None else now):
+        return False
+    # Bytes, because compare_digest refuses non-ASCII str and the signature comes from a URL.
+    return hmac.compare_digest(expected().encode(), signature.encode())
