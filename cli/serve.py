@@ -123,16 +123,20 @@ def served_flows(services: Services, limit: int) -> Iterator[subprocess.Popen[by
         _stop(child)
 
 
-def install_alerts(services: Services) -> None:
-    """Install credflow's automations on the Prefect server; a failure is logged, never fatal."""
+def _install(services: Services) -> tuple[list[str], str]:
+    """Install credflow's automations, alerting ``<CREDFLOW_PUBLIC_URL>/ops/alerts``; the names and that URL."""
     from credflow.web.ops import ALERT_PATH, alert_token
     from flows.automations import install_automations
 
+    url = f"{services.settings.public_url}{ALERT_PATH}"
+    token = alert_token(services.settings.secret_key.get_secret_value())
+    return install_automations(alert_url=url, token=token), url
+
+
+def install_alerts(services: Services) -> None:
+    """Install credflow's automations on the Prefect server; a failure is logged, never fatal."""
     try:
-        names = install_automations(
-            alert_url=f"{services.settings.public_url}{ALERT_PATH}",
-            token=alert_token(services.settings.secret_key.get_secret_value()),
-        )
+        names, _ = _install(services)
     except Exception:
         log.exception("could not install the Prefect automations (operator alerts)")
     else:
@@ -219,8 +223,6 @@ alerts_app = typer.Typer(help="Operator alerts through Prefect automations.", no
 def alerts_install() -> None:
     """Create or update credflow's Prefect automations (failed-run alerts, silent runs) on PREFECT_API_URL."""
     from cli.main import _fail, _services, console
-    from credflow.web.ops import ALERT_PATH, alert_token
-    from flows.automations import install_automations
 
     if not os.environ.get("PREFECT_API_URL"):
         _fail("PREFECT_API_URL is not set: automations live on a Prefect server (an ephemeral API has none)")
@@ -228,6 +230,5 @@ def alerts_install() -> None:
         services = _services()
     except CredflowError as exc:
         _fail(str(exc))
-    url = f"{services.settings.public_url}{ALERT_PATH}"
-    names = install_automations(alert_url=url, token=alert_token(services.settings.secret_key.get_secret_value()))
+    names, url = _install(services)
     console.print(f"installed {', '.join(names)}; alerts go to {url}")
