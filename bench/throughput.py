@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import yaml
 from sqlalchemy import select
 
 from bench.common import INPUTS, OUT, Sizes, alternating, log, make_services, median, ratio
@@ -157,24 +156,11 @@ def _request(inputs: Inputs, kind: str, tag: str, n: int) -> IntakeRequest:
     )
 
 
-def _pool_yaml(path: Path, reviewers: int = 16, leads: int = 4) -> Path:
+def _pool_yaml(path: Path) -> Path:
     """Calibrated reviewers certified for both credentials, each from their own organisation."""
-    pool = {
-        "reviewers": [
-            {
-                "name": f"Bench Reviewer {n:02d}",
-                "email": f"reviewer{n:02d}@reviewers.example.org",
-                "organisation": f"Review Org {n:02d}",
-                "certified_for": [TEXT_CREDENTIAL, VIDEO_CREDENTIAL],
-                "calibrated_on": time.strftime("%Y-%m-%d"),
-                "max_active": 10,
-                "lead": n <= leads,
-            }
-            for n in range(1, reviewers + 1)
-        ]
-    }
-    path.write_text(yaml.safe_dump(pool), encoding="utf-8")
-    return path
+    from tests.cluster import write_pool
+
+    return write_pool(path, 16, [TEXT_CREDENTIAL, VIDEO_CREDENTIAL], leads=4, max_active=10)
 
 
 # --- the direct side: the flows' domain calls, in the flows' order ------------------------------

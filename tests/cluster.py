@@ -9,15 +9,13 @@ fresh ones on the machine's PostgreSQL, dropped afterwards.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -313,8 +311,8 @@ def flow_runs(cluster: Cluster) -> list[Any]:
             offset += 200
 
 
-def write_pool(path: Path, reviewers: int, credential: str) -> Path:
-    """A reviewer pool of ``reviewers`` calibrated reviewers, each from their own organisation, two leads."""
+def write_pool(path: Path, reviewers: int, credentials: Sequence[str], *, leads: int = 2, max_active: int = 8) -> Path:
+    """A reviewer pool of ``reviewers`` reviewers calibrated today, each from their own organisation."""
     import yaml
 
     pool = {
@@ -323,10 +321,10 @@ def write_pool(path: Path, reviewers: int, credential: str) -> Path:
                 "name": f"Reviewer {n:02d}",
                 "email": f"reviewer{n:02d}@reviewers.example.org",
                 "organisation": f"Review Org {n:02d}",
-                "certified_for": [credential],
+                "certified_for": list(credentials),
                 "calibrated_on": time.strftime("%Y-%m-%d"),
-                "max_active": 8,
-                "lead": n <= 2,
+                "max_active": max_active,
+                "lead": n <= leads,
             }
             for n in range(1, reviewers + 1)
         ]
@@ -343,12 +341,3 @@ def message_text(payload: dict[str, Any]) -> str:
 def idempotency_key(payload: dict[str, Any]) -> str:
     """The idempotency key credflow puts in each message's custom args."""
     return str(payload.get("custom_args", {}).get("idempotency_key", ""))
-
-
-def cleanup(workdir: Path) -> None:
-    """Remove the cluster's folders (logs stay when a test fails: it does not call this)."""
-    shutil.rmtree(workdir, ignore_errors=True)
-
-
-def dump(value: Any) -> str:
-    return json.dumps(value, indent=1, default=str)[:4000]

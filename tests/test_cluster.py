@@ -73,7 +73,7 @@ def cluster(tmp_path_factory) -> Iterator[Cluster]:
 
 
 def test_a_cohort_is_decided_exactly_once_across_two_workers(cluster, tmp_path):
-    pool = write_pool(tmp_path / "pool.yaml", reviewers=12, credential=CREDENTIAL)
+    pool = write_pool(tmp_path / "pool.yaml", 12, [CREDENTIAL])
     cluster.run("credflow", "reviewers", "import", str(pool))
     services = cluster.services()
     applicants = {_submit(cluster, tmp_path, n): n for n in range(1, COHORT + 1)}

@@ -60,7 +60,7 @@ def test_serve_runs_the_single_machine_set_up_end_to_end(tmp_path):
         "CREDFLOW_PUBLIC_URL": web,
         "CREDFLOW_OPERATOR_EMAIL": "operator@credflow.example",
     }
-    pool = write_pool(tmp_path / "pool.yaml", reviewers=3, credential="openscied-anchoring-phenomenon")
+    pool = write_pool(tmp_path / "pool.yaml", 3, ["openscied-anchoring-phenomenon"])
     subprocess.run([str(BIN / "credflow"), "reviewers", "import", str(pool)], env=env, cwd=ROOT, check=True)
     log = tmp_path / "serve.log"
     with log.open("wb") as out:
