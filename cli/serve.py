@@ -129,7 +129,7 @@ def _install(services: Services) -> tuple[list[str], str]:
     from flows.automations import install_automations
 
     url = f"{services.settings.public_url}{ALERT_PATH}"
-    token = alert_token(services.settings.secret_key.get_secret_value())
+    token = alert_token(services.settings.keyring)
     return install_automations(alert_url=url, token=token), url
 
 
@@ -155,11 +155,19 @@ def serve_command(
     """Serve the web pages and run the flows: on one machine, with workers, or in-process."""
     import uvicorn
 
-    from cli.main import _fail, _services, console
+    from cli.main import _fail, console
+    from credflow.keyring import check_secret_for_exposure
+    from credflow.services import build_services
+    from credflow.settings import load_settings
     from credflow.web.app import create_app
 
     try:
-        services = _services()
+        settings = load_settings()
+        # A public or short key is fine on this machine alone, never where others can connect.
+        check_secret_for_exposure(
+            secret=settings.secret_key.get_secret_value(), bind_host=host, public_url=settings.public_url
+        )
+        services = build_services(settings)
     except CredflowError as exc:
         _fail(str(exc))
     workers = os.environ.get("CREDFLOW_DEPLOYMENTS") == "1"

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from credflow.catalog import Catalog, load_catalog
 from credflow.db.engine import Database
 from credflow.db.migrate import upgrade
+from credflow.keyring import Purpose
 from credflow.mail.base import Mailer
 from credflow.settings import MailBackend, Settings, StorageBackend
 from credflow.storage.base import ObjectStore
@@ -53,7 +54,7 @@ def build_store(settings: Settings) -> ObjectStore:
     return LocalStore(
         settings.resolved_storage_dir,
         public_url=settings.public_url,
-        secret=settings.secret_key.get_secret_value().encode(),
+        secret=settings.keyring.key(Purpose.STORE_URL),
     )
 
 

@@ -14,6 +14,7 @@ from pydantic import Field, SecretStr, ValidationError, field_validator, model_v
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from credflow.errors import ConfigurationError
+from credflow.keyring import DEV_SECRET_KEY, MAKE_ONE, MIN_SECRET_LENGTH, KeyRing
 
 
 class StorageBackend(StrEnum):
@@ -38,8 +39,14 @@ class Settings(BaseSettings):
     catalog_dir: Path = Field(default=Path("rubrics"), description="Folder of micro-credential YAML files.")
     public_url: str = Field(default="http://127.0.0.1:8000", description="Base URL of `credflow serve`.")
     secret_key: SecretStr = Field(
-        default=SecretStr("dev-only-change-me-dev-only-change-me"),
-        description="Signs links; at least 32 characters.",
+        default=SecretStr(DEV_SECRET_KEY),
+        description="The secret every signing key is derived from (HKDF, one key per purpose); at least 32 "
+        "characters. The default is public and accepted only when credflow is reachable from this machine alone.",
+    )
+    secret_key_previous: SecretStr | None = Field(
+        default=None,
+        description="During a rotation, the secret being replaced: it still verifies links, tokens and sessions "
+        "(never signs). Remove it once what it signed has expired.",
     )
 
     storage_backend: StorageBackend = StorageBackend.LOCAL
@@ -112,11 +119,11 @@ class Settings(BaseSettings):
             raise ValueError("must be an https URL (did:web documents are fetched over https)")
         return value.rstrip("/") if value else value
 
-    @field_validator("secret_key")
+    @field_validator("secret_key", "secret_key_previous")
     @classmethod
-    def _long_secret(cls, value: SecretStr) -> SecretStr:
-        if len(value.get_secret_value()) < 32:
-            raise ValueError("must be at least 32 characters")
+    def _long_secret(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < MIN_SECRET_LENGTH:
+            raise ValueError(f"must be at least {MIN_SECRET_LENGTH} characters; {MAKE_ONE}")
         return value
 
     @field_validator("mail_sender")
@@ -133,6 +140,12 @@ class Settings(BaseSettings):
         if self.mail_backend is MailBackend.SENDGRID and self.sendgrid_api_key is None:
             raise ValueError("CREDFLOW_SENDGRID_API_KEY is required when CREDFLOW_MAIL_BACKEND=sendgrid")
         return self
+
+    @property
+    def keyring(self) -> KeyRing:
+        """The per-purpose signing keys derived from the secret (and the previous one during a rotation)."""
+        previous = self.secret_key_previous.get_secret_value() if self.secret_key_previous else None
+        return KeyRing(self.secret_key.get_secret_value(), previous)
 
     @property
     def resolved_database_url(self) -> str:

@@ -124,9 +124,7 @@ def assign(
         session.add(assignment)
         session.flush()
         assignment_id = assignment.id
-    token = issue_token(
-        services.settings.secret_key.get_secret_value(), assignment_id=assignment_id, nonce=nonce, due_at=due_at
-    )
+    token = issue_token(services.settings.keyring, assignment_id=assignment_id, nonce=nonce, due_at=due_at)
     return Link(assignment_id, name, token, due_at)
 
 

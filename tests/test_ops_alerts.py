@@ -6,6 +6,7 @@ import json
 
 from fastapi.testclient import TestClient
 
+from credflow.keyring import KeyRing
 from credflow.services import build_services
 from credflow.web.app import create_app
 from credflow.web.ops import ALERT_PATH, alert_token
@@ -32,7 +33,7 @@ def _alerts(services) -> list[dict]:
 
 def test_an_alert_with_the_token_emails_the_operator_once(make_settings):
     services, client = _client(make_settings)
-    headers = {"Authorization": f"Bearer {alert_token(services.settings.secret_key.get_secret_value())}"}
+    headers = {"Authorization": f"Bearer {alert_token(services.settings.keyring)}"}
     for _ in range(2):  # the automation retries, or the hook reported the same run
         answer = client.post(ALERT_PATH, content=json.dumps(ALERT), headers=headers)
         assert answer.status_code == 202
@@ -44,10 +45,10 @@ def test_an_alert_with_the_token_emails_the_operator_once(make_settings):
 
 def test_alerts_without_the_token_or_with_a_bad_body_are_refused(make_settings):
     services, client = _client(make_settings)
-    good = {"Authorization": f"Bearer {alert_token(services.settings.secret_key.get_secret_value())}"}
+    good = {"Authorization": f"Bearer {alert_token(services.settings.keyring)}"}
     assert client.post(ALERT_PATH, content=json.dumps(ALERT)).status_code == 403
     assert client.post(ALERT_PATH, content=json.dumps(ALERT), headers={"Authorization": "Bearer x"}).status_code == 403
-    assert alert_token("another-secret-key-of-thirty-two-chars") != good["Authorization"].split()[1]
+    assert alert_token(KeyRing("another-secret-key-of-thirty-two-chars")) != good["Authorization"].split()[1]
     not_json = client.post(ALERT_PATH, content=b"{nope", headers=good)
     assert not_json.status_code == 422 and "not JSON" in not_json.text
     lacking = client.post(ALERT_PATH, content=json.dumps({"flow_run_id": "x"}), headers=good)

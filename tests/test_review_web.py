@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from credflow.db.models import Assignment, utcnow
+from credflow.keyring import KeyRing
 from credflow.review.scoring import anonymous_id
 from credflow.review.tokens import GRACE, issue_token
 from credflow.services import Services
@@ -390,7 +391,7 @@ def test_a_failing_callback_does_not_fail_the_reviewer(world, caplog):
 
 def _forged(world: World, link) -> str:
     return issue_token(
-        "another-secret-another-secret-1234", assignment_id=link.assignment_id, nonce="x", due_at=link.due_at
+        KeyRing("another-secret-another-secret-1234"), assignment_id=link.assignment_id, nonce="x", due_at=link.due_at
     )
 
 
@@ -409,8 +410,9 @@ def _other_assignment(world: World, link) -> str:
     other = assign(world.services, world.other.submission_id)
     nonce = assignment_row(world.services, other.assignment_id).token_nonce
     assert nonce is not None
-    secret = world.services.settings.secret_key.get_secret_value()
-    return issue_token(secret, assignment_id=link.assignment_id, nonce=nonce, due_at=link.due_at)
+    return issue_token(
+        world.services.settings.keyring, assignment_id=link.assignment_id, nonce=nonce, due_at=link.due_at
+    )
 
 
 @pytest.mark.parametrize(

@@ -33,7 +33,7 @@ from credflow.db.models import (
 from credflow.errors import PermanentError
 from credflow.issuance import revoke
 from credflow.lifecycle import ACTIVE, State
-from credflow.privacy.identity import ERASED, email_fingerprint, find_applicant, tombstone_email
+from credflow.privacy.identity import ERASED, email_fingerprints, find_applicant, tombstone_email
 from credflow.privacy.purge import purge_evidence
 from credflow.privacy.scrub import Scrubber
 from credflow.services import Services
@@ -205,9 +205,9 @@ def erase_applicant(
         ValueError: no reason, or a reason naming the applicant.
     """
     now = now or utcnow()
-    secret = services.settings.secret_key.get_secret_value()
+    keys = services.settings.keyring
     with services.db.session() as session:
-        applicant = find_applicant(session, email, secret=secret)
+        applicant = find_applicant(session, email, keys=keys)
         applicant_id = applicant.id
         text = _check_reason(reason, applicant, email)
         subs = list(session.scalars(select(Submission).where(Submission.applicant_id == applicant_id)))
@@ -262,7 +262,7 @@ def erase_applicant(
             if scrub.mentions(event.actor) or scrub.mentions(event.detail)
         )
         _tombstone(session, applicant, subs, scrub, now=now)
-        applicant.erased_email_hash = email_fingerprint(secret, old_email)
+        applicant.erased_email_hash = email_fingerprints(keys, old_email)[0]
         relations = session.execute(
             delete(ReviewerRelation).where(func.lower(ReviewerRelation.applicant_email) == old_email)
         )

@@ -283,7 +283,7 @@ def export_applicant(services: Services, email: str, *, out: Path) -> ExportRepo
         ApplicantErased: the applicant was erased; nothing personal is left.
     """
     with services.db.session() as session:
-        applicant = find_applicant(session, email, secret=services.settings.secret_key.get_secret_value())
+        applicant = find_applicant(session, email, keys=services.settings.keyring)
         if applicant.erased_at is not None:
             raise ApplicantErased(
                 f"the applicant with this email was erased on {applicant.erased_at:%Y-%m-%d}; nothing personal is left"

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from credflow.db.models import Applicant
 from credflow.errors import NotFoundError
+from credflow.keyring import KeyRing, Purpose
 
 #: What personal text becomes on erasure.
 ERASED = "[erased]"
@@ -24,19 +25,23 @@ def normalise_email(email: str) -> str:
     return email.strip().lower()
 
 
-def email_fingerprint(secret: str, email: str) -> str:
-    """A keyed hash of an erased applicant's email: it answers "already erased" but cannot be reversed.
+def email_fingerprints(keys: KeyRing, email: str) -> tuple[str, ...]:
+    """Keyed hashes of an erased applicant's email: they answer "already erased" but cannot be reversed.
 
     Args:
-        secret: The deployment's secret key (``CREDFLOW_SECRET_KEY``); without it the hash cannot be
-            checked against guessed addresses.
+        keys: The deployment's key ring; without the secret the hash cannot be checked against guessed
+            addresses.
         email: The address, normalised here.
 
     Returns:
-        64 hex characters.
+        64 hex characters each: the current key's first (the one to store), then the previous key's, then
+        the hashes made with the secret itself before keys were derived per purpose (still recognised).
     """
     message = f"credflow-erasure:{normalise_email(email)}".encode()
-    return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
+    legacy = [keys.current] + ([keys.previous] if keys.previous else [])
+    return keys.macs(Purpose.ADDRESS_HASH, message) + tuple(
+        hmac.new(secret.encode(), message, hashlib.sha256).hexdigest() for secret in legacy
+    )
 
 
 def tombstone_email(applicant_id: str) -> str:
@@ -44,7 +49,7 @@ def tombstone_email(applicant_id: str) -> str:
     return f"erased+{applicant_id}@erased.invalid"
 
 
-def find_applicant(session: Session, email: str, *, secret: str) -> Applicant:
+def find_applicant(session: Session, email: str, *, keys: KeyRing) -> Applicant:
     """The applicant with this email, or the latest erased one who had it.
 
     Raises:
@@ -58,7 +63,7 @@ def find_applicant(session: Session, email: str, *, secret: str) -> Applicant:
         return live
     erased = session.scalar(
         select(Applicant)
-        .where(Applicant.erased_email_hash == email_fingerprint(secret, address))
+        .where(Applicant.erased_email_hash.in_(email_fingerprints(keys, address)))
         .order_by(Applicant.erased_at.desc())
         .limit(1)
     )

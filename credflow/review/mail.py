@@ -25,7 +25,7 @@ def review_link(services: Services, assignment: Assignment) -> str:
     if assignment.token_nonce is None:
         return ""
     token = issue_token(
-        services.settings.secret_key.get_secret_value(),
+        services.settings.keyring,
         assignment_id=assignment.id,
         nonce=assignment.token_nonce,
         due_at=assignment.due_at,

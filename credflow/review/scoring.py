@@ -79,7 +79,7 @@ def open_assignment(services: Services, token: str, *, now: datetime | None = No
         AccessDenied: forged, expired, revoked (reassigned, declined or completed) links.
     """
     now = now or utcnow()
-    claims = read_token(services.settings.secret_key.get_secret_value(), token, now=now)
+    claims = read_token(services.settings.keyring, token, now=now)
     with services.db.session() as session:
         assignment = session.get(Assignment, claims.assignment_id)
         if assignment is None or assignment.token_nonce is None or assignment.token_nonce != claims.nonce:

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from itsdangerous import BadSignature, URLSafeSerializer
 
 from credflow.errors import PermanentError
+from credflow.keyring import KeyRing, Purpose
 
 #: A link stays usable this long after the assignment's deadline (the sweep withdraws it first).
 GRACE = timedelta(days=2)
@@ -24,24 +25,24 @@ class TokenClaims:
     expires: datetime
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt="credflow-assignment-link")
+def _serializer(keys: KeyRing) -> URLSafeSerializer:
+    return keys.serializer(Purpose.REVIEW_LINK)
 
 
-def issue_token(secret: str, *, assignment_id: str, nonce: str, due_at: datetime) -> str:
+def issue_token(keys: KeyRing, *, assignment_id: str, nonce: str, due_at: datetime) -> str:
     """Sign a link token for one assignment; it expires ``GRACE`` after the deadline."""
     expires = int((due_at + GRACE).timestamp())
-    return str(_serializer(secret).dumps({"a": assignment_id, "n": nonce, "e": expires}))
+    return str(_serializer(keys).dumps({"a": assignment_id, "n": nonce, "e": expires}))
 
 
-def read_token(secret: str, token: str, *, now: datetime) -> TokenClaims:
+def read_token(keys: KeyRing, token: str, *, now: datetime) -> TokenClaims:
     """Check the signature and expiry of a token (revocation is checked against the database).
 
     Raises:
         AccessDenied: forged or tampered, or expired.
     """
     try:
-        data = _serializer(secret).loads(token)
+        data = _serializer(keys).loads(token)
         claims = TokenClaims(str(data["a"]), str(data["n"]), datetime.fromtimestamp(int(data["e"]), tz=now.tzinfo))
     except (BadSignature, KeyError, TypeError, ValueError):
         raise AccessDenied(

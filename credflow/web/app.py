@@ -267,7 +267,7 @@ def create_app(
     """
     clock = now or utcnow
     pages = Pages()
-    tokens = CsrfTokens(services.settings.secret_key.get_secret_value())
+    tokens = CsrfTokens(services.settings.keyring)
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
     register_badge_routes(app, services, pages, clock)

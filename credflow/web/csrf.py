@@ -12,7 +12,9 @@ from __future__ import annotations
 import hmac
 import secrets
 
-from itsdangerous import BadSignature, URLSafeSerializer
+from itsdangerous import BadSignature
+
+from credflow.keyring import KeyRing, Purpose
 
 COOKIE = "credflow_csrf"
 FIELD = "csrf"
@@ -21,8 +23,8 @@ FIELD = "csrf"
 class CsrfTokens:
     """Issues and checks the tokens of one secret."""
 
-    def __init__(self, secret: str) -> None:
-        self._serializer = URLSafeSerializer(secret, salt="credflow-review-csrf")
+    def __init__(self, keys: KeyRing) -> None:
+        self._serializer = keys.serializer(Purpose.CSRF)
 
     def issue(self, assignment_id: str) -> str:
         """A fresh token for forms of ``assignment_id``."""

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from credflow.db.models import utcnow
 from credflow.errors import CredflowError, IntakeRefused, NotFoundError
 from credflow.intake import ApplicantInfo, CarryOver, IntakeRequest, Upload, submit
+from credflow.keyring import Purpose
 from credflow.services import Services
 from credflow.submissions import get_submission
 from credflow.web.uploads import register_upload_routes, release_uploads, take_uploads
@@ -38,7 +39,7 @@ class SubmissionOut(BaseModel):
 
 
 def _serializer(services: Services) -> URLSafeSerializer:
-    return URLSafeSerializer(services.settings.secret_key.get_secret_value(), salt="credflow-applicant-link")
+    return services.settings.keyring.serializer(Purpose.APPLICANT_TOKEN)
 
 
 def applicant_token(services: Services, applicant_id: str) -> str:

@@ -8,8 +8,6 @@ same and a run that triggers both is reported once.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 from typing import Any
 
@@ -17,6 +15,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
+from credflow.keyring import KeyRing, Purpose
 from credflow.notify import alert_operator, run_summary
 from credflow.services import Services
 
@@ -24,19 +23,19 @@ ALERT_PATH = "/ops/alerts"
 MAX_ALERT_BYTES = 64 << 10
 
 
-def alert_token(secret_key: str) -> str:
-    """The bearer token the automation's webhook sends: derived from ``CREDFLOW_SECRET_KEY``."""
-    return hmac.new(secret_key.encode(), b"credflow operator alerts", hashlib.sha256).hexdigest()
+def alert_token(keys: KeyRing) -> str:
+    """The bearer token the automation's webhook sends: the ops key's MAC of a fixed label."""
+    return keys.mac(Purpose.OPS_TOKEN, b"credflow operator alerts")
 
 
 def register_ops_routes(app: FastAPI, services: Services) -> None:
     """``POST /ops/alerts``: authenticated by the bearer token, emails the operator about one run."""
-    token = alert_token(services.settings.secret_key.get_secret_value())
+    keys = services.settings.keyring
 
     @app.post(ALERT_PATH, include_in_schema=False)
     async def alert(request: Request) -> Response:
         sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
-        if not hmac.compare_digest(sent.encode(), token.encode()):
+        if not keys.verify_mac(Purpose.OPS_TOKEN, b"credflow operator alerts", sent):
             return JSONResponse({"error": "not allowed"}, status_code=403)
         body = await request.body()
         if len(body) > MAX_ALERT_BYTES:

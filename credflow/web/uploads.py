@@ -12,7 +12,6 @@ marker (the submission's id) refuses the id for any other submission.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import io
 import uuid
@@ -32,6 +31,7 @@ from credflow.catalog.models import EvidenceKind
 from credflow.db.models import Applicant
 from credflow.errors import IntakeRefused, NotFoundError
 from credflow.intake import EMAIL, Upload
+from credflow.keyring import KeyRing, Purpose
 from credflow.services import Services
 from credflow.storage.base import ObjectTooLarge
 from credflow.storage.local import LocalStore
@@ -39,7 +39,6 @@ from credflow.storage.local import LocalStore
 UPLOAD_PREFIX = "uploads"
 #: A grant may join a submission this long after its URL expired: a large upload started in time can end late.
 SUBMIT_GRACE = timedelta(hours=24)
-_SALT = "credflow-upload-grant"
 
 
 @dataclass(frozen=True)
@@ -71,17 +70,17 @@ class UploadGrant:
         return f"the upload of {self.filename!r} for {self.requirement_key!r}"
 
 
-def _serializer(secret: str) -> URLSafeSerializer:
-    return URLSafeSerializer(secret, salt=_SALT)
+def _serializer(keys: KeyRing) -> URLSafeSerializer:
+    return keys.serializer(Purpose.UPLOAD_GRANT)
 
 
-def applicant_key(secret: str, email: str) -> str:
-    """A keyed hash naming the applicant of ``email`` (trimmed, lower case) in grants."""
+def applicant_keys(keys: KeyRing, email: str) -> tuple[str, ...]:
+    """Keyed hashes naming the applicant of ``email`` (trimmed, lower case) in grants; the first signs."""
     normal = email.strip().lower().encode()
-    return hmac.new(f"{_SALT}:{secret}".encode(), normal, hashlib.sha256).hexdigest()[:32]
+    return tuple(mac[:32] for mac in keys.macs(Purpose.UPLOAD_GRANT, normal))
 
 
-def issue_grant(secret: str, grant: UploadGrant) -> str:
+def issue_grant(keys: KeyRing, grant: UploadGrant) -> str:
     """Sign ``grant`` into an opaque, URL-safe ``upload_id`` (it contains no ``:``)."""
     claims = {
         "u": grant.upload_uuid,
@@ -93,17 +92,17 @@ def issue_grant(secret: str, grant: UploadGrant) -> str:
         "b": grant.max_bytes,
         "e": int(grant.expires.timestamp()),
     }
-    return str(_serializer(secret).dumps(claims))
+    return str(_serializer(keys).dumps(claims))
 
 
-def read_grant(secret: str, upload_id: str, *, tz: Any = None) -> UploadGrant:
+def read_grant(keys: KeyRing, upload_id: str, *, tz: Any = None) -> UploadGrant:
     """The grant signed into ``upload_id``.
 
     Raises:
         HTTPException: 403 when the id is forged or altered.
     """
     try:
-        data = _serializer(secret).loads(upload_id)
+        data = _serializer(keys).loads(upload_id)
         return UploadGrant(
             upload_uuid=uuid.UUID(hex=str(data["u"])).hex,
             applicant=str(data["a"]),
@@ -275,19 +274,19 @@ def take_uploads(
         HTTPException: 422 malformed, named twice, or another credential or requirement; 403 forged,
             expired or another applicant's; 409 never completed; 413 over its limit (then deleted).
     """
-    secret = services.settings.secret_key.get_secret_value()
-    who = applicant_key(secret, email)
+    keys = services.settings.keyring
+    who = applicant_keys(keys, email)
     taken: list[TakenUpload] = []
     for entry in references or []:
         requirement_key, sep, upload_id = entry.partition(":")
         if not sep or not requirement_key or not upload_id:
             raise HTTPException(422, f"uploaded {entry[:40]!r}: use '<requirement key>:<upload_id>'")
-        grant = read_grant(secret, upload_id, tz=now.tzinfo)
+        grant = read_grant(keys, upload_id, tz=now.tzinfo)
         if now > grant.expires + SUBMIT_GRACE:
             raise HTTPException(
                 403, f"{grant.label} expired at {grant.expires:%Y-%m-%d %H:%M} UTC: ask for a new upload URL"
             )
-        if not hmac.compare_digest(grant.applicant, who):
+        if not any(hmac.compare_digest(grant.applicant, mine) for mine in who):
             raise HTTPException(403, f"{grant.label} was issued to another applicant")
         if grant.credential_id != credential_id:
             raise HTTPException(422, f"{grant.label} was issued for {grant.credential_id}, not {credential_id}")
@@ -394,10 +393,10 @@ def register_upload_routes(
                 f"file {body.filename!r} is {_mib(body.size)}; {body.requirement_key!r} takes at most {_mib(limit)}",
             )
         lifetime = services.settings.upload_url_seconds
-        secret = services.settings.secret_key.get_secret_value()
+        keys = services.settings.keyring
         grant = UploadGrant(
             upload_uuid=uuid.uuid4().hex,
-            applicant=applicant_key(secret, email),
+            applicant=applicant_keys(keys, email)[0],
             credential_id=body.credential_id,
             requirement_key=body.requirement_key,
             filename=body.filename,
@@ -408,7 +407,7 @@ def register_upload_routes(
         target = services.store.presigned_upload(
             grant.key, expires_in=lifetime, max_bytes=limit, content_type=body.content_type
         )
-        upload_id = issue_grant(secret, grant)
+        upload_id = issue_grant(keys, grant)
         return UploadOut(
             upload_id=upload_id,
             reference=f"{body.requirement_key}:{upload_id}",
