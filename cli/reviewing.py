@@ -153,6 +153,25 @@ def review_decline(token: str, reason: Annotated[str, typer.Option(help="Why you
     _console().print(f"declined; submission {submission_id} is {state}")
 
 
+@review_app.command("relink")
+def review_relink(
+    yes: Annotated[bool, typer.Option("--yes", help="Do it without asking.")] = False,
+) -> None:
+    """Give every active assignment a new private link and email it; every earlier link stops working.
+
+    For a leaked CREDFLOW_SECRET_KEY (after replacing it, open links are dead) or forwarded links.
+    """
+    from credflow.review.mail import reissue_links
+
+    if not yes and not typer.confirm("Replace every open review link and email the reviewers?"):
+        _fail("nothing changed")
+    try:
+        ids = reissue_links(_ctx())
+    except CredflowError as exc:
+        _fail(str(exc))
+    _console().print(f"{len(ids)} review link(s) replaced and emailed")
+
+
 def _decide(services: Any, submission_id: str) -> str:
     from flows.review import decide_submission
 
