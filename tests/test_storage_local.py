@@ -311,3 +311,48 @@ def test_presigned_upload_needs_a_valid_key_and_positive_limits(store: LocalStor
     for key, expires_in, max_bytes in (("../x", 60, 10), ("k", 0, 10), ("k", 60, 0)):
         with pytest.raises(ValueError):
             store.presigned_upload(key, expires_in=expires_in, max_bytes=max_bytes)
+
+
+def test_a_piecewise_put_is_invisible_until_committed(store: LocalStore) -> None:
+    with store.begin_put("uploads/abc", max_bytes=10) as part:
+        part.write(b"hello ")
+        assert not store.exists("uploads/abc") and part.temp_path.is_file()
+        part.write(b"you")
+        stored = part.commit()
+    assert stored.size == 9 and stored.sha256 == hashlib.sha256(b"hello you").hexdigest()
+    assert store.get_bytes("uploads/abc") == b"hello you"
+    assert leftovers(store.root) == []
+
+
+def test_a_piecewise_put_left_uncommitted_or_too_large_keeps_nothing(store: LocalStore) -> None:
+    with store.begin_put("uploads/abandoned") as part:
+        part.write(b"partial")
+    with store.begin_put("uploads/big", max_bytes=4) as part, pytest.raises(ObjectTooLarge):
+        part.write(b"12345")
+    assert not store.exists("uploads/abandoned") and not store.exists("uploads/big")
+    assert leftovers(store.root) == []
+    with pytest.raises(ValueError, match="finished"):
+        part.write(b"more")
+
+
+def test_the_sweep_deletes_only_files_of_the_folder_older_than_the_cutoff(store: LocalStore) -> None:
+    now = 2_000_000_000.0
+    store.put_stream("uploads/old", io.BytesIO(b"o"))
+    store.put_stream("uploads/old.used", io.BytesIO(b"sub"))
+    store.put_stream("uploads/fresh", io.BytesIO(b"f"))
+    store.put_stream("uploads/nested/old", io.BytesIO(b"n"))
+    store.put_stream("evidence/old", io.BytesIO(b"e"))
+    partial = store.begin_put("uploads/crashed")
+    partial.write(b"half")
+    for key in ("uploads/old", "uploads/old.used", "uploads/nested/old", "evidence/old"):
+        os.utime(store.root / key, (now - 7200, now - 7200))
+    os.utime(partial.temp_path, (now - 7200, now - 7200))
+    for key in ("uploads/fresh",):
+        os.utime(store.root / key, (now - 60, now - 60))
+
+    deleted = store.sweep("uploads", modified_before=now - 3600)
+
+    assert deleted == sorted(["uploads/old", "uploads/old.used", f"uploads/{partial.temp_path.name}"])
+    assert store.exists("uploads/fresh") and store.exists("uploads/nested/old") and store.exists("evidence/old")
+    assert not partial.temp_path.exists()
+    assert store.sweep("nothing-here", modified_before=now) == []

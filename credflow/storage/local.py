@@ -73,6 +73,81 @@ def _read_range(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes
             yield chunk
 
 
+class PartialPut:
+    """One object being written: a temp file beside the target, hashed and counted on the way.
+
+    :meth:`commit` fsyncs it and renames it over the target (readers see the old object or the
+    new one, never a partial file); :meth:`abort`, or leaving a ``with`` block uncommitted,
+    deletes it. Each :meth:`write` is a bounded blocking call.
+    """
+
+    def __init__(self, key: str, target: Path, *, max_bytes: int | None) -> None:
+        self.key = key
+        self._target = target
+        self._max_bytes = max_bytes
+        self._digest = hashlib.sha256()
+        self.size = 0
+        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
+        self._temp = Path(temp_name)
+        self._out: BinaryIO | None = os.fdopen(fd, "wb")
+
+    @property
+    def temp_path(self) -> Path:
+        """The partial file (gone once committed or aborted)."""
+        return self._temp
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``.
+
+        Raises:
+            ObjectTooLarge: the object grew past ``max_bytes``; the partial file is deleted.
+            ValueError: the put was already committed or aborted.
+        """
+        if self._out is None:
+            raise ValueError(f"the put of {self.key!r} is finished")
+        self.size += len(data)
+        if self._max_bytes is not None and self.size > self._max_bytes:
+            self.abort()
+            raise ObjectTooLarge(f"object {self.key!r} exceeds the {self._max_bytes}-byte limit")
+        self._digest.update(data)
+        self._out.write(data)
+
+    def commit(self) -> StoredObject:
+        """Make the bytes written so far the object ``key``, durably.
+
+        Raises:
+            ValueError: the put was already committed or aborted.
+        """
+        out = self._out
+        if out is None:
+            raise ValueError(f"the put of {self.key!r} is finished")
+        self._out = None
+        try:
+            with out:
+                out.flush()
+                os.fsync(out.fileno())
+            self._temp.replace(self._target)
+        except BaseException:
+            self._temp.unlink(missing_ok=True)
+            raise
+        _fsync_folder(self._target.parent)
+        return StoredObject(key=self.key, sha256=self._digest.hexdigest(), size=self.size)
+
+    def abort(self) -> None:
+        """Delete the partial file; aborting twice, or after a commit, does nothing."""
+        if self._out is None:
+            return
+        self._out.close()
+        self._out = None
+        self._temp.unlink(missing_ok=True)
+
+    def __enter__(self) -> PartialPut:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.abort()
+
+
 class LocalStore:
     """Objects as files under ``root``; presigned URLs point at ``credflow serve`` on ``public_url``.
 
@@ -145,28 +220,53 @@ class LocalStore:
             ValueError: the key is invalid.
         """
         del content_type
+        with self.begin_put(key, max_bytes=max_bytes) as part:
+            while chunk := stream.read(CHUNK_SIZE):
+                part.write(chunk)
+            return part.commit()
+
+    def begin_put(self, key: str, *, max_bytes: int | None = None) -> PartialPut:
+        """Start writing the object ``key`` piece by piece (for callers that receive the bytes asynchronously).
+
+        Use it as a context manager: leaving the block without :meth:`PartialPut.commit` deletes
+        the partial file, so a broken or refused upload never leaves bytes behind.
+
+        Raises:
+            ValueError: the key is invalid.
+        """
         target = self._path(key)
         target.parent.mkdir(parents=True, exist_ok=True)
-        digest = hashlib.sha256()
-        size = 0
-        fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
-        temp = Path(temp_name)
-        try:
-            with os.fdopen(fd, "wb") as out:
-                while chunk := stream.read(CHUNK_SIZE):
-                    size += len(chunk)
-                    if max_bytes is not None and size > max_bytes:
-                        raise ObjectTooLarge(f"object {key!r} exceeds the {max_bytes}-byte limit")
-                    digest.update(chunk)
-                    out.write(chunk)
-                out.flush()
-                os.fsync(out.fileno())
-            temp.replace(target)
-        except BaseException:
-            temp.unlink(missing_ok=True)
-            raise
-        _fsync_folder(target.parent)
-        return StoredObject(key=key, sha256=digest.hexdigest(), size=size)
+        return PartialPut(key, target, max_bytes=max_bytes)
+
+    def sweep(self, prefix: str, *, modified_before: float) -> list[str]:
+        """Delete every file under the folder ``prefix`` last modified before ``modified_before``.
+
+        For folders of short-lived objects (``uploads/``): the objects themselves and the
+        partial files of puts that never finished. Files in sub-folders are left alone.
+
+        Args:
+            prefix: A key prefix naming a folder of the store.
+            modified_before: Unix time; older files go.
+
+        Returns:
+            The names deleted, relative to the store root.
+        """
+        folder = self._path(prefix.strip("/"))
+        if not folder.is_dir():
+            return []
+        deleted = []
+        for entry in os.scandir(folder):
+            # lstat: a symlink planted in the folder is judged (and removed) itself, never followed.
+            if not entry.is_file(follow_symlinks=False):
+                continue
+            try:
+                if entry.stat(follow_symlinks=False).st_mtime >= modified_before:
+                    continue
+                Path(entry.path).unlink()
+            except FileNotFoundError:
+                continue  # taken or deleted meanwhile
+            deleted.append(f"{prefix.strip('/')}/{entry.name}")
+        return sorted(deleted)
 
     def put_file(self, key: str, path: Path, *, content_type: str = "application/octet-stream") -> StoredObject:
         """Store a copy of the local file ``path`` under ``key``.
