@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
-import httpx
 import typer
 
 from credflow.errors import CredflowError
@@ -15,33 +15,47 @@ from credflow.errors import CredflowError
 badge_app = typer.Typer(help="Verify and revoke badges.", no_args_is_help=True)
 
 
-def _load(source: str) -> tuple[bytes, str]:
-    if source.startswith(("http://", "https://")):
-        response = httpx.get(source, timeout=20, follow_redirects=True)
-        response.raise_for_status()
-        return response.content, source
-    return Path(source).read_bytes(), source
+def _read_file(path: Path, max_bytes: int) -> bytes:
+    # Only regular files, read up to the cap: /dev/zero, a FIFO or a folder must not hang or fill memory.
+    if not path.is_file():
+        raise CredflowError(f"{path}: not a regular file")
+    with path.open("rb") as handle:
+        data = handle.read(max_bytes + 1)
+    if len(data) > max_bytes:
+        raise CredflowError(f"{path} is larger than the {max_bytes:,} bytes accepted")
+    return data
 
 
-def read_credential(source: str) -> dict[str, Any]:
+def read_credential(source: str, *, fetch: Callable[[str], bytes] | None = None) -> dict[str, Any]:
     """A credential from a JSON file, a baked PNG or SVG, or a URL serving either.
+
+    Args:
+        source: A file path or an http(s) URL.
+        fetch: Fetches a URL (a :class:`~credflow.badges.fetch.SafeFetcher` when None).
 
     Raises:
         CredflowError: nothing readable, or an OB 2.0 badge (which this command does not verify).
     """
     from credflow.badges.baking import OB3_KEYWORD, unbake
+    from credflow.badges.fetch import DEFAULT_MAX_BYTES, SafeFetcher
 
-    data, where = _load(source)
-    text = data.lstrip()[:1]
-    if text in (b"{", b"["):
-        document = json.loads(data)
+    if source.startswith(("http://", "https://")):
+        data = (fetch or SafeFetcher())(source)
     else:
-        baked = unbake(data)
-        if baked is None:
-            raise CredflowError(f"{where}: no Open Badges credential in this image")
-        if baked.keyword != OB3_KEYWORD:
-            raise CredflowError(f"{where}: an Open Badges 2.0 badge; verify it with an OB 2.0 validator")
-        document = json.loads(baked.content)
+        data = _read_file(Path(source), DEFAULT_MAX_BYTES)
+    where = source
+    try:
+        if data.lstrip()[:1] in (b"{", b"["):
+            document = json.loads(data)
+        else:
+            baked = unbake(data)
+            if baked is None:
+                raise CredflowError(f"{where}: no Open Badges credential in this image")
+            if baked.keyword != OB3_KEYWORD:
+                raise CredflowError(f"{where}: an Open Badges 2.0 badge; verify it with an OB 2.0 validator")
+            document = json.loads(baked.content)
+    except (ValueError, RecursionError) as exc:
+        raise CredflowError(f"{where}: not a JSON credential ({str(exc)[:200]})") from None
     if not isinstance(document, dict):
         raise CredflowError(f"{where}: not a credential object")
     return document
@@ -51,32 +65,29 @@ def read_credential(source: str) -> dict[str, Any]:
 def badge_verify(
     source: Annotated[str, typer.Argument(help="Credential JSON, baked PNG/SVG, or a URL of either.")],
     offline: Annotated[bool, typer.Option(help="Skip the revocation check (no network).")] = False,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private",
+            help="Fetch from private, loopback and link-local addresses too (tests, local deployments).",
+        ),
+    ] = False,
 ) -> None:
-    """Check a badge's signature, issuer key, validity dates and revocation; exit 1 when it fails."""
-    from credflow.badges.verify import verify_credential
+    """Check a badge's signature, issuer key, validity dates and revocation; exit 1 when it fails.
+
+    Nothing a credential names is fetched before its proof holds (but a did:web issuer's DID document,
+    which the proof needs); no redirects are followed and every answer is size-capped.
+    """
+    from credflow.badges.fetch import SafeFetcher
+    from credflow.badges.verify import verify_fetching
     from credflow.db.models import utcnow
 
+    fetch = SafeFetcher(allow_private=allow_private)
     try:
-        credential = read_credential(source)
-        lists = None
-        status_url = credential.get("credentialStatus", {}).get("statusListCredential")
-        if status_url and not offline:
-            try:
-                lists = {status_url: httpx.get(status_url, timeout=20).raise_for_status().json()}
-            except httpx.HTTPError as exc:
-                raise CredflowError(
-                    f"cannot fetch the revocation list {status_url}: {exc}; use --offline to skip"
-                ) from None
-        resolver = None
-        issuer = str(credential.get("issuer", {}).get("id", "")) if isinstance(credential.get("issuer"), dict) else ""
-        if issuer.startswith("did:web:") and not offline:
-            from credflow.badges.keys import KeyResolver, did_web_document_url
-
-            document = httpx.get(did_web_document_url(issuer), timeout=20).raise_for_status().json()
-            resolver = KeyResolver(did_documents={issuer: document})
-        result = verify_credential(credential, now=utcnow(), status_lists=lists, resolver=resolver)
-    except (OSError, ValueError, httpx.HTTPError, CredflowError) as exc:
-        sys.stderr.write(f"credflow: {exc}\n")
+        credential = read_credential(source, fetch=fetch)
+        result = verify_fetching(credential, now=utcnow(), fetch=None if offline else fetch)
+    except (OSError, ValueError, RecursionError, CredflowError) as exc:
+        sys.stderr.write(f"credflow: {str(exc)[:2000]}\n")
         raise typer.Exit(2) from None
     for check in result.checks:
         sys.stdout.write(f"{check.outcome:>7}  {check.name}: {check.detail}\n")

@@ -47,7 +47,7 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
         (tmp_path / "badge.json").write_text(json.dumps(credential))
         (tmp_path / "badge.png").write_bytes(png.content)
 
-        ok = runner.invoke(app, ["badge", "verify", str(tmp_path / "badge.png")])
+        ok = runner.invoke(app, ["badge", "verify", "--allow-private", str(tmp_path / "badge.png")])
         assert ok.exit_code == 0 and "VALID" in ok.output, ok.output
         tampered = {**credential, "name": "Something else"}
         (tmp_path / "tampered.json").write_text(json.dumps(tampered))
@@ -56,7 +56,10 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
 
         revoked = runner.invoke(app, ["badge", "revoke", badge_id, "--reason", "plagiarised evidence"])
         assert revoked.exit_code == 0, revoked.output
-        after = runner.invoke(app, ["badge", "verify", f"{url}/badges/{badge_id}/credential.json"])
+        # The server is on 127.0.0.1: private addresses are fetched only when allowed.
+        refused = runner.invoke(app, ["badge", "verify", f"{url}/badges/{badge_id}/credential.json"])
+        assert refused.exit_code == 2 and "loopback" in refused.output
+        after = runner.invoke(app, ["badge", "verify", "--allow-private", f"{url}/badges/{badge_id}/credential.json"])
         assert after.exit_code == 1 and "revoked" in after.output
         assert "Revoked." in httpx.get(f"{url}/badges/{badge_id}").text
 

@@ -1,13 +1,15 @@
 """Verify an Open Badges 3.0 credential: structure, safe mode, signature, issuer, validity period and status.
 
 Every check is reported, passed or not, with the reason, so a verification page can show what was checked and
-an operator can see why a badge failed. Nothing is fetched: keys come from did:key ids or DID documents given
-to the resolver, status lists from the caller.
+an operator can see why a badge failed. :func:`verify_credential` fetches nothing: keys come from did:key ids or
+DID documents given to the resolver, status lists from the caller. :func:`verify_fetching` fetches, through a
+function it is given, only what a credential's proof vouches for (see there).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -21,6 +23,8 @@ from credflow.badges.status_list import StatusList
 Outcome = Literal["passed", "failed", "skipped"]
 #: ``(statusListCredential URL, index) -> bit is set``; for callers that keep the bits themselves.
 StatusLookup = Callable[[str, int], bool]
+#: ``url -> body``; raises a :class:`~credflow.errors.CredflowError` when it cannot (see ``badges.fetch``).
+Fetch = Callable[[str], bytes]
 
 OB_TYPES = ("OpenBadgeCredential", "AchievementCredential")
 SAFE = "every term is defined by the bundled contexts, so the proof covers all the data"
@@ -280,3 +284,86 @@ def verify_credential(
         _status(credential, now=now, resolver=resolver, status_lists=status_lists, status_lookup=status_lookup)
     )
     return VerificationResult(tuple(checks))
+
+
+class FetchedDocumentError(BadgeError):
+    """A document fetched for verification (DID document, status list) is not what it must be."""
+
+
+def _fetched_json(fetch: Fetch, url: str, what: str) -> dict[str, Any]:
+    try:
+        document = json.loads(fetch(url))
+    except (ValueError, RecursionError) as exc:
+        raise FetchedDocumentError(f"{what} at {url} is not JSON: {str(exc)[:200]}") from None
+    if not isinstance(document, dict):
+        raise FetchedDocumentError(f"{what} at {url} is not a JSON object")
+    return document
+
+
+def _signing_did(credential: Mapping[str, Any]) -> str | None:
+    proof = credential.get("proof")
+    method = proof.get("verificationMethod") if isinstance(proof, Mapping) else None
+    return method.partition("#")[0] if isinstance(method, str) else None
+
+
+def _did_web_document(issuer: str, fetch: Fetch) -> dict[str, Any]:
+    from credflow.badges.keys import did_web_document_url
+
+    url = did_web_document_url(issuer)
+    document = _fetched_json(fetch, url, "the issuer's DID document")
+    if document.get("id") != issuer:
+        raise FetchedDocumentError(f"the DID document at {url} is for {str(document.get('id'))[:200]!r}, not {issuer}")
+    if not isinstance(document.get("verificationMethod", []), list):
+        raise FetchedDocumentError(f"the DID document at {url} has no verificationMethod list")
+    return document
+
+
+def _vouched(result: VerificationResult) -> bool:
+    return all(result.check(name).outcome == "passed" for name in ("structure", "signature", "issuer"))
+
+
+def verify_fetching(credential: Mapping[str, Any], *, now: dt.datetime, fetch: Fetch | None) -> VerificationResult:
+    """Verify a credential from elsewhere, fetching only what its own proof vouches for.
+
+    A forged credential could name any URL (an internal service, an endless body), so nothing it names is
+    fetched before its proof holds, with one exception the proof needs: a ``did:web`` issuer's DID document,
+    fetched only when the credential's structure passed and its proof names a key of that same issuer. The
+    status lists are fetched only once structure, signature and issuer passed.
+
+    Args:
+        credential: The credential as parsed JSON.
+        now: The time to check validity against (time-zone aware).
+        fetch: Returns a URL's body (e.g. a :class:`~credflow.badges.fetch.SafeFetcher`); None fetches nothing
+            (did:web issuers then fail to resolve and the status check is skipped).
+
+    Returns:
+        The checks of :func:`verify_credential`.
+
+    Raises:
+        CredflowError: A document could not be fetched, or is not JSON of the expected shape.
+    """
+    documents: dict[str, Mapping[str, Any]] = {}
+    issuer = issuer_id(credential)
+    if (
+        fetch is not None
+        and issuer is not None
+        and issuer.startswith("did:web:")
+        and _signing_did(credential) == issuer
+        and _structure(credential).outcome == "passed"
+    ):
+        documents[issuer] = _did_web_document(issuer, fetch)
+    resolver = KeyResolver(documents)
+    result = verify_credential(credential, now=now, resolver=resolver)
+    if fetch is None or not _vouched(result):
+        if fetch is not None and _status_entries(credential):
+            skipped = Check("status", "skipped", "the revocation list is not fetched for an unverified credential")
+            result = VerificationResult((*result.checks[:-1], skipped))
+        return result
+    lists: dict[str, Mapping[str, Any]] = {}
+    for entry in _status_entries(credential):
+        url = entry.get("statusListCredential")
+        if isinstance(url, str) and url not in lists:
+            lists[url] = _fetched_json(fetch, url, "the revocation list")
+    if not lists:
+        return result
+    return verify_credential(credential, now=now, resolver=resolver, status_lists=lists)
