@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import string
+import unicodedata
 from collections.abc import Sequence
 
 from credflow.db.models import Event
 from credflow.submissions import SubmissionView
 
+# CommonMark lets a backslash escape exactly the ASCII punctuation, and every one of them can start markup
+# somewhere (links, images, emphasis, code, HTML, entities, tables, autolinks like https: or www.).
+_ESCAPED = {ord(char): "\\" + char for char in string.punctuation}
+# Direction overrides and isolates can make a cell read as something else; control characters have no business.
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
 
 def _cell(text: object) -> str:
-    # Applicant-controlled text goes into a markdown table: keep it on one line, without pipes or markup.
-    clean = " ".join(str(text).split()).replace("|", "\\|")
-    for char in "`*_[]<>":
-        clean = clean.replace(char, "\\" + char)
-    return clean
+    """Applicant-controlled text as literal markdown on one line: nothing in it renders as markup or a link."""
+    clean = "".join(c for c in " ".join(str(text).split()) if c not in _BIDI and unicodedata.category(c) != "Cc")
+    # One pass over the characters: each is escaped once, so a backslash in the text cannot undo an escape.
+    return clean.translate(_ESCAPED)
 
 
 def artifact_key(submission_id: str) -> str:
@@ -50,6 +57,6 @@ def submission_markdown(view: SubmissionView, events: Sequence[Event]) -> str:
     lines += ["", "## Timeline", "", "| time (UTC) | actor | event | detail |", "|---|---|---|---|"]
     for event in events:
         what = f"{event.from_state or '·'} → {event.to_state}" if event.to_state else event.kind
-        detail = ", ".join(f"{k}={_cell(v)}" for k, v in sorted(event.detail.items()))
+        detail = ", ".join(f"{_cell(k)}={_cell(v)}" for k, v in sorted(event.detail.items()))
         lines.append(f"| {event.at:%Y-%m-%d %H:%M:%S} | {_cell(event.actor)} | {what} | {detail} |")
     return "\n".join(lines) + "\n"

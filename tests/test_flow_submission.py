@@ -59,7 +59,7 @@ def test_a_document_submission_flows_to_awaiting_review(services, tmp_path):
         )
     # The keyed artifact keeps its history: first as received, last as awaiting review.
     assert len(versions) == 2
-    assert "`awaiting_review`" in str(versions[0].data) and "plan.pdf" in str(versions[0].data)
+    assert "`awaiting_review`" in str(versions[0].data) and "plan\\.pdf" in str(versions[0].data)
     assert "`received`" in str(versions[-1].data)
 
 

@@ -304,3 +304,76 @@ def test_did_web_the_issuers_document_only_after_the_structure_passed_and_nothin
     with pytest.raises(FetchedDocumentError, match=r"is for 'did:web:evil\.example'"):
         verify_fetching(badge, now=LATER, fetch=impostor)
     assert impostor.asked == [did_url]
+
+
+# --- the operator artifact's markdown -------------------------------------------------------------------
+
+HOSTILE_NAMES = [
+    "\\[x\\](javascript:alert(1))",  # the finding: a backslash undid the escape of the bracket
+    "[x](javascript:alert(1))",
+    "\\\\[x](javascript:alert(1))",
+    "![t](https://evil.example/t.png)",
+    "<script>alert(1)</script>",
+    "<img src=x onerror=alert(1)>",
+    "<https://evil.example/phish>",
+    "&lt;b&gt; &#106;avascript:",
+    "`code` **bold** __under__ *it* ~~gone~~",
+    "a | b | c",
+    "Ana\n\n# Approved\n\n[click](https://evil.example)",
+    "www.evil.example https://evil.example",
+    "\u202eevil\u202c \x00\x1b[31m",
+]
+
+
+def _operator_markdown(text: str) -> str:
+    from credflow.db.models import Event
+    from credflow.lifecycle import State
+    from credflow.operator_view import submission_markdown
+    from credflow.submissions import EvidenceView, SubmissionView
+
+    evidence = EvidenceView(
+        id="e1",
+        requirement_key="plan",
+        display_name=text,
+        size=10,
+        sha256="0" * 64,
+        sniffed_format="pdf",
+        duration=None,
+        problems=(text,),
+    )
+    view = SubmissionView(
+        id="0123456789abcdef",
+        credential_id="openscied-facilitating-discussions",
+        applicant_name=text,
+        applicant_email="ana@example.org",
+        organisation=text,
+        attempt=1,
+        previous_id=None,
+        state=State.RECEIVED,
+        created_at=LATER,
+        state_since=LATER,
+        problems=({"requirement": text, "message": text},),
+        evidence=(evidence,),
+    )
+    event = Event(at=LATER, actor=text, kind="note", from_state=None, to_state=None, detail={"why": text})
+    return submission_markdown(view, [event])
+
+
+def _tags(markdown: str) -> list[str]:
+    import re
+
+    from markdown_it import MarkdownIt
+
+    renderer = MarkdownIt("commonmark").enable("table").enable("strikethrough")
+    renderer.validateLink = lambda url: True  # as a renderer that does not drop javascript: links would
+    html = renderer.render(markdown)
+    return sorted(re.findall(r"<([a-z0-9]+)[\s>]", html))
+
+
+@pytest.mark.parametrize("text", HOSTILE_NAMES)
+def test_hostile_names_render_as_text_in_the_operator_artifact(text: str) -> None:
+    markdown = _operator_markdown(text)
+    # The same tags as with a plain name: no link, image, HTML, emphasis, code or extra table cell appeared.
+    assert _tags(markdown) == _tags(_operator_markdown("Ana Alvarez"))
+    assert "\u202e" not in markdown and "\x00" not in markdown and "\x1b" not in markdown
+    assert "www.evil" not in markdown and "https:" not in markdown.replace("https\\:", "")
