@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -21,13 +22,114 @@ from sqlalchemy.orm import Session
 from credflow.catalog.models import Credential
 from credflow.db.models import Applicant, Enrolment, EvidenceItem, Submission, utcnow
 from credflow.errors import IntakeRefused
+from credflow.evidence.inspect import human_size, printable
 from credflow.evidence.names import safe_display_name
 from credflow.lifecycle import State
 from credflow.services import Services
-from credflow.storage.base import ObjectTooLarge, StoredObject, new_key
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, new_key
 from credflow.submissions import record_event, transition, unlock_count
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+
+#: Caps on what one submission may carry; beyond them intake refuses with a message naming the cap.
+MAX_NAME_CHARS = 200  # a person's or an organisation's name
+MAX_EMAIL_CHARS = 254  # RFC 5321's longest usable address
+MAX_ANSWERS = 50  # written answers in one submission (credentials ask for a handful)
+MAX_ANSWER_KEY_CHARS = 100
+MAX_ANSWER_CHARS = 50_000  # about 8,000 words, ten times the longest answer any credential allows
+MAX_ANSWERS_BYTES = 1 << 20  # the answers as sent (a JSON or YAML document)
+MAX_FILES = 50
+MAX_FILENAME_CHARS = 1_000  # as sent; the display name keeps at most 200
+MAX_IDEMPOTENCY_KEY_CHARS = 255
+
+# Text-direction controls: they can make a name display as something else (U+202E turns "ab" into "ba").
+_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+# Control characters (CR and LF among them), line and paragraph separators and lone surrogates.
+_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
+_ANSWER_WHITESPACE = frozenset("\t\n\r")
+
+
+class IntakeInvalid(IntakeRefused):
+    """The request itself is malformed (forbidden characters, too deep, too long): fix it and send it again."""
+
+
+class EvidenceTooLarge(IntakeInvalid):
+    """A file is larger than its requirement (or the upload cap) allows; nothing of it was kept."""
+
+
+class IdempotencyKeyReused(IntakeRefused):
+    """An Idempotency-Key already named a submission with other content."""
+
+
+def _forbidden_characters(text: str, *, in_text: bool = False) -> list[str]:
+    """The distinct forbidden characters of ``text`` as ``<U+XXXX>``.
+
+    On one line (names, keys): control, line-breaking and text-direction characters. In a written
+    answer (``in_text``): control characters other than tab and line breaks; right-to-left writing
+    legitimately uses direction marks there.
+    """
+    if in_text:
+        found = {ch for ch in text if ch not in _ANSWER_WHITESPACE and unicodedata.category(ch) in {"Cc", "Cs"}}
+    else:
+        found = {ch for ch in text if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES}
+    return [f"<U+{ord(ch):04X}>" for ch in sorted(found)]
+
+
+def check_text_field(label: str, value: str, *, max_chars: int) -> str:
+    """Refuse a name-like field with control, line-break or text-direction characters, or too long.
+
+    Returns:
+        The value without surrounding whitespace.
+
+    Raises:
+        IntakeInvalid: naming the field and the characters (never echoing more than a short excerpt).
+    """
+    bad = _forbidden_characters(value)
+    if bad:
+        raise IntakeInvalid(
+            f"{label} '{printable(value, 60)}' contains characters that are not allowed in it "
+            f"({', '.join(bad[:5])}): line breaks, control or text-direction characters. Type it on one line "
+            "without them."
+        )
+    if len(value) > max_chars:
+        raise IntakeInvalid(f"{label} is {len(value):,} characters long; the limit is {max_chars:,}")
+    return value.strip()
+
+
+def parse_answers(text: str | bytes, *, source: str = "answers", yaml_too: bool = False) -> dict[str, Any]:
+    """Parse a JSON (or, with ``yaml_too``, YAML) document of written answers within the caps.
+
+    Args:
+        text: The document as sent.
+        source: How to name it in messages (``answers``, ``answers file plan.yaml``).
+        yaml_too: Accept YAML as well (the CLI's answers files); the HTTP intake takes JSON.
+
+    Returns:
+        The mapping as parsed; :func:`submit` checks its keys and values.
+
+    Raises:
+        IntakeInvalid: too large, unreadable, nested too deeply, or not a mapping.
+    """
+    import yaml
+
+    size = len(text.encode() if isinstance(text, str) else text)
+    if size > MAX_ANSWERS_BYTES:
+        raise IntakeInvalid(f"{source} is {human_size(size)}; the limit is {human_size(MAX_ANSWERS_BYTES)}")
+    try:
+        # Both parsers recurse per nesting level: a deep document ends in RecursionError, caught below.
+        data = yaml.safe_load(text) if yaml_too else json.loads(text)
+    except RecursionError:
+        raise IntakeInvalid(
+            f"{source} is nested too deeply: send one object of question keys to answer texts"
+        ) from None
+    except (ValueError, yaml.YAMLError) as exc:
+        kind = "JSON or YAML" if yaml_too else "JSON"
+        raise IntakeInvalid(f"{source} is not {kind}: {printable(str(exc), 200)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise IntakeInvalid(f"{source} must map question keys to answers")
+    return data
 
 
 @dataclass(frozen=True)
@@ -69,6 +171,9 @@ class IntakeRequest:
     enrolled_on: date | None = None  # first enrolment date; later sends never move it
     carried: Sequence[CarryOver] = field(default=())  # resubmissions: unchanged files of the previous attempt
     previous_id: str | None = None  # resubmissions: the attempt this one follows (checked against the chain)
+    # False when nobody proved the address (HTTP without a token): such a request may make a new
+    # applicant but never touches an existing one's record (name, organisation, submissions).
+    address_verified: bool = True
 
 
 @dataclass(frozen=True)
@@ -95,17 +200,49 @@ class IntakeResult:
 
 def _check_request(request: IntakeRequest) -> dict[str, str]:
     applicant = request.applicant
-    if not applicant.name.strip():
+    name = check_text_field("applicant name", applicant.name, max_chars=MAX_NAME_CHARS)
+    if not name:
         raise IntakeRefused("applicant name is empty")
-    if not EMAIL.match(applicant.email.strip()):
-        raise IntakeRefused(f"applicant email {applicant.email!r} is not an email address")
-    if not applicant.organisation.strip():
+    email = applicant.email.strip()
+    if len(email) > MAX_EMAIL_CHARS or _forbidden_characters(email) or not EMAIL.match(email):
+        raise IntakeInvalid(f"applicant email '{printable(applicant.email, 60)}' is not an email address")
+    organisation = check_text_field("applicant organisation", applicant.organisation, max_chars=MAX_NAME_CHARS)
+    if not organisation:
         raise IntakeRefused("applicant organisation is empty (it is needed to avoid reviewer conflicts)")
+    if request.idempotency_key is not None and (
+        len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS or _forbidden_characters(request.idempotency_key)
+    ):
+        raise IntakeInvalid(
+            f"the Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters, without control characters"
+        )
+    if len(request.answers) > MAX_ANSWERS:
+        raise IntakeInvalid(f"{len(request.answers):,} answers were sent; the limit is {MAX_ANSWERS}")
+    files = len(request.uploads) + len(request.carried)
+    if files > MAX_FILES:
+        raise IntakeInvalid(f"{files:,} files were sent; the limit is {MAX_FILES}")
+    for upload in request.uploads:
+        if len(upload.filename) > MAX_FILENAME_CHARS:
+            raise IntakeInvalid(
+                f"a file name for {printable(upload.requirement_key, 40)!r} is {len(upload.filename):,} characters "
+                f"long ('{printable(upload.filename, 40)}'); the limit is {MAX_FILENAME_CHARS:,}"
+            )
     answers: dict[str, str] = {}
     for key, value in request.answers.items():
+        label = printable(str(key), 40)
+        if not isinstance(key, str) or len(key) > MAX_ANSWER_KEY_CHARS or _forbidden_characters(key):
+            raise IntakeInvalid(f"answer key '{label}' is not a question key (short text on one line)")
         if not isinstance(value, str):
-            raise IntakeRefused(f"the answer to {key!r} must be text, not {type(value).__name__}")
-        answers[str(key)] = value
+            raise IntakeInvalid(f"the answer to '{label}' must be text, not {type(value).__name__}")
+        if len(value) > MAX_ANSWER_CHARS:
+            raise IntakeInvalid(
+                f"the answer to '{label}' is {len(value):,} characters long; the limit is {MAX_ANSWER_CHARS:,}"
+            )
+        bad = _forbidden_characters(value, in_text=True)
+        if bad:
+            raise IntakeInvalid(
+                f"the answer to '{label}' contains control characters ({', '.join(bad[:5])}); paste it as plain text"
+            )
+        answers[key] = value
     return answers
 
 
@@ -206,6 +343,8 @@ def _record(
     if applicant is None:
         applicant = Applicant(email=email, name=request.applicant.name.strip(), organisation="")
         session.add(applicant)
+    elif not request.address_verified:
+        raise IntakeRefused("this address already has an applicant record: send the applicant's API token")
     applicant.name = request.applicant.name.strip()
     applicant.organisation = request.applicant.organisation.strip()
     session.flush()
@@ -286,8 +425,11 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
     submission leaves nothing behind in the store.
 
     Raises:
-        IntakeRefused: unknown credential, bad applicant details, closed access window,
-            or a chain that takes no new attempt now.
+        IntakeRefused: unknown credential, closed access window, or a chain that takes no new
+            attempt now; :class:`IdempotencyKeyReused` for a key already used for other content;
+            :class:`IntakeInvalid` for forbidden characters or a size over its cap, and
+            :class:`EvidenceTooLarge` for a file over its requirement's limit (counted as the
+            bytes arrive; nothing of it is kept).
     """
     now = now or utcnow()
     credential = services.catalog.credentials.get(request.credential_id)
@@ -299,28 +441,21 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
     key = _client_key(email, request.idempotency_key) if request.idempotency_key else None
     if key is not None:
         with services.db.session() as session:
-            found = _existing(session, key)
-        if found is not None:
-            return found
+            sub = session.scalar(select(Submission).where(Submission.idempotency_key == key))
+            if sub is not None:
+                if not _same_content(sub, request, credential_id=credential.id, answers=answers):
+                    raise IdempotencyKeyReused(
+                        "this Idempotency-Key was already used for a submission with other content; "
+                        "send new content with a new key"
+                    )
+                return IntakeResult(sub.id, sub.credential_id, sub.attempt, sub.state, False, sub.previous_id)
 
     stored: list[tuple[Upload, StoredObject]] = []
     try:
         for carried in request.carried:
             stored.append(_carry_over(services, request, carried))
         for upload in request.uploads:
-            try:
-                obj = services.store.put_stream(
-                    new_key("evidence"),
-                    upload.stream,
-                    content_type="application/octet-stream",
-                    max_bytes=services.settings.ingest_max_bytes,
-                )
-            except ObjectTooLarge:
-                raise IntakeRefused(
-                    f"file {upload.filename!r} is larger than the upload cap of "
-                    f"{services.settings.ingest_max_bytes / 2**30:.1f} GiB"
-                ) from None
-            stored.append((upload, obj))
+            stored.append((upload, _store_upload(services, credential, upload)))
         key = key or _derived_key(email, credential.id, answers, stored)
         try:
             with services.db.session() as session:
@@ -346,6 +481,68 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
         raise
     _discard(services, stored)
     return found
+
+
+def _store_upload(services: Services, credential: Credential, upload: Upload) -> StoredObject:
+    """Stream one file to the store, stopping (and keeping nothing) past its requirement's size limit."""
+    cap = services.settings.ingest_max_bytes
+    requirement = credential.requirement(upload.requirement_key)
+    limit = requirement.max_size_bytes if requirement is not None else None
+    max_bytes = min(cap, limit) if limit is not None else cap
+    try:
+        return services.store.put_stream(
+            new_key("evidence"), upload.stream, content_type="application/octet-stream", max_bytes=max_bytes
+        )
+    except ObjectTooLarge:
+        name = safe_display_name(upload.filename).name
+        if requirement is not None and limit is not None and limit <= cap:
+            raise EvidenceTooLarge(
+                f"'{name}' is larger than {human_size(limit)}, the limit for '{requirement.title}'; nothing of it "
+                "was kept. Compress or shorten the file, or export it at a lower resolution, then send it again."
+            ) from None
+        raise EvidenceTooLarge(
+            f"'{name}' is larger than the upload cap of {human_size(cap)}; nothing of it was kept"
+        ) from None
+
+
+def _same_content(sub: Submission, request: IntakeRequest, *, credential_id: str, answers: dict[str, str]) -> bool:
+    """Whether a retry under the same Idempotency-Key sends what the recorded submission holds.
+
+    Answers and file names are compared; the bytes too, for files that can be read twice (a file
+    already taken by the recorded submission, sent by reference, is not read again).
+    """
+    if sub.credential_id != credential_id or dict(sub.answers or {}) != answers:
+        return False
+    left = [(item.requirement_key, item.original_name, item.sha256) for item in sub.evidence]
+    for carried in request.carried:
+        match = next((e for e in left if (e[0], e[2]) == (carried.requirement_key, carried.sha256.lower())), None)
+        if match is None:
+            return False
+        left.remove(match)
+    for upload in request.uploads:
+        sha = _sha256_of(upload.stream)
+        match = next(
+            (e for e in left if e[:2] == (upload.requirement_key, upload.filename) and sha in (None, e[2])), None
+        )
+        if match is None:
+            return False
+        left.remove(match)
+    return not left
+
+
+def _sha256_of(stream: BinaryIO) -> str | None:
+    """The sha256 of a seekable stream's bytes, leaving it where it was; None when it cannot be re-read."""
+    try:
+        if not stream.seekable():
+            return None
+        start = stream.tell()
+    except (OSError, ValueError):
+        return None
+    digest = hashlib.sha256()
+    while chunk := stream.read(CHUNK_SIZE):
+        digest.update(chunk)
+    stream.seek(start)
+    return digest.hexdigest()
 
 
 def _carry_over(services: Services, request: IntakeRequest, carried: CarryOver) -> tuple[Upload, StoredObject]:

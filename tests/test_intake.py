@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from credflow.db.models import EvidenceItem, Submission
 from credflow.errors import IntakeRefused
-from credflow.intake import ApplicantInfo, IntakeRequest, Upload, access_ends, submit
+from credflow.intake import ApplicantInfo, IdempotencyKeyReused, IntakeRequest, Upload, access_ends, submit
 from credflow.lifecycle import State
 from credflow.submissions import get_submission, transition
 from tests.builders import anchoring_request, applicant
@@ -45,10 +45,13 @@ def test_the_same_submission_twice_is_one_submission(services, tmp_path):
     assert len(_objects(services)) == 1  # the duplicate's bytes were not kept
 
 
-def test_a_client_key_makes_the_submission_idempotent_whatever_its_content(services, tmp_path):
+def test_a_client_key_makes_the_submission_idempotent_and_refuses_other_content(services, tmp_path):
     first = submit(services, anchoring_request(tmp_path, key="k-1", title="one"))
-    again = submit(services, anchoring_request(tmp_path, key="k-1", title="two"))
-    assert again.submission_id == first.submission_id
+    again = submit(services, anchoring_request(tmp_path, key="k-1", title="one"))
+    assert again.submission_id == first.submission_id and not again.created
+    with pytest.raises(IdempotencyKeyReused, match="already used for a submission with other content"):
+        submit(services, anchoring_request(tmp_path, key="k-1", title="two"))  # other bytes, same file name
+    assert _count(services) == 1 and len(_objects(services)) == 1
     other = submit(
         services, anchoring_request(tmp_path, key="k-1", who=applicant("Bo Chen"), title="three")
     )  # another applicant's same key is their own submission
