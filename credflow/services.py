@@ -76,7 +76,7 @@ def build_mailer(settings: Settings) -> Mailer:
 
 def build_services(settings: Settings, *, migrate: bool = True) -> Services:
     """Build every service; fails fast on a bad catalog, missing ffmpeg or bad settings."""
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the database and evidence
     settings.check_tools()
     catalog = load_catalog(settings.catalog_dir)
     db = Database(settings.resolved_database_url)

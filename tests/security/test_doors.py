@@ -377,3 +377,30 @@ def test_hostile_names_render_as_text_in_the_operator_artifact(text: str) -> Non
     assert _tags(markdown) == _tags(_operator_markdown("Ana Alvarez"))
     assert "\u202e" not in markdown and "\x00" not in markdown and "\x1b" not in markdown
     assert "www.evil" not in markdown and "https:" not in markdown.replace("https\\:", "")
+
+
+# --- file modes -----------------------------------------------------------------------------------------
+
+
+def test_the_database_and_its_folder_are_created_private(make_settings: Any) -> None:
+    import os
+    import stat
+
+    from credflow.services import build_services
+
+    previous = os.umask(0o022)  # a usual umask: files would be 0644 and folders 0755 without care
+    try:
+        settings = make_settings()
+        services = build_services(settings)
+        with services.db.session() as session:  # a write keeps the write-ahead log open
+            from sqlalchemy import text
+
+            session.execute(text("CREATE TABLE door_check (x INTEGER)"))
+            database = Path(services.db.engine.url.database or "")
+            made = {p.name: stat.S_IMODE(p.stat().st_mode) for p in database.parent.glob(database.name + "*")}
+        services.close()
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
+    assert database.name in made and f"{database.name}-wal" in made, made
+    assert set(made.values()) == {0o600}, made
