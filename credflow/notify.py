@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from jinja2 import TemplateError
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -23,6 +24,9 @@ from credflow.services import Services
 from credflow.submissions import get_submission, record_event
 
 CLAIM = timedelta(minutes=5)
+#: What rendering a message or building it for the wire raises when its content cannot make an email
+#: (a bad template variable, text no header takes): retrying cannot help, so the message is given up.
+UNSENDABLE: tuple[type[BaseException], ...] = (TemplateError, ValueError, TypeError, LookupError, PermanentMailError)
 
 
 class Notice(StrEnum):
@@ -158,21 +162,12 @@ def deliver(
     except TransientMailError as exc:
         _settle(services, key, state="pending", claimed_until=None, last_error=str(exc))
         raise
-    except PermanentMailError as exc:
-        _settle(services, key, state="failed", claimed_until=None, last_error=str(exc))
-        with services.db.session() as session:
-            record_event(
-                session,
-                submission_id=submission_id,
-                kind="message_failed",
-                actor="mailer",
-                detail={"key": key, "error": str(exc)},
-            )
-        if message.kind != "operator_alert":
-            alert_operator(
-                services, summary=f"email '{message.kind}' was refused", submission_id=submission_id, detail=str(exc)
-            )
-        return DeliveryOutcome(key, Delivery.FAILED, error=str(exc))
+    except UNSENDABLE as exc:
+        # A permanent refusal by the mail service, or content the mailer could not build an email from.
+        error = str(exc) or type(exc).__name__
+        _settle(services, key, state="failed", claimed_until=None, last_error=error)
+        _report_failure(services, kind=message.kind, key=key, submission_id=submission_id, error=error)
+        return DeliveryOutcome(key, Delivery.FAILED, error=error)
     except BaseException:
         _settle(services, key, state="pending", claimed_until=None)
         raise
@@ -197,14 +192,58 @@ def deliver(
     return DeliveryOutcome(key, Delivery.SENT, receipt.provider_id)
 
 
+def _report_failure(services: Services, *, kind: str, key: str, submission_id: str | None, error: str) -> None:
+    """Log a message given up for good and tell the operator (never about the operator's own alert)."""
+    with services.db.session() as session:
+        record_event(
+            session,
+            submission_id=submission_id,
+            kind="message_failed",
+            actor="mailer",
+            detail={"key": key, "error": error},
+        )
+    if kind != "operator_alert":
+        alert_operator(services, summary=f"email '{kind}' was refused", submission_id=submission_id, detail=error)
+
+
+def _give_up_unrendered(services: Services, *, key: str, kind: str, submission_id: str, error: str) -> DeliveryOutcome:
+    """Record a notice that could not even be rendered as failed, so nothing waits on it."""
+    with services.db.session() as session:
+        row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
+        if row is None:
+            sub = session.get(Submission, submission_id)
+            row = OutgoingMessage(
+                idempotency_key=key,
+                submission_id=submission_id if sub is not None else None,
+                kind=kind,
+                recipient=(sub.applicant.email if sub is not None else "")[:320],
+                subject="",
+            )
+            session.add(row)
+        row.state, row.claimed_until, row.last_error = "failed", None, error
+    _report_failure(services, kind=kind, key=key, submission_id=submission_id, error=error)
+    return DeliveryOutcome(key, Delivery.FAILED, error=error)
+
+
 def send_notice(services: Services, submission_id: str, notice: Notice) -> DeliveryOutcome:
-    """Render and deliver one applicant notice (once, however often called)."""
+    """Render and deliver one applicant notice (once, however often called).
+
+    A notice that cannot be rendered or built into an email is given up (``FAILED``) and the
+    operator is told: the submission's flow goes on without it rather than failing on it.
+    """
     key = notice_key(notice, submission_id)
     with services.db.session() as session:
         row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
         if row is not None and row.state == "sent":
             return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
-    return deliver(services, render_notice(services, submission_id, notice), submission_id=submission_id)
+        if row is not None and row.state == "failed":
+            return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
+    try:
+        message = render_notice(services, submission_id, notice)
+    except UNSENDABLE as exc:
+        error = f"the message could not be rendered: {str(exc) or type(exc).__name__}"
+        return _give_up_unrendered(services, key=key, kind=notice.value, submission_id=submission_id, error=error)
+    return deliver(services, message, submission_id=submission_id)
 
 
 def run_summary(*, flow_run_name: str, flow_name: str, flow_run_id: str, state: str) -> str:
@@ -227,20 +266,23 @@ def alert_operator(
             if sub is not None:
                 attempt = sub.attempt
     known = submission_id if attempt else None  # a run started with a wrong id is reported, not linked to it
-    message = render_message(
-        "operator_alert",
-        idempotency_key=f"operator_alert:{submission_id}:{summary}",
-        to_email=operator,
-        to_name="credflow operator",
-        context={
-            "summary": summary,
-            "submission_id": submission_id or "-",
-            "short_id": (submission_id or "-")[:8],
-            "attempt": attempt,
-            "detail": detail,
-            "issuer_name": issuer,
-        },
-    )
+    try:
+        message = render_message(
+            "operator_alert",
+            idempotency_key=f"operator_alert:{submission_id}:{summary}",
+            to_email=operator,
+            to_name="credflow operator",
+            context={
+                "summary": summary,
+                "submission_id": submission_id or "-",
+                "short_id": (submission_id or "-")[:8],
+                "attempt": attempt,
+                "detail": detail,
+                "issuer_name": issuer,
+            },
+        )
+    except UNSENDABLE:
+        return None  # an operator address no header takes: settings validation is where that is caught
     try:
         return deliver(services, message, submission_id=known)
     except TransientError:

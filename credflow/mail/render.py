@@ -8,7 +8,7 @@ from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from credflow.mail.base import Message
+from credflow.mail.base import Message, PermanentMailError, header_text, usable_address
 
 
 @cache
@@ -32,15 +32,24 @@ def render_message(
     to_name: str,
     context: Mapping[str, Any],
 ) -> Message:
-    """Render ``<template>.subject``/``.txt``/``.html`` into a :class:`Message`."""
+    """Render ``<template>.subject``/``.txt``/``.html`` into a :class:`Message`.
+
+    Header values (subject, recipient name) are made one clean line here, whatever users typed,
+    so no mailer ever builds a header from raw user text.
+
+    Raises:
+        PermanentMailError: the recipient address cannot be put in a header.
+    """
+    if not usable_address(to_email):
+        raise PermanentMailError("the recipient address contains spaces or control characters")
     env = mail_environment()
-    subject = env.get_template(f"{template}.subject").render(context).strip()
+    subject = env.get_template(f"{template}.subject").render(context)
     return Message(
         idempotency_key=idempotency_key,
         kind=template,
         to_email=to_email,
-        to_name=to_name,
-        subject=" ".join(subject.split()),
+        to_name=header_text(to_name),
+        subject=header_text(subject, limit=998),
         text=env.get_template(f"{template}.txt").render(context),
         html=env.get_template(f"{template}.html").render(context),
     )
