@@ -9,14 +9,21 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-import yaml
 from rich.console import Console
 from rich.table import Table
 
 from cli.offline import apply_offline_defaults
 from credflow.catalog.loader import check_catalog
 from credflow.errors import CredflowError
-from credflow.intake import ApplicantInfo, IntakeRequest, IntakeResult, Upload, submit
+from credflow.intake import (
+    MAX_ANSWERS_BYTES,
+    ApplicantInfo,
+    IntakeRequest,
+    IntakeResult,
+    Upload,
+    parse_answers,
+    submit,
+)
 from credflow.lifecycle import State
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
@@ -40,17 +47,21 @@ def _services() -> Services:
 
 
 def _read_answers(path: Path | None) -> dict[str, Any]:
+    """The answers file as a mapping, read only when its size is within the cap (YAML or JSON)."""
     if path is None:
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))  # YAML is a superset of JSON
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
+        with path.open("rb") as fh:
+            # Read one byte past the cap rather than trusting stat(): a pipe or a growing file has no size.
+            data = fh.read(MAX_ANSWERS_BYTES + 1)
+        text = data.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
         raise CredflowError(f"answers file {path}: cannot be read: {exc}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise CredflowError(f"answers file {path}: must map question keys to answers")
-    return data
+    if len(data) > MAX_ANSWERS_BYTES:
+        raise CredflowError(
+            f"answers file {path}: larger than {MAX_ANSWERS_BYTES // 1024} KB; written answers fit in far less"
+        )
+    return parse_answers(text, source=f"answers file {path}", yaml_too=True)
 
 
 def _parse_evidence(values: list[str]) -> list[tuple[str, Path]]:
@@ -133,8 +144,11 @@ def submit_command(
 ) -> None:
     """Submit evidence for one micro-credential (idempotent)."""
     try:
-        services = _services()
         enrolled = date.fromisoformat(enrolled_on) if enrolled_on else None
+    except ValueError as exc:
+        _fail(f"--enrolled-on: {exc}")
+    try:
+        services = _services()
         result, state = submit_files(
             services,
             applicant=ApplicantInfo(name=name, email=email, organisation=organisation),
@@ -146,8 +160,6 @@ def submit_command(
             run=run,
         )
         problems = _problems(services, result.submission_id)
-    except ValueError as exc:
-        _fail(f"--enrolled-on: {exc}")
     except CredflowError as exc:
         _fail(str(exc))
     payload = {**result.to_json(), "state": state, "problems": problems}

@@ -73,6 +73,30 @@ class Settings(BaseSettings):
         le=7 * 24 * 3600,  # SigV4 presigned requests cannot outlive a week
         description="Lifetime of an HTTP intake upload URL (POST /api/uploads), 1 minute to 7 days.",
     )
+    upload_idle_seconds: int = Field(
+        default=60,
+        ge=1,
+        le=3600,
+        description="A request body that sends no byte for this long is refused (408); a partial upload is deleted.",
+    )
+    upload_body_seconds: int = Field(
+        default=6 * 3600,
+        ge=1,
+        le=7 * 24 * 3600,
+        description="The longest a request body may take to arrive (408 after that); at least the idle timeout.",
+    )
+    upload_concurrency_per_client: int = Field(
+        default=16, ge=1, le=10_000, description="Uploads to the local store's upload URLs at once from one address."
+    )
+    rate_limit_client: str = Field(
+        default="120/minute;2000/hour",
+        description="Upload URLs, and separately submissions, one client address may ask for (moving windows, "
+        "e.g. '120/minute;2000/hour').",
+    )
+    rate_limit_applicant: str = Field(
+        default="30/hour;200/day",
+        description="Upload URLs, and separately submissions, for one applicant (moving windows).",
+    )
     keys_dir: Path | None = Field(
         default=None, description="Issuer signing keys, outside the database; default: <data_dir>/keys (mode 0700)."
     )
@@ -94,6 +118,17 @@ class Settings(BaseSettings):
     def _retention_days(cls, value: int) -> int:
         if not 0 <= value <= 36500:
             raise ValueError(f"must be a number of days from 1 to 36500, or 0 to keep evidence forever; got {value}")
+        return value
+
+    @field_validator("rate_limit_client", "rate_limit_applicant")
+    @classmethod
+    def _rate_limits(cls, value: str) -> str:
+        from limits import parse_many
+
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a rate limit: use e.g. '120/minute;2000/hour'") from None
         return value
 
     @field_validator("database_url")
@@ -132,6 +167,15 @@ class Settings(BaseSettings):
         if "@" not in value:
             raise ValueError("must be an email address, optionally 'Name <address>'")
         return value
+
+    @model_validator(mode="after")
+    def _body_timeouts(self) -> Self:
+        if self.upload_body_seconds < self.upload_idle_seconds:
+            raise ValueError(
+                f"CREDFLOW_UPLOAD_BODY_SECONDS ({self.upload_body_seconds}) must be at least "
+                f"CREDFLOW_UPLOAD_IDLE_SECONDS ({self.upload_idle_seconds})"
+            )
+        return self
 
     @model_validator(mode="after")
     def _backend_requirements(self) -> Self:

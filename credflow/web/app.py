@@ -44,8 +44,10 @@ from credflow.services import Services
 from credflow.web.badges import register_badge_routes
 from credflow.web.csrf import COOKIE, FIELD, CsrfTokens
 from credflow.web.intake import create_intake_app
+from credflow.web.limits import RequestLimits
 from credflow.web.ops import register_ops_routes
 from credflow.web.ranges import RangeNotSatisfiable, parse_range
+from credflow.web.ratelimit import RateLimiter
 from credflow.web.reports import register_report_routes
 
 log = logging.getLogger(__name__)
@@ -269,6 +271,7 @@ def create_app(
     pages = Pages()
     tokens = CsrfTokens(services.settings.keyring)
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
+    app.add_middleware(RequestLimits, settings=services.settings, limiter=RateLimiter())  # inside SecurityHeaders
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
     register_badge_routes(app, services, pages, clock)
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))

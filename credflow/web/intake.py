@@ -23,6 +23,7 @@ from credflow.intake import ApplicantInfo, CarryOver, IntakeRequest, Upload, sub
 from credflow.keyring import Purpose
 from credflow.services import Services
 from credflow.submissions import get_submission
+from credflow.web.limits import submission_limits
 from credflow.web.uploads import register_upload_routes, release_uploads, take_uploads
 
 
@@ -89,6 +90,7 @@ def create_intake_app(
         title="credflow intake",
         version="1",
         description="Submit evidence for a micro-credential and follow your submissions.",
+        dependencies=[submission_limits],  # per applicant; per address in RequestLimits, before the body
     )
 
     def caller(authorization: str | None) -> str:
