@@ -229,7 +229,9 @@ def test_an_oversize_upload_is_refused_with_413_and_nothing_is_kept(
 ) -> None:
     declared = _grant(client, size=LIMIT + 1)
     assert declared.status_code == 413
-    assert "'lesson plan.pdf'" in declared.text and "'facilitation_plan' takes at most 0.2 MiB" in declared.text
+    assert "'lesson plan.pdf' is 200,001 bytes, over the 200,000-byte limit for 'facilitation_plan'" in declared.text
+    too_big = _grant(client, size=3 * LIMIT).json()["detail"]
+    assert too_big == "file 'lesson plan.pdf' is 585.9 KB, over the 195.3 KB limit for 'facilitation_plan'"
 
     grant = _grant(client).json()
     with_length = _put(client, grant, b"%" * (LIMIT + 1))
@@ -406,5 +408,5 @@ def test_with_s3_the_browser_posts_to_s3_and_credflow_refuses_what_s3_should_hav
     oversize = b"%" * (LIMIT + 1)
     httpx.post(big["url"], data=big["fields"], files={"file": ("x.pdf", oversize, "application/pdf")})
     refused = _submit(client, uploaded=[big["reference"]])
-    assert refused.status_code == 413 and "over its 0.2 MiB limit; it was deleted" in refused.text
+    assert refused.status_code == 413 and "200,001 bytes, over the 200,000-byte limit; it was deleted" in refused.text
     assert not on_s3.store.exists(f"uploads/{big['fields']['key'].rsplit('/', 1)[1]}")

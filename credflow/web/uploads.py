@@ -8,6 +8,11 @@ it as ``<requirement key>:<upload_id>`` in its ``uploaded`` field; the bytes the
 the ordinary intake (sha256, idempotency, validation) like a multipart file. Once the
 submission is recorded the upload object is deleted and a small ``uploads/<uuid>.used``
 marker (the submission's id) refuses the id for any other submission.
+
+The local store's upload URL (``PUT /api/store/...``) reads the body in the event loop and
+hands only each megabyte's disk write to a worker thread, so slow uploads hold no thread
+while they wait for the network (:class:`credflow.web.limits.RequestLimits` stops a body
+that idles or takes too long). Uploads never claimed are swept by :func:`sweep_abandoned_uploads`.
 """
 
 from __future__ import annotations
@@ -15,30 +20,37 @@ from __future__ import annotations
 import hmac
 import io
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from typing import Annotated, Any, Literal
 
-import anyio.from_thread
+import anyio.to_thread
 from fastapi import FastAPI, Header, HTTPException, Request
 from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, Field
 from sqlalchemy import select
-from starlette.concurrency import run_in_threadpool
 
 from credflow.catalog.models import EvidenceKind
 from credflow.db.models import Applicant
 from credflow.errors import IntakeRefused, NotFoundError
+from credflow.evidence.inspect import human_size
 from credflow.intake import EMAIL, Upload
 from credflow.keyring import KeyRing, Purpose
 from credflow.services import Services
-from credflow.storage.base import ObjectTooLarge
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
 from credflow.storage.local import LocalStore
+from credflow.web.limits import intake_rules_of
+from credflow.web.ratelimit import RateLimited, client_address, limiter_of, too_many
 
 UPLOAD_PREFIX = "uploads"
 #: A grant may join a submission this long after its URL expired: a large upload started in time can end late.
 SUBMIT_GRACE = timedelta(hours=24)
+#: The sweep leaves an unclaimed upload this much longer than its grant could still be used.
+SWEEP_GRACE = timedelta(hours=1)
 
 
 @dataclass(frozen=True)
@@ -171,10 +183,6 @@ def upload_limit(services: Services, credential_id: str, requirement_key: str) -
     return cap if own is None else min(own, cap)
 
 
-def _mib(size: int) -> str:
-    return f"{size / 2**20:.1f} MiB"
-
-
 class _StoredReader(io.RawIOBase):
     """A readable stream over an object's chunks, opened on the first read (bounded memory)."""
 
@@ -205,37 +213,6 @@ class _StoredReader(io.RawIOBase):
         if closer is not None:
             closer()
         super().close()
-
-
-class _BodyReader(io.RawIOBase):
-    """A request body as a blocking stream, for a worker thread (one chunk in memory at a time)."""
-
-    def __init__(self, chunks: AsyncIterator[bytes]) -> None:
-        super().__init__()
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-        self._done = False
-
-    async def _next(self) -> bytes | None:
-        try:
-            return await self._chunks.__anext__()
-        except StopAsyncIteration:
-            return None
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        while not self._pending and not self._done:
-            chunk = anyio.from_thread.run(self._next)
-            if chunk is None:
-                self._done = True
-            else:
-                self._pending = memoryview(chunk)
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
 
 
 @dataclass(frozen=True)
@@ -321,7 +298,7 @@ def _check_completed(services: Services, grant: UploadGrant) -> None:
         # The store should have refused it; never let an oversize object linger either way.
         services.store.delete(grant.key)
         raise HTTPException(
-            413, f"{grant.label} is {_mib(size)}, over its {_mib(grant.max_bytes)} limit; it was deleted"
+            413, f"{grant.label} is {_over(size, grant.max_bytes)} limit; it was deleted"
         )
 
 
@@ -351,11 +328,71 @@ def release_uploads(services: Services, taken: Sequence[TakenUpload], *, submiss
         services.store.delete(item.grant.key)
 
 
+def sweep_abandoned_uploads(services: Services, *, now: datetime) -> list[str]:
+    """Delete the local store's uploads (and partial uploads, and used markers) no grant can claim any more.
+
+    A grant's upload joins a submission until its URL's expiry plus ``SUBMIT_GRACE``, and its
+    URL expires ``CREDFLOW_UPLOAD_URL_SECONDS`` after it was issued, before any byte was
+    written: a file older than both (plus ``SWEEP_GRACE``) is of no use. With S3 the bucket's
+    lifecycle rule on ``uploads/`` does the same (infra/s3/lifecycle.json).
+
+    Args:
+        services: The composition root's services.
+        now: The clock's time, aware UTC.
+
+    Returns:
+        The keys deleted (none with S3).
+    """
+    store = services.store
+    if not isinstance(store, LocalStore):
+        return []
+    usable = timedelta(seconds=services.settings.upload_url_seconds) + SUBMIT_GRACE + SWEEP_GRACE
+    return store.sweep(UPLOAD_PREFIX, modified_before=(now - usable).timestamp())
+
+
+def _over(size: int, limit: int) -> str:
+    """``"12.0 MB, over the 10.0 MB"``; in bytes when the rounded sizes would read the same."""
+    shown, cap = human_size(size), human_size(limit)
+    if shown == cap:
+        shown, cap = f"{size:,} bytes", f"{limit:,}-byte"
+    return f"{shown}, over the {cap}"
+
+
+class _InFlight:
+    """The uploads arriving now: one at a time per upload URL, a few at a time per client address."""
+
+    def __init__(self, per_client: int) -> None:
+        self.per_client = per_client
+        self.keys: set[str] = set()
+        self.clients: Counter[str] = Counter()
+
+    @contextmanager
+    def claim(self, client: str, key: str) -> Iterator[None]:
+        # Only the event loop's thread calls this: no lock needed.
+        if key in self.keys:
+            raise HTTPException(409, "this upload URL is already receiving a file: wait until that upload ends")
+        if self.clients[client] >= self.per_client:
+            raise HTTPException(
+                429,
+                f"{self.per_client} uploads are already arriving from this address: send the next when one ends",
+                headers={"Retry-After": "10"},
+            )
+        self.keys.add(key)
+        self.clients[client] += 1
+        try:
+            yield
+        finally:
+            self.keys.discard(key)
+            self.clients[client] -= 1
+            if not self.clients[client]:
+                del self.clients[client]
+
+
 def register_upload_routes(
     api: FastAPI,
     services: Services,
     *,
-    caller: Callable[[str | None], str],
+    caller: Callable[[str | None], str | None],
     now: Callable[[], datetime],
 ) -> None:
     """Add ``POST /uploads`` (grants) and ``PUT /store/{key}`` (the local store's upload URLs) to ``api``.
@@ -367,16 +404,25 @@ def register_upload_routes(
         now: The clock (aware UTC datetimes).
     """
 
+    in_flight = _InFlight(services.settings.upload_concurrency_per_client)
+
     @api.post("/uploads", response_model=UploadOut, status_code=201)
-    def create_upload(body: UploadRequest, authorization: Annotated[str | None, Header()] = None) -> UploadOut:
+    def create_upload(
+        request: Request, body: UploadRequest, authorization: Annotated[str | None, Header()] = None
+    ) -> UploadOut:
         """Get a time-limited URL to send one large file straight to storage.
 
         Send your applicant token if you have submitted before. Afterwards name the upload in
         `POST /submissions` or `POST /submissions/{id}/resubmit` as `uploaded=<key>:<upload_id>`.
+        Upload URLs are rate-limited per address and per applicant (429 with `Retry-After`).
         """
         email = body.email.strip().lower()
         if not EMAIL.match(email):
             raise HTTPException(422, f"email {body.email!r} is not an email address")
+        try:
+            limiter_of(request).hit((intake_rules_of(request).grants_applicant, email))
+        except RateLimited as refusal:
+            raise too_many(refusal) from None
         with services.db.session() as session:
             known = session.scalar(select(Applicant.id).where(Applicant.email == email))
         if authorization is not None:
@@ -390,7 +436,7 @@ def register_upload_routes(
         if body.size > limit:
             raise HTTPException(
                 413,
-                f"file {body.filename!r} is {_mib(body.size)}; {body.requirement_key!r} takes at most {_mib(limit)}",
+                f"file {body.filename!r} is {_over(body.size, limit)} limit for {body.requirement_key!r}",
             )
         lifetime = services.settings.upload_url_seconds
         keys = services.settings.keyring
@@ -440,15 +486,34 @@ def register_upload_routes(
             raise HTTPException(403, "this upload URL has expired: ask POST /uploads for a new one")
         if not store.verify_upload(key, expires=expires, max_bytes=max_bytes, signature=signature, now=current):
             raise HTTPException(403, "this upload URL is not valid (forged or altered)")
-        if await run_in_threadpool(store.exists, f"{key}.used"):
+        if await anyio.to_thread.run_sync(store.exists, f"{key}.used"):
             raise HTTPException(409, "this upload was already used by a submission: ask POST /uploads for a new one")
         declared = request.headers.get("content-length", "")
-        too_large = f"the file is over this upload's {_mib(max_bytes)} limit; nothing was kept"
+        too_large = f"the file is over this upload's {human_size(max_bytes)} limit; nothing was kept"
         if declared.isdigit() and int(declared) > max_bytes:
             raise HTTPException(413, too_large)
-        body = io.BufferedReader(_BodyReader(request.stream()))
-        try:
-            stored = await run_in_threadpool(store.put_stream, key, body, max_bytes=max_bytes)
-        except ObjectTooLarge:
-            raise HTTPException(413, too_large) from None
+        with in_flight.claim(client_address(request.scope), key):
+            try:
+                stored = await _receive(request, store, key, max_bytes)
+            except ObjectTooLarge:
+                raise HTTPException(413, too_large) from None
         return StoredOut(size=stored.size, sha256=stored.sha256)
+
+
+async def _receive(request: Request, store: LocalStore, key: str, max_bytes: int) -> StoredObject:
+    """Write the request body to ``key``: awaited in the event loop, each ``CHUNK_SIZE`` written by a worker thread.
+
+    A body that breaks off (the client left, or RequestLimits stopped it) deletes the partial file.
+    """
+    part = await anyio.to_thread.run_sync(partial(store.begin_put, key, max_bytes=max_bytes))
+    try:
+        pending = bytearray()
+        async for chunk in request.stream():
+            pending += chunk
+            if len(pending) > max_bytes or len(pending) >= CHUNK_SIZE:
+                data, pending = bytes(pending), bytearray()
+                await anyio.to_thread.run_sync(part.write, data)
+        await anyio.to_thread.run_sync(part.write, bytes(pending))
+        return await anyio.to_thread.run_sync(part.commit)
+    finally:
+        part.abort()  # after a commit it does nothing; otherwise a close and an unlink, quick enough for the loop
