@@ -197,7 +197,9 @@ def serve_command(
             on_submitted=process_in_background(services),
         )
         console.print(f"credflow pages on http://{host}:{port} (links in emails use {services.settings.public_url})")
-        uvicorn.run(app, host=host, port=port, log_level="info")
+        from credflow.web.accesslog import access_log_config  # review and sign-in tokens cut short
+
+        uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config())
 
 
 flows_app = typer.Typer(help="Serve or list the deployments of prefect.yaml.", no_args_is_help=True)

@@ -404,3 +404,81 @@ def test_the_database_and_its_folder_are_created_private(make_settings: Any) -> 
     assert stat.S_IMODE(settings.data_dir.stat().st_mode) == 0o700
     assert database.name in made and f"{database.name}-wal" in made, made
     assert set(made.values()) == {0o600}, made
+
+
+# --- the access log -------------------------------------------------------------------------------------
+
+REVIEW_TOKEN = "rvw" + "A1b2C3d4" * 8
+SIGN_IN_TOKEN = "sgn" + "Z9y8X7w6" * 8
+SIGNATURE = "5f" * 32
+
+
+def test_the_access_log_of_credflow_serve_holds_no_token(services: Any) -> None:
+    import logging
+
+    import httpx
+    import uvicorn
+    from uvicorn.logging import AccessFormatter
+
+    from cli.demo_reviewers import free_port
+    from credflow.web.accesslog import access_log_config
+    from credflow.web.app import create_app
+
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(services), host="127.0.0.1", port=port, log_config=access_log_config())
+    )
+    lines: list[str] = []
+
+    class Capture(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            lines.append(AccessFormatter('%(client_addr)s - "%(request_line)s" %(status_code)s').format(record))
+
+    capture = Capture()
+    access = logging.getLogger("uvicorn.access")
+    access.addHandler(capture)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    paths = [
+        f"/review/{REVIEW_TOKEN}",
+        f"/review/{REVIEW_TOKEN}/files/abc",
+        f"/Review/{REVIEW_TOKEN}",
+        f"/sign-in/{SIGN_IN_TOKEN}",
+        f"/files/evidence/x.pdf?expires=1&signature={SIGNATURE}",
+        f"/api/store/evidence/x.pdf?expires=1&max_bytes=10&signature={SIGNATURE}",
+    ]
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as client:
+            for _ in range(600):  # the server starts in its thread
+                if server.started:
+                    break
+                threading.Event().wait(0.05)
+            for path in paths:
+                client.get(path)
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+        access.removeHandler(capture)
+    assert len(lines) == len(paths), lines
+    log = "\n".join(lines)
+    for secret in (REVIEW_TOKEN, SIGN_IN_TOKEN, SIGNATURE, REVIEW_TOKEN[6:12], SIGNATURE[6:]):
+        assert secret not in log, log
+    assert f"/review/{REVIEW_TOKEN[:6]}…/files/abc" in log and f"/sign-in/{SIGN_IN_TOKEN[:6]}…" in log
+    assert "expires=1&max_bytes=10&signature=5f5f5f…" in log
+
+
+def test_credflow_serve_runs_uvicorn_with_the_redacting_log_config(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+
+    settings = make_settings()
+    monkeypatch.setenv("CREDFLOW_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(settings.catalog_dir))
+    monkeypatch.delenv("CREDFLOW_DEPLOYMENTS", raising=False)
+    calls: list[dict[str, Any]] = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: calls.append(kwargs))
+    result = CliRunner().invoke(app, ["serve", "--in-process", "--port", "8999"])
+    assert result.exit_code == 0, result.output
+    (kwargs,) = calls
+    assert kwargs["log_config"]["loggers"]["uvicorn.access"]["filters"] == ["redact_tokens"]
