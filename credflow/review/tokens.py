@@ -44,7 +44,8 @@ def read_token(keys: KeyRing, token: str, *, now: datetime) -> TokenClaims:
     try:
         data = _serializer(keys).loads(token)
         claims = TokenClaims(str(data["a"]), str(data["n"]), datetime.fromtimestamp(int(data["e"]), tz=now.tzinfo))
-    except (BadSignature, KeyError, TypeError, ValueError):
+    # OverflowError/OSError: an expiry no calendar holds (year past 9999), read as a broken link.
+    except (BadSignature, KeyError, TypeError, ValueError, OverflowError, OSError):
         raise AccessDenied(
             "This review link is not valid. Use the link from your most recent assignment email."
         ) from None

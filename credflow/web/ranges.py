@@ -6,6 +6,15 @@ import re
 from dataclasses import dataclass
 
 _SINGLE = re.compile(r"^\s*bytes\s*=\s*(\d*)\s*-\s*(\d*)\s*$", re.IGNORECASE)
+#: Past this many digits a position is beyond any object (and ``int()`` refuses over 4,300 digits).
+_MAX_DIGITS = 18
+_BEYOND = 10**_MAX_DIGITS
+
+
+def _position(digits: str) -> int:
+    """A byte position as written, or a number past any object's end when it has more digits than that."""
+    significant = digits.lstrip("0") or "0"
+    return _BEYOND if len(significant) > _MAX_DIGITS else int(significant)
 
 
 class RangeNotSatisfiable(Exception):
@@ -37,7 +46,7 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     """Resolve a ``Range`` header against an object of ``size`` bytes.
 
     Supports one range of the forms ``bytes=a-b``, ``bytes=a-`` and ``bytes=-n``; an end past
-    the object is clamped to its last byte. Anything else (no header, other units, several
+    the object is clamped to its last byte, however many digits it has. Anything else (no header, other units, several
     ranges, malformed values) is ignored, as RFC 9110 allows, and the whole object is sent.
 
     Args:
@@ -59,12 +68,12 @@ def parse_range(header: str | None, size: int) -> ByteRange | None:
     if not first and not last:
         return None
     if not first:  # a suffix: the last n bytes
-        suffix = int(last)
+        suffix = _position(last)
         if suffix == 0 or size == 0:
             raise RangeNotSatisfiable(size)
         return ByteRange(max(size - suffix, 0), size - 1, size)
-    start = int(first)
-    end = int(last) if last else size - 1
+    start = _position(first)
+    end = _position(last) if last else size - 1
     if last and end < start:
         return None  # invalid syntax: ignored
     if start >= size:
