@@ -98,3 +98,22 @@ def test_path_and_bidi_findings_together() -> None:
     assert result.name == "gpj.exe"
     assert _codes(result) == ["unsafe_filename_path", "unsafe_filename_bidi"]
     assert all("\u202e" not in finding.message for finding in result.findings)
+
+
+@pytest.mark.parametrize(
+    ("raw", "shown"),
+    [
+        ("CON.pdf", "CON_.pdf"),
+        ("nul.txt", "nul_.txt"),
+        ("COM1", "COM1_"),
+        ("lpt9.tar.gz", "lpt9_.tar.gz"),
+        ("Aux .docx", "Aux_.docx"),
+        ("prn.", "prn_"),
+        ("conin$.txt", "conin$_.txt"),
+        ("console.pdf", "console.pdf"),
+        ("COM10.pdf", "COM10.pdf"),
+        ("report.pdf. . .", "report.pdf"),
+    ],
+)
+def test_windows_device_names_are_made_safe_to_save(raw, shown):
+    assert safe_display_name(raw).name == shown

@@ -18,6 +18,11 @@ _REMOVED_CATEGORIES = frozenset({"Cc", "Cf", "Cs"})
 _SEPARATORS = re.compile(r"[/\\]")
 # Longer "extensions" are really part of the name (e.g. "notes.from the meeting on tuesday").
 _MAX_EXTENSION = 16
+# Names Windows reserves for devices, whatever the case and extension: saving a download called
+# "CON.pdf" or "nul.txt" fails there or writes to the device.
+_WINDOWS_DEVICES = re.compile(
+    r"(?:CON|PRN|AUX|NUL|COM[0-9\u00b9\u00b2\u00b3]|LPT[0-9\u00b9\u00b2\u00b3]|CONIN\$|CONOUT\$)", re.I
+)
 
 
 @dataclass(frozen=True)
@@ -38,9 +43,10 @@ def safe_display_name(raw: str) -> DisplayName:
 
     The name is NFC-normalised; whitespace characters become spaces; other control, format
     (zero-width) and text-direction characters are removed; only the last path part is kept
-    (``/`` and ``\\`` both count); leading dots and surrounding whitespace are stripped, runs of
-    whitespace collapsed, and the result is cut to :data:`MAX_NAME_LENGTH` characters keeping its
-    extension. An empty result becomes ``"unnamed"``.
+    (``/`` and ``\\`` both count); leading dots, trailing dots and surrounding whitespace are
+    stripped, runs of whitespace collapsed, and the result is cut to :data:`MAX_NAME_LENGTH`
+    characters keeping its extension. A Windows device name (``CON.pdf``, ``nul``, ``LPT1.txt``)
+    gets an underscore after it (``CON_.pdf``). An empty result becomes ``"unnamed"``.
 
     Args:
         raw: The name as the browser or client sent it.
@@ -66,10 +72,18 @@ def safe_display_name(raw: str) -> DisplayName:
     kept = next((part for part in reversed(parts) if part.strip() not in {"", ".", ".."}), "")
 
     name = re.sub(r"^[.\s]+", "", " ".join(kept.split()))
-    name = _cap_length(name) or FALLBACK_NAME
+    name = _not_a_device(_cap_length(name).rstrip(". ")) or FALLBACK_NAME
     if bidi:
         findings.append(_bidi_finding(normalized, bidi, name))
     return DisplayName(name=name, findings=tuple(findings))
+
+
+def _not_a_device(name: str) -> str:
+    """``CON.pdf`` becomes ``CON_.pdf``: Windows reads the part before the first dot as a device name."""
+    stem, dot, rest = name.partition(".")
+    if _WINDOWS_DEVICES.fullmatch(stem.rstrip(" ")):
+        return f"{stem.rstrip(' ')}_{dot}{rest}"
+    return name
 
 
 def _path_finding(normalized: str, cleaned: str, parts: list[str]) -> Finding:
