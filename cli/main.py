@@ -333,6 +333,9 @@ def _register() -> None:
 
     app.add_typer(applicant_app, name="applicant")
     app.add_typer(retention_app, name="retention")
+    from cli.admins import admins_app
+
+    app.add_typer(admins_app, name="admins")
 
 
 _register()

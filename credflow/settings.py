@@ -107,6 +107,18 @@ class Settings(BaseSettings):
     )
     backread_share: float = Field(default=0.10, ge=0, le=1, description="Share of decisions back-read by a lead.")
     sweep_interval_seconds: int = Field(default=900, ge=10, description="How often `credflow serve` sweeps deadlines.")
+    sign_in_link_minutes: int = Field(
+        default=15, ge=1, le=60, description="Lifetime of an emailed sign-in link (single use), 1 to 60 minutes."
+    )
+    session_idle_minutes: int = Field(
+        default=120, ge=5, le=7 * 24 * 60, description="A signed-in session ends after this long without a request."
+    )
+    session_max_hours: int = Field(
+        default=24, ge=1, le=30 * 24, description="A signed-in session ends this long after sign-in, however active."
+    )
+    api_token_days: int = Field(
+        default=90, ge=1, le=365, description="Lifetime of an applicant's API token (made on the signed-in home page)."
+    )
     evidence_retention_days: int = Field(
         default=365,
         description="Days after an attempt ends (earned, superseded, closed, returned, withdrawn) before the "
@@ -181,6 +193,8 @@ class Settings(BaseSettings):
     def _backend_requirements(self) -> Self:
         if self.storage_backend is StorageBackend.S3 and not self.s3_bucket:
             raise ValueError("CREDFLOW_S3_BUCKET is required when CREDFLOW_STORAGE_BACKEND=s3")
+        if self.session_idle_minutes > self.session_max_hours * 60:
+            raise ValueError("CREDFLOW_SESSION_IDLE_MINUTES must not exceed CREDFLOW_SESSION_MAX_HOURS (in minutes)")
         if self.mail_backend is MailBackend.SENDGRID and self.sendgrid_api_key is None:
             raise ValueError("CREDFLOW_SENDGRID_API_KEY is required when CREDFLOW_MAIL_BACKEND=sendgrid")
         return self

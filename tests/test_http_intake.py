@@ -1,4 +1,4 @@
-"""The HTTP intake: an OpenAPI schema, multipart submissions (idempotent), and 403 for another applicant."""
+"""The HTTP intake: an OpenAPI schema, multipart submissions (idempotent with the token), 403 for another applicant."""
 
 from __future__ import annotations
 
@@ -7,9 +7,10 @@ from fastapi.testclient import TestClient
 from cli import demo_evidence as ev
 from credflow.web.app import create_app
 from tests.builders import anchoring_answers
+from tests.identity import bearer
 
 
-def _post(client: TestClient, tmp_path, *, email: str, key: str | None = None):
+def _post(client: TestClient, tmp_path, *, email: str, key: str | None = None, auth: dict[str, str] | None = None):
     import json
 
     plan = ev.pdf(tmp_path / f"{email}.pdf", "Plan").read_bytes()
@@ -24,7 +25,7 @@ def _post(client: TestClient, tmp_path, *, email: str, key: str | None = None):
             "requirement_keys": ["facilitation_plan"],
         },
         files=[("files", ("plan.pdf", plan, "application/pdf"))],
-        headers={"Idempotency-Key": key} if key else {},
+        headers={**({"Idempotency-Key": key} if key else {}), **(auth or {})},
     )
 
 
@@ -39,22 +40,22 @@ def test_the_intake_api_is_documented_idempotent_and_private(services, tmp_path)
     assert first.status_code == 201, first.text
     body = first.json()
     assert body["created"] is True and body["state"] == "received" and started == [body["submission_id"]]
-    again = _post(client, tmp_path, email="ana@example.org", key="k1")
+    assert "applicant_token" not in body  # a token comes only from a verified address (sign-in)
+    ana = bearer(services, "ana@example.org")
+    again = _post(client, tmp_path, email="ana@example.org", key="k1", auth=ana)
     assert again.json()["submission_id"] == body["submission_id"] and again.json()["created"] is False
     assert started == [body["submission_id"]]  # the flow starts once
+    unproven = _post(client, tmp_path, email="ana@example.org", key="k1")
+    assert unproven.status_code == 401 and body["submission_id"] not in unproven.text and "/sign-in" in unproven.text
 
-    mine = client.get(
-        f"/api/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {body['applicant_token']}"}
-    )
+    mine = client.get(f"/api/submissions/{body['submission_id']}", headers=ana)
     assert mine.status_code == 200 and mine.json()["attempt"] == 1
-    other = _post(client, tmp_path, email="bo@example.org").json()
-    theirs = client.get(
-        f"/api/submissions/{body['submission_id']}", headers={"Authorization": f"Bearer {other['applicant_token']}"}
-    )
+    _post(client, tmp_path, email="bo@example.org")
+    theirs = client.get(f"/api/submissions/{body['submission_id']}", headers=bearer(services, "bo@example.org"))
     assert theirs.status_code == 403 and "not yours" in theirs.text
-    assert client.get(f"/api/submissions/{body['submission_id']}").status_code == 403
+    assert client.get(f"/api/submissions/{body['submission_id']}").status_code == 401
     forged = client.get(f"/api/submissions/{body['submission_id']}", headers={"Authorization": "Bearer forged.token"})
-    assert forged.status_code == 403
+    assert forged.status_code == 401
 
     refused = client.post(
         "/api/submissions",
@@ -74,13 +75,13 @@ def test_resubmission_over_http_carries_unchanged_files_and_refuses_others(servi
 
     client = TestClient(create_app(services))
     first = _post(client, tmp_path, email="ana@example.org").json()
-    sid, token = first["submission_id"], first["applicant_token"]
+    sid, token = first["submission_id"], bearer(services, "ana@example.org")["Authorization"].removeprefix("Bearer ")
     with services.db.session() as session:
         sub = get_submission(session, sid)
         for state in (State.VALIDATING, State.AWAITING_REVIEW, State.IN_REVIEW, State.NOT_YET):
             transition(session, sub, state, actor="t")
         sha = session.scalars(select(EvidenceItem.sha256).where(EvidenceItem.submission_id == sid)).one()
-    intruder = _post(client, tmp_path, email="bo@example.org").json()["applicant_token"]
+    intruder = bearer(services, "bo@example.org")["Authorization"].removeprefix("Bearer ")
     refused = client.post(f"/api/submissions/{sid}/resubmit", headers={"Authorization": f"Bearer {intruder}"})
     assert refused.status_code == 403
 

@@ -31,6 +31,7 @@ from credflow.submissions import get_submission, transition
 from credflow.validation import run_validation
 from credflow.web.app import create_app
 from tests.builders import anchoring_answers
+from tests.identity import api_token
 
 CREDENTIAL = "openscied-anchoring-phenomenon"
 LIMIT = 200_000  # CREDFLOW_INGEST_MAX_BYTES in these tests: below the plan's own 25 MiB
@@ -110,6 +111,7 @@ def _submit(
     uploaded: list[str] | None = None,
     files: list[Any] | None = None,
     key: str | None = None,
+    token: str | None = None,
 ) -> httpx.Response:
     data: dict[str, Any] = {
         "name": "Ana Alvarez",
@@ -123,7 +125,13 @@ def _submit(
     if files:
         data["requirement_keys"] = ["facilitation_plan"] * len(files)
     return client.post(
-        "/api/submissions", data=data, files=files or None, headers={"Idempotency-Key": key} if key else {}
+        "/api/submissions",
+        data=data,
+        files=files or None,
+        headers={
+            **({"Idempotency-Key": key} if key else {}),
+            **({"Authorization": f"Bearer {token}"} if token else {}),
+        },
     )
 
 
@@ -297,11 +305,12 @@ def test_an_upload_joins_one_submission_only_but_a_retry_with_the_same_key_is_id
     assert _put(client, grant, _plan(tmp_path)).status_code == 201
     first = _submit(client, uploaded=[grant["reference"]], key="send-1")
     assert first.status_code == 201
-    retry = _submit(client, uploaded=[grant["reference"]], key="send-1")
+    ana = api_token(services, "ana@example.org")
+    retry = _submit(client, uploaded=[grant["reference"]], key="send-1", token=ana)
     assert retry.status_code == 201, retry.text
     assert retry.json()["submission_id"] == first.json()["submission_id"] and retry.json()["created"] is False
 
-    reused = _submit(client, uploaded=[grant["reference"]], key="send-2")
+    reused = _submit(client, uploaded=[grant["reference"]], key="send-2", token=ana)
     assert reused.status_code == 409
     assert f"already used by submission {first.json()['submission_id']}" in reused.text
     again = _put(client, grant, _plan(tmp_path, "Other"))
@@ -313,13 +322,14 @@ def test_a_returning_applicant_needs_their_token_and_resubmits_with_an_upload(
     client: TestClient, services: Services, tmp_path: Path
 ) -> None:
     first = _submit(client, files=[("files", ("plan.pdf", _plan(tmp_path), "application/pdf"))]).json()
-    sid, token = first["submission_id"], first["applicant_token"]
+    sid, token = first["submission_id"], api_token(services, "ana@example.org")
     bo = _submit(client, email="bo@example.org", files=[("files", ("p.pdf", _plan(tmp_path), "application/pdf"))])
     without = _grant(client)
     assert without.status_code == 403 and "send your applicant token" in without.text
-    wrong = _grant(client, token=bo.json()["applicant_token"])
+    bo_token = api_token(services, "bo@example.org")
+    wrong = _grant(client, token=bo_token)
     assert wrong.status_code == 403 and "not the one of ana@example.org" in wrong.text
-    assert _grant(client, token="forged.token").status_code == 403
+    assert _grant(client, token="forged.token").status_code == 401
 
     with services.db.session() as session:
         sub = get_submission(session, sid)
@@ -328,7 +338,6 @@ def test_a_returning_applicant_needs_their_token_and_resubmits_with_an_upload(
     grant = _grant(client, token=token).json()
     revised = _plan(tmp_path, "Revised plan")
     assert _put(client, grant, revised).status_code == 201
-    bo_token = bo.json()["applicant_token"]
     intruder = client.post(
         f"/api/submissions/{bo.json()['submission_id']}/resubmit",
         headers={"Authorization": f"Bearer {bo_token}"},
@@ -404,9 +413,10 @@ def test_with_s3_the_browser_posts_to_s3_and_credflow_refuses_what_s3_should_hav
     assert [obj["Key"].endswith(".used") for obj in listed] == [True]
 
     # moto does not enforce content-length-range (real S3 answers EntityTooLarge): credflow checks again.
-    big = _grant(client, token=sent.json()["applicant_token"]).json()
+    ana = api_token(services, "ana@example.org")
+    big = _grant(client, token=ana).json()
     oversize = b"%" * (LIMIT + 1)
     httpx.post(big["url"], data=big["fields"], files={"file": ("x.pdf", oversize, "application/pdf")})
-    refused = _submit(client, uploaded=[big["reference"]])
+    refused = _submit(client, uploaded=[big["reference"]], token=ana)
     assert refused.status_code == 413 and "200,001 bytes, over the 200,000-byte limit; it was deleted" in refused.text
     assert not on_s3.store.exists(f"uploads/{big['fields']['key'].rsplit('/', 1)[1]}")

@@ -46,6 +46,21 @@ def _up(url: str) -> bool:
         return False
 
 
+def _api_token(data: Path, web: str, email: str) -> str:
+    """An API token for ``email`` in serve's database (as its owner makes one after signing in)."""
+    from credflow.keyring import DEV_SECRET_KEY
+    from credflow.services import build_services
+    from credflow.settings import load_settings
+    from tests.identity import api_token
+
+    settings = load_settings(data_dir=data, catalog_dir=ROOT / "rubrics", public_url=web, secret_key=DEV_SECRET_KEY)
+    services = build_services(settings)
+    try:
+        return api_token(services, email)
+    finally:
+        services.close()
+
+
 def test_serve_runs_the_single_machine_set_up_end_to_end(tmp_path):
     web_port, prefect_port = free_port(), free_port()
     web, api = f"http://127.0.0.1:{web_port}", f"http://127.0.0.1:{prefect_port}/api"
@@ -100,7 +115,7 @@ def test_serve_runs_the_single_machine_set_up_end_to_end(tmp_path):
                 files=[("files", ("plan.pdf", plan, "application/pdf"))],
                 timeout=60,
             ).json()
-            sid, token = created["submission_id"], created["applicant_token"]
+            sid, token = created["submission_id"], _api_token(data, web, "ana@school.example.org")
             outbox = data / "outbox"
             _wait("two assignment emails", lambda: len(list(outbox.glob("assignment-*.eml"))) == 2, serve, log)
             for eml in sorted(outbox.glob("assignment-*.eml")):

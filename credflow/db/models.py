@@ -368,3 +368,70 @@ class InServiceHours(Base):
     earned_on: Mapped[date] = mapped_column(Date)
     confirmation: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Person(Base):
+    """Someone who proved an email address by opening a sign-in link sent to it (roles follow from the address)."""
+
+    __tablename__ = "people"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_signed_in_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SignInLink(Base):
+    """One emailed sign-in link: single use (``used_at`` is set once, by compare-and-set), short-lived."""
+
+    __tablename__ = "sign_in_links"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320))  # lower-cased; no person row until the link is used
+    nonce_hash: Mapped[str] = mapped_column(String(64))  # sha256 of the link's secret nonce
+    next_path: Mapped[str] = mapped_column(String(500), default="/me")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PersonSession(Base):
+    """A signed-in browser: the cookie holds a secret whose sha256 is the key; revoking ends it at once."""
+
+    __tablename__ = "person_sessions"
+    __table_args__ = (Index("ix_person_sessions_person", "person_id"),)
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()  # the absolute end; idleness ends it sooner
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class AdminGrant(Base):
+    """A program admin's or operator's grant, by email: it counts only once that address has signed in."""
+
+    __tablename__ = "admin_grants"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    email: Mapped[str] = mapped_column(String(320), unique=True)  # lower-cased
+    operator: Mapped[bool] = mapped_column(default=False)
+    organisations: Mapped[list[Any]] = mapped_column(default=list)  # names as applicants give them
+    programs: Mapped[list[Any]] = mapped_column(default=list)  # catalog program slugs
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ApiToken(Base):
+    """An applicant's API token, made by a signed-in person: it expires and can be revoked."""
+
+    __tablename__ = "api_tokens"
+    __table_args__ = (Index("ix_api_tokens_person", "person_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    person_id: Mapped[str] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -220,6 +220,48 @@ class ProgramReport:
         return buffer.getvalue()
 
 
+def _organisation_key(name: str) -> str:
+    return " ".join(name.split()).casefold()
+
+
+@dataclass(frozen=True)
+class ReportScope:
+    """The rows one person may see: those of their organisations and/or programs, or everything.
+
+    A program admin scoped to organisations sees those organisations' educators in every
+    program; scoped to programs, every educator of those programs; scoped to both, the
+    organisations' educators in those programs. Organisation names match whatever their case
+    and spacing. The empty scope sees nothing.
+    """
+
+    organisations: frozenset[str] = frozenset()
+    programs: frozenset[str] = frozenset()
+    all_rows: bool = False
+
+    @classmethod
+    def everything(cls) -> ReportScope:
+        """The operator's scope: every program, every organisation."""
+        return cls(all_rows=True)
+
+    def shows_program(self, program: str) -> bool:
+        """Whether the program gets a section at all."""
+        if self.all_rows:
+            return True
+        if self.programs:
+            return program in self.programs
+        return bool(self.organisations)
+
+    def allows(self, *, program: str, organisation: str) -> bool:
+        """Whether an educator of ``organisation`` in ``program`` is in scope."""
+        if self.all_rows:
+            return True
+        if not self.shows_program(program):
+            return False
+        if not self.organisations:
+            return True
+        return _organisation_key(organisation) in {_organisation_key(o) for o in self.organisations}
+
+
 def _safe_cell(value: Cell) -> str:
     text = str(value)
     return "'" + text if text.startswith(FORMULA_TRIGGERS) else text
@@ -254,7 +296,7 @@ def _target_text(targets: set[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def program_report(services: Services, *, now: datetime) -> ProgramReport:
+def program_report(services: Services, *, now: datetime, scope: ReportScope | None = None) -> ProgramReport:
     """Build the program report from the database and the catalog.
 
     Every program in the catalog gets a section (empty when nobody enrolled). Pairs of
@@ -264,11 +306,14 @@ def program_report(services: Services, *, now: datetime) -> ProgramReport:
     Args:
         services: The composition root's services (database and catalog are read).
         now: The moment the report is made (aware UTC), for days in state.
+        scope: Whose rows to keep (a program admin's grant); default: everything (operators, the CLI).
+            Decision times count only the scope's submissions.
 
     Returns:
         The report, programs sorted by id, rows by organisation, educator and micro-credential.
     """
     catalog = services.catalog.credentials
+    scope = scope or ReportScope.everything()
     with services.db.session() as session:
         applicants = {a.id: a for a in session.scalars(select(Applicant))}
         enrolments = list(session.scalars(select(Enrolment)))
@@ -276,7 +321,7 @@ def program_report(services: Services, *, now: datetime) -> ProgramReport:
             session.scalars(select(Submission).order_by(Submission.created_at, Submission.attempt, Submission.id))
         )
         decided = session.execute(
-            select(Decision.decided_at, Submission.created_at, Submission.credential_id).join(
+            select(Decision.decided_at, Submission.created_at, Submission.credential_id, Submission.applicant_id).join(
                 Submission, Submission.id == Decision.submission_id
             )
         ).all()
@@ -302,6 +347,8 @@ def program_report(services: Services, *, now: datetime) -> ProgramReport:
     for pair in sorted(set(enrolled) | set(latest)):
         applicant_id, credential_id = pair
         applicant = applicants[applicant_id]
+        if not scope.allows(program=program_of(credential_id), organisation=applicant.organisation):
+            continue
         credential: Credential | None = catalog.get(credential_id)
         submission = latest.get(pair)
         if submission is None:
@@ -328,7 +375,10 @@ def program_report(services: Services, *, now: datetime) -> ProgramReport:
         )
 
     durations: dict[str, list[tuple[int, int]]] = defaultdict(list)  # program -> (business days, target)
-    for decided_at, received_at, credential_id in decided:
+    for decided_at, received_at, credential_id, applicant_id in decided:
+        organisation = applicants[applicant_id].organisation if applicant_id in applicants else ""
+        if not scope.allows(program=program_of(credential_id), organisation=organisation):
+            continue
         durations[program_of(credential_id)].append(
             (business_days_between(received_at, decided_at), target_of(credential_id))
         )
@@ -341,6 +391,8 @@ def program_report(services: Services, *, now: datetime) -> ProgramReport:
 
     sections = []
     for program in sorted(credentials_of):
+        if not scope.shows_program(program):
+            continue
         times = durations.get(program, [])
         sections.append(
             ProgramSection(

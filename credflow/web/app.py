@@ -49,6 +49,7 @@ from credflow.web.ops import register_ops_routes
 from credflow.web.ranges import RangeNotSatisfiable, parse_range
 from credflow.web.ratelimit import RateLimiter
 from credflow.web.reports import register_report_routes
+from credflow.web.signin import register_signin_routes
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +276,8 @@ def create_app(
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
     register_badge_routes(app, services, pages, clock)
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))
-    register_report_routes(app, services, pages, clock)
+    accounts = register_signin_routes(app, services, pages, clock)
+    register_report_routes(app, services, pages, clock, accounts)
     register_ops_routes(app, services)
 
     def denied(message: str, *, heading: str = "This review link cannot be opened") -> HTMLResponse:
@@ -334,6 +336,7 @@ def create_app(
             reason=reason,
             reason_problem=problems.get("reason"),
             notice=notice,
+            signed_in=accounts.signed_in_line(request),  # links work signed out; a session is recognised
         )
 
     def notify(submission_id: str) -> None:

@@ -1,7 +1,11 @@
 """The HTTP intake (mounted at /api): the same intake as the CLI, with an OpenAPI schema.
 
-An applicant reads only their own submissions: each intake answers with a signed applicant
-link token, and ``GET /api/submissions/{id}`` refuses (403) a token of another applicant.
+An applicant reads only their own submissions. The API token that says so is made only by
+someone who proved the address: a signed-in person makes one on the home page (``/me``), never
+on submit; it expires and can be revoked. A first submission for a new address needs no token;
+an address that already has an applicant record needs its token (401 otherwise), so nobody who
+merely knows an address can read, resubmit or change that applicant's record, and a refusal
+names none of their submissions.
 Large files can go straight to storage first (``POST /api/uploads``, see
 :mod:`credflow.web.uploads`) and join the submission by reference.
 """
@@ -14,17 +18,19 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Header, HTTPException, UploadFile
-from itsdangerous import BadSignature, URLSafeSerializer
 from pydantic import BaseModel, Field
+from sqlalchemy import select
 
-from credflow.db.models import utcnow
+from credflow.accounts.tokens import TokenRefused, how_to_get_one, token_email
+from credflow.db.models import Applicant, utcnow
 from credflow.errors import CredflowError, IntakeRefused, NotFoundError
 from credflow.intake import ApplicantInfo, CarryOver, IntakeRequest, Upload, submit
-from credflow.keyring import Purpose
 from credflow.services import Services
 from credflow.submissions import get_submission
 from credflow.web.limits import submission_limits
 from credflow.web.uploads import register_upload_routes, release_uploads, take_uploads
+
+BEARER = "'Authorization: Bearer <token>'"
 
 
 class SubmissionOut(BaseModel):
@@ -36,16 +42,6 @@ class SubmissionOut(BaseModel):
     state: str
     created: bool = Field(description="False when the same submission was already recorded (idempotent intake).")
     problems: list[dict[str, Any]] = Field(default_factory=list, description="Why it was returned, if it was.")
-    applicant_token: str | None = Field(default=None, description="Send as 'Authorization: Bearer <token>' to read it.")
-
-
-def _serializer(services: Services) -> URLSafeSerializer:
-    return services.settings.keyring.serializer(Purpose.APPLICANT_TOKEN)
-
-
-def applicant_token(services: Services, applicant_id: str) -> str:
-    """A signed link token naming one applicant."""
-    return str(_serializer(services).dumps({"applicant": applicant_id}))
 
 
 def _uploads(keys: list[str] | None, files: list[UploadFile] | None) -> list[Upload]:
@@ -93,17 +89,39 @@ def create_intake_app(
         dependencies=[submission_limits],  # per applicant; per address in RequestLimits, before the body
     )
 
-    def caller(authorization: str | None) -> str:
-        if not authorization or not authorization.startswith("Bearer "):
-            raise HTTPException(403, "send your applicant token as 'Authorization: Bearer <token>'")
+    def verified_email(authorization: str | None) -> str | None:
+        """The address a ``Bearer`` token speaks for; None without a token (401 for a bad one)."""
+        if authorization is None:
+            return None
+        if not authorization.startswith("Bearer "):
+            raise HTTPException(
+                401, f"send your API token as 'Authorization: Bearer <token>': {how_to_get_one(services)}"
+            )
         try:
-            return str(_serializer(services).loads(authorization.removeprefix("Bearer ").strip())["applicant"])
-        except (BadSignature, KeyError, TypeError):
-            raise HTTPException(403, "this applicant token is not valid") from None
+            return token_email(services, authorization.removeprefix("Bearer ").strip(), now=clock())
+        except TokenRefused as exc:
+            raise HTTPException(401, str(exc)) from None
+
+    def applicant_of(email: str) -> str | None:
+        with services.db.session() as session:
+            return session.scalar(select(Applicant.id).where(Applicant.email == email))
+
+    def require_email(authorization: str | None) -> str:
+        """The token's verified address; 401 without a token."""
+        email = verified_email(authorization)
+        if email is None:
+            raise HTTPException(
+                401, f"send your API token as 'Authorization: Bearer <token>': {how_to_get_one(services)}"
+            )
+        return email
+
+    def caller(authorization: str | None) -> str | None:
+        """The applicant id of a token's address (None while that address has not submitted)."""
+        return applicant_of(require_email(authorization))
 
     register_upload_routes(api, services, caller=caller, now=clock)
 
-    def out(submission_id: str, *, created: bool, token: str | None = None) -> SubmissionOut:
+    def out(submission_id: str, *, created: bool) -> SubmissionOut:
         with services.db.session() as session:
             sub = get_submission(session, submission_id)
             return SubmissionOut(
@@ -113,7 +131,6 @@ def create_intake_app(
                 state=sub.state,
                 created=created,
                 problems=list(sub.problems or []),
-                applicant_token=token,
             )
 
     @api.post("/submissions", response_model=SubmissionOut, status_code=201)
@@ -129,8 +146,25 @@ def create_intake_app(
             list[str] | None, Form(description="'<requirement key>:<upload_id>' of each file sent to an upload URL.")
         ] = None,
         idempotency_key: Annotated[str | None, Header()] = None,
+        authorization: Annotated[str | None, Header()] = None,
     ) -> SubmissionOut:
-        """Submit evidence (multipart). The same submission sent twice is one submission."""
+        """Submit evidence (multipart). The same submission sent twice is one submission.
+
+        A new address needs no token. An address with an applicant record needs its API token
+        (`Authorization: Bearer <token>`, made after signing in at `/sign-in`): 401 without it.
+        """
+        verified = verified_email(authorization)
+        address = email.strip().lower()
+        if verified is not None and verified != address:
+            raise HTTPException(
+                403, "this API token is for another address: send the token of the address you submit for"
+            )
+        if verified is None and applicant_of(address) is not None:
+            raise HTTPException(
+                401,
+                "this address already has an applicant record, so a submission for it needs its API token "
+                f"('Authorization: Bearer <token>'): {how_to_get_one(services)}",
+            )
         uploads = _uploads(requirement_keys, files)
         parsed = _answers(answers, {})
         taken = take_uploads(services, uploaded, email=email, credential_id=credential_id, now=clock())
@@ -144,6 +178,7 @@ def create_intake_app(
                     answers=parsed,
                     uploads=[*uploads, *(t.upload for t in taken)],
                     idempotency_key=idempotency_key,
+                    address_verified=verified is not None,
                 ),
             )
             recorded = result.submission_id
@@ -155,9 +190,7 @@ def create_intake_app(
             release_uploads(services, taken, submission_id=recorded)
         if result.created and on_submitted is not None:
             on_submitted(result.submission_id)
-        with services.db.session() as session:
-            applicant_id = get_submission(session, result.submission_id).applicant_id
-        return out(result.submission_id, created=result.created, token=applicant_token(services, applicant_id))
+        return out(result.submission_id, created=result.created)
 
     @api.post("/submissions/{submission_id}/resubmit", response_model=SubmissionOut, status_code=201)
     def resubmit(
@@ -175,12 +208,12 @@ def create_intake_app(
         idempotency_key: Annotated[str | None, Header()] = None,
     ) -> SubmissionOut:
         """Start the next attempt after "not yet": send changed files, name unchanged ones by hash."""
-        applicant = caller(authorization)
+        mine = require_email(authorization)
         uploads = _uploads(requirement_keys, files)
         try:
             with services.db.session() as session:
                 previous = get_submission(session, submission_id)
-                if previous.applicant_id != applicant:
+                if previous.applicant.email != mine:
                     raise HTTPException(403, "this submission is not yours")
                 who = ApplicantInfo(previous.applicant.name, previous.applicant.email, previous.applicant.organisation)
                 credential_id, old_answers = previous.credential_id, dict(previous.answers)
@@ -215,22 +248,18 @@ def create_intake_app(
             release_uploads(services, taken, submission_id=recorded)
         if result.created and on_submitted is not None:
             on_submitted(result.submission_id)
-        return out(
-            result.submission_id,
-            created=result.created,
-            token=authorization.removeprefix("Bearer ").strip() if authorization else None,
-        )
+        return out(result.submission_id, created=result.created)
 
     @api.get("/submissions/{submission_id}", response_model=SubmissionOut)
     def read_submission(submission_id: str, authorization: Annotated[str | None, Header()] = None) -> SubmissionOut:
         """Read one of your submissions (403 for anyone else's)."""
-        applicant = caller(authorization)
+        mine = require_email(authorization)
         try:
             with services.db.session() as session:
-                owner = get_submission(session, submission_id).applicant_id
+                owner = get_submission(session, submission_id).applicant.email
         except NotFoundError:
             raise HTTPException(404, "no such submission") from None
-        if owner != applicant:
+        if owner != mine:
             raise HTTPException(403, "this submission is not yours")
         return out(submission_id, created=False)
 

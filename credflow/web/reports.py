@@ -1,10 +1,9 @@
 """Program reports on the web: ``GET /reports/programs`` (HTML) and ``GET /reports/programs.csv``.
 
-These pages are for program admins (a district's PD office, an issuer). They list educators'
-names, emails and organisations, and carry no token of their own: in production they must sit
-behind the operator's access control (a reverse proxy with sign-in, a VPN), never on the open
-internet. ``credflow serve`` binds 127.0.0.1 by default, so out of the box only the machine
-itself reaches them.
+These pages list educators' names, emails and organisations: they need a signed-in program
+admin or operator (``credflow admins add``). A signed-out visitor is sent to the sign-in page
+(and back here afterwards), anyone else signed in gets 403, and a program admin sees only the
+organisations and programs of their grant.
 """
 
 from __future__ import annotations
@@ -14,11 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, Response
 
+from credflow.accounts.rules import Identity
 from credflow.reports.program import DecisionTimes, ProgramSection, ReportStatus, program_report
 from credflow.services import Services
+from credflow.web.signin import Accounts, sign_in_redirect
 
 if TYPE_CHECKING:
     from credflow.web.app import Pages
@@ -118,12 +119,32 @@ def _share_text(times: DecisionTimes) -> str:
     return f"{share:.0%} ({times.within_target} of {times.decided})"
 
 
-def register_report_routes(app: FastAPI, services: Services, pages: Pages, clock: Callable[[], datetime]) -> None:
-    """Add the program report routes to ``app`` (for program admins, behind the operator's access control)."""
+def register_report_routes(
+    app: FastAPI, services: Services, pages: Pages, clock: Callable[[], datetime], accounts: Accounts
+) -> None:
+    """Add the program report routes to ``app`` (program admins, scoped to their grant, and operators)."""
+
+    def admitted(request: Request) -> Identity | Response:
+        who = accounts.current(request)
+        if who is None:
+            return sign_in_redirect(request)
+        if not who.may_see_reports:
+            return pages.render(
+                "forbidden.html",
+                status=403,
+                heading="You cannot open program reports",
+                message="Program reports are for program admins and operators. Ask an operator to grant you "
+                "access (credflow admins add), then sign in again.",
+                email=who.email,
+            )
+        return who
 
     @app.get("/reports/programs", response_class=HTMLResponse)
-    def programs_page() -> Response:
-        report = program_report(services, now=clock())
+    def programs_page(request: Request) -> Response:
+        who = admitted(request)
+        if isinstance(who, Response):
+            return who
+        report = program_report(services, now=clock(), scope=who.report_scope())
         sections = [
             SectionView(
                 section=section,
@@ -141,8 +162,11 @@ def register_report_routes(app: FastAPI, services: Services, pages: Pages, clock
         )
 
     @app.get("/reports/programs.csv")
-    def programs_csv() -> Response:
-        report = program_report(services, now=clock())
+    def programs_csv(request: Request) -> Response:
+        who = admitted(request)
+        if isinstance(who, Response):
+            return who
+        report = program_report(services, now=clock(), scope=who.report_scope())
         name = f"program-report-{report.generated_at:%Y-%m-%d}.csv"
         return Response(
             report.to_csv(),
