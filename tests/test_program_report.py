@@ -187,3 +187,31 @@ def test_the_flow_publishes_the_program_report_table_artifact(services, tmp_path
         )
     assert table.type == "table"
     assert "Eve Stone" in str(table.data) and "Celebrate the accomplishment" in str(table.data)
+
+
+def test_a_scope_keeps_only_its_organisations_and_programs_and_their_decision_times(services, tmp_path):
+    from credflow.reports.program import ReportScope
+
+    _world(services, tmp_path)
+    everything = program_report(services, now=LATER)
+    assert program_report(services, now=LATER, scope=ReportScope.everything()) == everything
+
+    westfield = program_report(services, now=LATER, scope=ReportScope(organisations=frozenset({" westfield  HIGH"})))
+    names = {(row.educator, row.program) for section in westfield.programs for row in section.rows}
+    assert names == {
+        ("Ana Alvarez", "openscied-facilitator"),
+        ("Cara Diaz", "openscied-facilitator"),
+        ("Eve Stone", "openscied-facilitator"),
+        ("Ana Alvarez", "udl"),
+    }
+    openscied = next(s for s in westfield.programs if s.program == "openscied-facilitator")
+    assert openscied.decision_times.decided == 1  # Ana's; Ben's (another organisation) is not counted
+    assert "Ben Okafor" not in westfield.to_csv() and "Hillcrest" not in westfield.to_csv()
+
+    udl = program_report(services, now=LATER, scope=ReportScope(programs=frozenset({"udl"})))
+    assert [s.program for s in udl.programs] == ["udl"] and [r.educator for r in udl.programs[0].rows] == [
+        "Ana Alvarez"
+    ]
+    both = ReportScope(organisations=frozenset({"Hillcrest"}), programs=frozenset({"udl"}))
+    assert [(s.program, s.rows) for s in program_report(services, now=LATER, scope=both).programs] == [("udl", ())]
+    assert program_report(services, now=LATER, scope=ReportScope()).programs == ()
