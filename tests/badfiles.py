@@ -399,6 +399,15 @@ def pdf_with_goto_open_action(folder: Path, name: str = "reflection.pdf") -> Pat
     return path
 
 
+def pdf_with_stream_action(folder: Path, name: str = "reflection.pdf", size: int = 1 << 20) -> Path:
+    """A PDF whose opening action is a stream of ``size`` bytes: reading the action reads them all."""
+    path = folder / name
+    data = b"x" * size
+    stream = b"<< /Length %d >>\nstream\n%s\nendstream" % (len(data), data)
+    path.write_bytes(_pdf(_pdf_objects(catalog_extra=b"/OpenAction 6 0 R ", extra=[stream])))
+    return path
+
+
 def encrypted_pdf(folder: Path, name: str = "reflection.pdf", password: str = "secret") -> Path:
     """A PDF that needs a password to open."""
     path = folder / name
@@ -571,4 +580,94 @@ def iso_media(folder: Path, name: str, major: bytes, *compatible: bytes) -> Path
     """A box-level clean ISO media file with the given ftyp brands."""
     path = folder / name
     path.write_bytes(_ftyp(major, *compatible) + _moov() + box(b"mdat", bytes(64)))
+    return path
+
+
+# --------------------------------------------------------------------------- hostile input (issue 10)
+
+
+def png_declaring(folder: Path, width: int, height: int, name: str = "board.png") -> Path:
+    """A tiny, complete PNG whose header declares ``width`` x ``height`` pixels (a decompression bomb's header)."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path = folder / name
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", header)
+        + _png_chunk(b"IDAT", zlib.compress(b"\x00" * 64))
+        + _png_chunk(b"IEND", b"")
+    )
+    return path
+
+
+def jpeg_declaring(folder: Path, width: int, height: int, name: str = "board.jpg") -> Path:
+    """TINY_JPEG with its frame header (SOF0) changed to declare ``width`` x ``height`` pixels."""
+    data = bytearray(TINY_JPEG)
+    sof = data.index(b"\xff\xc0")
+    struct.pack_into(">HH", data, sof + 5, height, width)  # length (2), precision (1), then height, width
+    path = folder / name
+    path.write_bytes(bytes(data))
+    return path
+
+
+def gif_declaring(folder: Path, width: int, height: int, name: str = "board.gif") -> Path:
+    """TINY_GIF with its logical screen and image declaring ``width`` x ``height`` pixels."""
+    data = bytearray(TINY_GIF)
+    struct.pack_into("<HH", data, 6, width, height)
+    image = data.index(b",")
+    struct.pack_into("<HH", data, image + 5, width, height)
+    path = folder / name
+    path.write_bytes(bytes(data))
+    return path
+
+
+def webp_declaring(folder: Path, width: int, height: int, name: str = "board.webp") -> Path:
+    """An extended (VP8X) WebP header declaring a ``width`` x ``height`` canvas, with a lossless frame."""
+    vp8x = b"\x00\x00\x00\x00" + (width - 1).to_bytes(3, "little") + (height - 1).to_bytes(3, "little")
+    bits = (min(width, 16384) - 1) | (min(height, 16384) - 1) << 14
+    vp8l = b"\x2f" + struct.pack("<I", bits) + bytes(8)
+    chunks = b"VP8X" + struct.pack("<I", len(vp8x)) + vp8x + b"VP8L" + struct.pack("<I", len(vp8l)) + vp8l
+    path = folder / name
+    path.write_bytes(b"RIFF" + struct.pack("<I", 4 + len(chunks)) + b"WEBP" + chunks)
+    return path
+
+
+def pe_named_pdf(folder: Path, name: str = "report.pdf") -> Path:
+    """A (never run) Windows PE header renamed to .pdf."""
+    stub = bytearray(b"MZ" + bytes(0x3A) + struct.pack("<I", 0x40))
+    path = folder / name
+    path.write_bytes(bytes(stub) + b"PE\x00\x00" + struct.pack("<HH", 0x8664, 0) + bytes(240))
+    return path
+
+
+def macho_named_docx(folder: Path, name: str = "plan.docx") -> Path:
+    """A (never run) 64-bit Mach-O header renamed to .docx."""
+    path = folder / name
+    path.write_bytes(b"\xcf\xfa\xed\xfe" + struct.pack("<IIIIII", 0x01000007, 3, 2, 0, 0, 0) + bytes(200))
+    return path
+
+
+def script_named_pdf(folder: Path, name: str = "report.pdf") -> Path:
+    """A shell script with a shebang, renamed to .pdf."""
+    path = folder / name
+    path.write_bytes(b"#!/usr/bin/env bash\nrm -rf ~/Documents\n")
+    return path
+
+
+def jar_named_docx(folder: Path, name: str = "plan.docx") -> Path:
+    """A Java program (a zip with a manifest and a class file), renamed to .docx."""
+    return _write_zip(
+        folder / name,
+        [("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nMain-Class: Run\n"), ("Run.class", b"\xca\xfe\xba\xbe")],
+    )
+
+
+def apk_named_docx(folder: Path, name: str = "plan.docx") -> Path:
+    """An Android app (a zip with a manifest and Dalvik code), renamed to .docx."""
+    return _write_zip(folder / name, [("AndroidManifest.xml", b"\x03\x00\x08\x00"), ("classes.dex", b"dex\n035\x00")])
+
+
+def rar_named_pdf(folder: Path, name: str = "report.pdf") -> Path:
+    """The start of a RAR 5 archive, renamed to .pdf."""
+    path = folder / name
+    path.write_bytes(b"Rar!\x1a\x07\x01\x00" + bytes(200))
     return path

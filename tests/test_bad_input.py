@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from cli import demo_evidence as ev
-from credflow.intake import IntakeRequest, Upload, submit
+from credflow.intake import EvidenceTooLarge, IntakeRequest, Upload, submit
 from credflow.lifecycle import State
 from credflow.media import samples
 from credflow.submissions import get_submission
@@ -130,10 +130,11 @@ CASES: dict[str, Case] = {
         "disguise the real file type",
         files=lambda t, c: [("udl_lesson_plan", "plan\u202excod.exe", _plan(t, "second plan"))],
     ),
-    "oversize file": Case(
-        "too_large",
-        "the limit for 'UDL lesson plan' is 20.0 MB",
-        files=lambda t, c: [("udl_lesson_plan", "plan.pdf", bytes(21 << 20))],
+    "picture declaring 60000 x 60000 pixels": Case(
+        "image_too_many_pixels",
+        "declares a size of 3,600 million pixels",
+        credential=ANCHORING,
+        files=lambda t, c: _file("dqb_artifact", "board.png", badfiles.png_declaring(t, 60000, 60000)),
     ),
     "too short video": Case(
         "video_too_short", "lasts 5 s", files=lambda t, c: _file("classroom_video", "clip.mp4", c["short"])
@@ -239,3 +240,31 @@ def test_a_valid_submission_with_a_video_passes(services, tmp_path, clips):
     result = submit(services, _request(ok, tmp_path, clips, "valid"))
     outcome = run_validation(services, result.submission_id)
     assert outcome.problems == () and outcome.state is State.TRANSCODING and outcome.videos == 1
+
+
+def test_a_file_over_its_requirements_limit_is_refused_as_it_arrives_and_nothing_is_kept(services, tmp_path, clips):
+    class Counting(io.BytesIO):
+        """Counts the bytes intake reads: it must stop soon after the limit, not read the whole file."""
+
+        def __init__(self, data: bytes) -> None:
+            super().__init__(data)
+            self.taken = 0
+
+        def read(self, size: int | None = -1, /) -> bytes:
+            chunk = super().read(size)
+            self.taken += len(chunk)
+            return chunk
+
+    request = _request(CASES["missing answer"], tmp_path, clips, "oversize")
+    big = Counting(bytes(60 << 20))
+    oversize = IntakeRequest(
+        applicant=request.applicant,
+        credential_id=UDL,
+        answers=request.answers,
+        uploads=[*request.uploads, Upload("udl_lesson_plan", "plan.pdf", big)],
+    )
+    with pytest.raises(EvidenceTooLarge, match=r"'plan.pdf' is larger than 20.0 MB, the limit for 'UDL lesson plan'"):
+        submit(services, oversize)
+    assert big.taken <= (20 << 20) + (2 << 20)  # the limit and at most a chunk or two past it
+    stored = services.settings.resolved_storage_dir
+    assert not [p for p in stored.rglob("*") if p.is_file()] if stored.exists() else True

@@ -258,6 +258,16 @@ def test_pdf_is_read_without_loading_the_whole_file(tmp_path: Path, monkeypatch:
     assert _codes(broken) == ["corrupt_pdf"]
 
 
+def test_pdf_objects_larger_than_the_read_cap_are_not_loaded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A hostile PDF can point its opening action at a stream as large as the file: pypdf would read it
+    # whole. Any read over the cap is refused, so inspection memory stays bounded whatever the size.
+    monkeypatch.setattr(evidence_inspect, "_PDF_MAX_READ_BYTES", 1 << 16)
+    assert _codes(badfiles.pdf_with_stream_action(tmp_path, size=1 << 20)) == ["corrupt_pdf"]
+    assert _codes(badfiles.clean_pdf(tmp_path)) == []
+    monkeypatch.setattr(evidence_inspect, "_PDF_MAX_READ_BYTES", 4 << 20)
+    assert _codes(badfiles.pdf_with_stream_action(tmp_path, size=1 << 20)) == ["pdf_auto_action"]
+
+
 def test_password_protected_office_file(tmp_path: Path) -> None:
     path = tmp_path / "reflection.docx"
     path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(512))

@@ -48,7 +48,7 @@ EXPECTED: list[tuple[Generator, str, str]] = [
     (badfiles.elf_named_pdf, "executable", "executable"),
     (badfiles.html_named_pdf, "html", "text"),
     (badfiles.plain_text, "txt", "document"),
-    (badfiles.shell_script_named_txt, "unknown", "text"),
+    (badfiles.shell_script_named_txt, "executable", "executable"),
     (badfiles.clean_mp4_boxes, "mp4", "video"),
     (badfiles.truncated_mp4_boxes, "mp4", "video"),
     (badfiles.mp4_without_moov, "mp4", "video"),
@@ -122,7 +122,7 @@ def _write(tmp_path: Path, data: bytes, name: str = "upload.bin") -> Path:
         ("\ufeffNotes with a byte order mark.\n".encode(), "txt", "document"),
         (b"A line \x1b[31mwith terminal escapes\x1b[0m\n", "unknown", "text"),
         (b"A line\x01with a stray control byte\n", "unknown", "unknown"),
-        (b"@echo off\r\ndel report.docx\r\n", "unknown", "text"),
+        (b"@echo off\r\ndel report.docx\r\n", "executable", "executable"),
         (b'{"lesson": "fractions"}', "unknown", "text"),
         (b'<?xml version="1.0"?>\n<lesson><title>Fractions</title></lesson>\n', "unknown", "text"),
         (b'<svg xmlns="http://www.w3.org/2000/svg"/>', "svg", "text"),
@@ -193,7 +193,7 @@ def test_vocabulary_is_consistent() -> None:
             assert sniffed_as(fmt).kind == kind
     assert sniffed_as("svg").description == "an SVG drawing"
     assert sniffed_as("hls").description == "an HLS playlist (a list of links to other files)"
-    assert sniffed_as("executable").description == "a Windows or Linux program"
+    assert sniffed_as("executable").description == "a program"
     assert sniffed_as("mp3").description == "an MP3 audio file"
     assert sniffed_as("mp4").description == "an MP4 video"
     assert sniffed_as("mp4") == Sniffed("mp4", "video", "video/mp4", "an MP4 video")

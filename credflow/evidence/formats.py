@@ -69,7 +69,7 @@ _FORMAT_INFO: dict[str, tuple[str, str, str]] = {
     "hls": ("playlist", "application/vnd.apple.mpegurl", "an HLS playlist (a list of links to other files)"),
     "html": ("text", "text/html", "a web page (HTML)"),
     "zip": ("archive", "application/zip", "a zip archive"),
-    "executable": ("executable", "application/x-executable", "a Windows or Linux program"),
+    "executable": ("executable", "application/x-executable", "a program"),
     "empty": ("unknown", "application/x-empty", "an empty file (0 bytes)"),
     "unknown": ("unknown", "application/octet-stream", "a file of a type we could not recognise"),
 }

@@ -7,11 +7,13 @@ import itertools
 import re
 import struct
 import unicodedata
+import warnings
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
+from PIL import Image
 from pypdf import PasswordType, PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
@@ -71,9 +73,11 @@ _PDF_MAX_OBJECTS = 100_000
 _PDF_MAX_PAGES = 10_000
 _PDF_MAX_DEPTH = 32
 _PDF_MAX_PLACES = 3
-# pypdf reads the whole file into memory when it has to rebuild a broken cross-reference table;
-# beyond this size such a PDF is reported as damaged instead.
+# pypdf reads the whole file into memory when it has to rebuild a broken cross-reference table,
+# and a stream's whole data when an object it is asked for is a stream; beyond this size such a
+# read is refused and the PDF reported as damaged, so inspection memory stays bounded.
 _PDF_MAX_REPAIR_BYTES = 64 * 1024 * 1024
+_PDF_MAX_READ_BYTES = 64 * 1024 * 1024
 _SCAN_CHUNK = 1 << 20
 _SCAN_CARRY = 64  # longer than the longest #-escaped spelling of /JavaScript (31 bytes)
 # A PDF name starting with J (possibly written #4A); names end at whitespace or a delimiter.
@@ -81,6 +85,10 @@ _J_NAME = re.compile(rb"/(?:J|#4[Aa])[^\x00\t\n\x0c\r ()<>\[\]{}/%]*")
 _NAME_ESCAPE = re.compile(rb"#([0-9A-Fa-f]{2})")
 
 _MAX_IMAGE_CHUNKS = 1_000_000
+#: Pillow's own decompression-bomb line (twice its warning level, about 179 million pixels): far
+#: beyond any camera photo or scan, and a picture this large takes gigabytes to open.
+MAX_IMAGE_PIXELS = 2 * 89_478_485
+_PILLOW_FORMATS = {"jpeg": "JPEG", "png": "PNG", "gif": "GIF", "webp": "WEBP"}
 _MAX_TOP_LEVEL_BOXES = 100_000
 _TAIL_PROBE = 64 * 1024
 
@@ -97,6 +105,7 @@ def inspect_content(
     max_unpacked_bytes: int = 1 << 30,
     max_ratio: float = 100.0,
     max_entries: int = 10_000,
+    max_pixels: int = MAX_IMAGE_PIXELS,
 ) -> list[Finding]:
     """Look inside a file for the problems its format is known for, without unpacking or running it.
 
@@ -110,6 +119,7 @@ def inspect_content(
         max_unpacked_bytes: Most bytes a zip-based file may declare it unpacks to.
         max_ratio: Highest compression ratio allowed for an archive entry (or the whole archive).
         max_entries: Most entries a zip-based file may hold.
+        max_pixels: Most pixels a picture may declare (width times height), read from its header.
 
     Returns:
         The problems found, at most one per code; empty for a clean file.
@@ -124,8 +134,11 @@ def inspect_content(
         )
     if fmt == "pdf":
         return _inspect_pdf(path)
-    if fmt in {"jpeg", "png", "gif"}:
-        return _inspect_image(path, fmt)
+    if fmt in _PILLOW_FORMATS:
+        oversized = _declared_pixels(path, fmt, max_pixels=max_pixels)
+        if oversized is not None:
+            return [oversized]
+        return _inspect_image(path, fmt) if fmt != "webp" else []
     if fmt in _BMFF_FORMATS:
         return _inspect_iso_bmff(path, fmt)
     if sniffed.mime == "application/encrypted":
@@ -217,13 +230,12 @@ def _inspect_zip(path: Path, fmt: str, *, max_unpacked_bytes: int, max_ratio: fl
     if any(info.header_offset < 0 or info.header_offset + info.compress_size > directory_start for info in infos):
         findings.append(Finding("corrupt_archive", f"The {noun} is damaged: parts of its contents are missing.", fix))
     if any(info.flag_bits & 0x1 for info in infos):
-        findings.append(
-            Finding(
-                "encrypted_document",
-                f"Some of the contents of the {noun} are protected with a password, so reviewers cannot open them.",
-                _UNLOCK,
-            )
+        locked = (
+            f"The file is a password-protected {noun}: reviewers cannot open what is inside it."
+            if fmt == "zip"
+            else f"Some of the contents of the {noun} are protected with a password, so reviewers cannot open them."
         )
+        findings.append(Finding("encrypted_document", locked, _UNLOCK))
     if fmt in _MACRO_FREE and any(_is_macro_part(info.filename) for info in infos):
         findings.append(
             Finding(
@@ -314,7 +326,7 @@ class _RepairTooLarge(Exception):
 
 
 class _RepairLimitedFile(io.BufferedReader):
-    """A file that refuses whole-file reads above a size limit, to keep pypdf's repairs bounded."""
+    """A file that refuses reads above a size limit, whole-file or not, to keep pypdf's memory bounded."""
 
     def read(self, size: int | None = -1, /) -> bytes:
         if size is None or size < 0:
@@ -323,6 +335,8 @@ class _RepairLimitedFile(io.BufferedReader):
             self.seek(position)
             if end - position > _PDF_MAX_REPAIR_BYTES:
                 raise _RepairTooLarge
+        elif size > _PDF_MAX_READ_BYTES:
+            raise _RepairTooLarge
         return super().read(size)
 
 
@@ -579,6 +593,39 @@ def _raw_javascript(path: Path) -> bool:
 
 
 # --------------------------------------------------------------------------- images
+
+
+def _declared_pixels(path: Path, fmt: str, *, max_pixels: int) -> Finding | None:
+    """Refuse a picture by the size its header declares, before anything decodes it.
+
+    Pillow reads only the header here (``open`` is lazy); a header Pillow cannot read is left to
+    the structure checks, which say what is damaged.
+    """
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        try:
+            with Image.open(path, formats=[_PILLOW_FORMATS[fmt]]) as picture:
+                width, height = picture.size
+        except Image.DecompressionBombError as exc:
+            # Beyond Pillow's own line, which names the pixel count but not the sides.
+            counted = re.search(r"\((\d+) pixels\)", str(exc))
+            declared = _megapixels(int(counted.group(1))) if counted else f"more than {_megapixels(max_pixels)}"
+        except Exception:  # any unreadable header (Pillow raises many kinds); the walkers judge damage
+            return None
+        else:
+            if width * height <= max_pixels:
+                return None
+            declared = f"{width:,} × {height:,} pixels ({_megapixels(width * height)})"
+    return Finding(
+        "image_too_many_pixels",
+        f"The picture declares a size of {declared}; the limit is {_megapixels(max_pixels)}. Pictures this "
+        "large take gigabytes of memory to open (a 'decompression bomb') and no camera or scanner makes them.",
+        "Export or save the picture at a lower resolution (a few thousand pixels across is plenty) and upload that.",
+    )
+
+
+def _megapixels(pixels: int) -> str:
+    return f"{pixels / 1e6:,.0f} million pixels"
 
 
 class _Truncated(Exception):

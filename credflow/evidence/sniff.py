@@ -54,6 +54,9 @@ _MACHO_MAGICS = frozenset(
     }
 )
 
+_APK = "an Android app (APK)"
+_JAR = "a Java program (JAR)"
+
 # libmagic MIME types that name one of our formats outright.
 _MIME_FORMATS: dict[str, str] = {
     "application/pdf": "pdf",
@@ -272,8 +275,9 @@ def _classify(fh: BinaryIO, head: bytes, mime: str) -> Sniffed:
         return _sniff_zip(fh)
     if head[4:8] == b"ftyp":
         return _sniff_iso_bmff(head)
-    if _is_executable(head, mime):
-        return sniffed_as("executable", mime=mime if mime in _EXECUTABLE_MIMES else None)
+    program = _program(head, mime)
+    if program is not None:
+        return sniffed_as("executable", mime=mime if mime in _EXECUTABLE_MIMES else None, description=program)
     fmt = _MIME_FORMATS.get(mime) or _signature_format(head)
     if fmt is not None:
         if fmt in {"svg", "html"}:
@@ -288,15 +292,26 @@ def _classify(fh: BinaryIO, head: bytes, mime: str) -> Sniffed:
     return sniffed_as("unknown", mime=mime)
 
 
-def _is_executable(head: bytes, mime: str) -> bool:
-    if head.startswith(b"\x7fELF") or head[:4] in _MACHO_MAGICS:
-        return True
+def _program(head: bytes, mime: str) -> str | None:
+    """Name the kind of program the head starts, or None when it is not one."""
+    if head.startswith(b"\x7fELF"):
+        return "a Linux or Unix program (ELF)"
+    if head[:4] == b"\xca\xfe\xba\xbe":
+        return "a macOS program or a Java class file"  # universal binaries and class files share the magic
+    if head[:4] in _MACHO_MAGICS:
+        return "a macOS program (Mach-O)"
     if head.startswith(b"MZ") and len(head) >= 0x40:
         # A DOS stub whose header points at a "PE" signature is a Windows program.
         (pe_offset,) = struct.unpack_from("<I", head, 0x3C)
         if head[pe_offset : pe_offset + 4] == b"PE\x00\x00":
-            return True
-    return mime in _EXECUTABLE_MIMES
+            return "a Windows program (.exe or .dll)"
+    if mime == "application/x-msi":
+        return "a Windows installer (.msi)"
+    if mime in {"application/x-dosexec", "application/x-msdownload", "application/vnd.microsoft.portable-executable"}:
+        return "a DOS or Windows program"
+    if mime in _EXECUTABLE_MIMES:
+        return "a program"
+    return None
 
 
 def _signature_format(head: bytes) -> str | None:
@@ -393,6 +408,12 @@ def _sniff_zip(fh: BinaryIO) -> Sniffed:
                 ):
                     if part in names:
                         return sniffed_as(fmt)
+            if "AndroidManifest.xml" in names and any(name.endswith(".dex") for name in names):
+                return sniffed_as("executable", mime="application/vnd.android.package-archive", description=_APK)
+            if "META-INF/MANIFEST.MF" in names and any(name.endswith(".class") for name in names):
+                return sniffed_as("executable", mime="application/java-archive", description=_JAR)
+            if any(info.flag_bits & 0x1 for info in infos):
+                return sniffed_as("zip", description="a password-protected zip archive")
     except (ZipDirectoryTooLarge, zipfile.BadZipFile):
         pass  # unreadable or oversized: still a zip by its signature; inspection says what is wrong
     return sniffed_as("zip")
@@ -455,7 +476,8 @@ def _sniff_text(head: bytes, mime: str) -> Sniffed:
     if mime in _XML_MIMES or body.startswith("<?xml"):
         return sniffed_as("unknown", kind="text", mime=mime, description="an XML data file")
     if body.startswith("#!") or mime in _SCRIPT_MIMES or mime.startswith("text/x-script"):
-        return sniffed_as("unknown", kind="text", mime=mime, description="a script (a small program written as text)")
+        script = "a Windows batch script" if mime == "text/x-msdos-batch" else "a script (a program written as text)"
+        return sniffed_as("executable", mime=mime, description=script)
     if _ODD_CONTROLS.search(text):
         return sniffed_as(
             "unknown", kind="text", mime=mime, description="a text file containing unusual control characters"
