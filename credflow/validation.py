@@ -11,11 +11,12 @@ import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Any
 
 from credflow.catalog.models import Credential, EvidenceKind, EvidenceRequirement
 from credflow.db.models import EvidenceItem
-from credflow.evidence.formats import Sniffed
+from credflow.evidence.formats import Sniffed, sniffed_as
 from credflow.evidence.inspect import Finding, inspect_content
 from credflow.evidence.names import safe_display_name
 from credflow.evidence.sniff import sniff
@@ -26,6 +27,7 @@ from credflow.services import Services
 from credflow.submissions import get_submission, transition
 
 WORD = re.compile(r"[^\W_][\w'’-]*")
+_UNRECOGNISED = sniffed_as("unknown").description
 
 
 @dataclass(frozen=True)
@@ -161,12 +163,15 @@ def _wrong_format(requirement: EvidenceRequirement, facts: FileFacts) -> list[Pr
             f"'{name}' is {sniffed.description}, which is never accepted as evidence.",
             "Upload the document or media file you meant to send.",
         ),
-        "unknown": (
+    }
+    if sniffed.format == "unknown" and sniffed.description == _UNRECOGNISED:
+        code, message, fix = (
             "unrecognised_format",
             f"'{name}' is not a file type credflow recognises (its content matches no known format); {accepted}.",
             f"Export the file again as one of: {_formats(requirement)}.",
-        ),
-    }
+        )
+        return [Problem(code, message, fix, req, name)]
+    # Any other file is named for what it is (a RAR archive, a JSON data file, an AVIF picture).
     code, message, fix = codes.get(
         sniffed.format,
         (
@@ -340,15 +345,22 @@ class ValidationOutcome:
 
 
 def inspect_item(services: Services, item: EvidenceItem, requirement: EvidenceRequirement | None) -> FileFacts:
-    """Gather the facts about one stored file (reads its bytes; probes media when it could be video)."""
+    """Gather the facts about one stored file (reads its bytes; probes media when it could be video).
+
+    A file larger than its requirement allows is sniffed (its first bytes) but not inspected, so a
+    huge file costs no more memory or time than the size check that refuses it.
+    """
     display = safe_display_name(item.original_name)
+    limit = requirement.max_size_bytes if requirement is not None else None
     with services.store.local_path(item.storage_key) as path:
-        sniffed = sniff(path)
-        findings = [*display.findings, *inspect_content(path, sniffed)]
+        sniffed = sniff(path)  # reads the first 64 KiB only
+        # A file over its limit is refused for its size: its content is never inspected.
+        oversize = limit is not None and item.size > limit
+        findings = [*display.findings, *([] if oversize else inspect_content(path, sniffed))]
         media: MediaProbe | None = None
         error: str | None = None
         wants_video = requirement is not None and requirement.kind is EvidenceKind.VIDEO
-        if wants_video and sniffed.kind in ("video", "audio") and not findings and item.size > 0:
+        if wants_video and sniffed.kind in ("video", "audio") and not findings and not oversize and item.size > 0:
             try:
                 media = probe(path, ffprobe=services.media.ffprobe)
             except ProbeError as exc:
