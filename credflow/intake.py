@@ -61,6 +61,15 @@ class IdempotencyKeyReused(IntakeRefused):
     """An Idempotency-Key already named a submission with other content."""
 
 
+def refusal_status(refusal: IntakeRefused) -> int:
+    """The HTTP status of a refusal: 413 for a file too large, 422 for a malformed request, else 409."""
+    if isinstance(refusal, EvidenceTooLarge):
+        return 413
+    if isinstance(refusal, IntakeInvalid):
+        return 422
+    return 409
+
+
 def _forbidden_characters(text: str, *, in_text: bool = False) -> list[str]:
     """The distinct forbidden characters of ``text`` as ``<U+XXXX>``.
 

@@ -12,7 +12,6 @@ Large files can go straight to storage first (``POST /api/uploads``, see
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
@@ -24,7 +23,16 @@ from sqlalchemy import select
 from credflow.accounts.tokens import TokenRefused, how_to_get_one, token_email
 from credflow.db.models import Applicant, utcnow
 from credflow.errors import CredflowError, IntakeRefused, NotFoundError
-from credflow.intake import ApplicantInfo, CarryOver, IntakeRequest, Upload, submit
+from credflow.intake import (
+    ApplicantInfo,
+    CarryOver,
+    IntakeInvalid,
+    IntakeRequest,
+    Upload,
+    parse_answers,
+    refusal_status,
+    submit,
+)
 from credflow.services import Services
 from credflow.submissions import get_submission
 from credflow.web.limits import submission_limits
@@ -57,12 +65,9 @@ def _answers(text: str | None, default: dict[str, Any]) -> dict[str, Any]:
     if text is None:
         return default
     try:
-        parsed = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise HTTPException(422, f"answers is not JSON: {exc}") from None
-    if not isinstance(parsed, dict):
-        raise HTTPException(422, "answers must be a JSON object of question keys to answers")
-    return parsed
+        return parse_answers(text)  # within intake's size and nesting caps ('[' x 200,000 was a 500)
+    except IntakeInvalid as exc:
+        raise HTTPException(422, str(exc)) from None
 
 
 def create_intake_app(
@@ -183,7 +188,7 @@ def create_intake_app(
             )
             recorded = result.submission_id
         except IntakeRefused as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise HTTPException(refusal_status(exc), str(exc)) from None
         except CredflowError as exc:
             raise HTTPException(400, str(exc)) from None
         finally:
@@ -243,7 +248,7 @@ def create_intake_app(
             )
             recorded = result.submission_id
         except IntakeRefused as exc:
-            raise HTTPException(409, str(exc)) from None
+            raise HTTPException(refusal_status(exc), str(exc)) from None
         finally:
             release_uploads(services, taken, submission_id=recorded)
         if result.created and on_submitted is not None:
