@@ -177,7 +177,7 @@ class _Body:
             if wait < self.idle:
                 text = f"the request body took longer than {total} seconds to arrive"
             else:
-                text = f"no data arrived for {self.idle} seconds"
+                text = f"no data arrived for {self.idle} second{'s' if self.idle != 1 else ''}"
             self.refusal = (408, f"{text}; nothing was kept: send it again")
             return {"type": "http.disconnect"}
         if message["type"] == "http.request":
