@@ -229,6 +229,12 @@ def _check_request(request: IntakeRequest) -> dict[str, str]:
     files = len(request.uploads) + len(request.carried)
     if files > MAX_FILES:
         raise IntakeInvalid(f"{files:,} files were sent; the limit is {MAX_FILES}")
+    keys = {u.requirement_key for u in request.uploads} | {c.requirement_key for c in request.carried}
+    for requirement_key in keys:
+        if len(requirement_key) > MAX_ANSWER_KEY_CHARS or _forbidden_characters(requirement_key):
+            raise IntakeInvalid(
+                f"requirement key '{printable(requirement_key, 40)}' is not a requirement key (short text on one line)"
+            )
     for upload in request.uploads:
         if len(upload.filename) > MAX_FILENAME_CHARS:
             raise IntakeInvalid(
@@ -444,7 +450,7 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
     credential = services.catalog.credentials.get(request.credential_id)
     if credential is None:
         known = ", ".join(sorted(services.catalog.credentials))
-        raise IntakeRefused(f"no micro-credential {request.credential_id!r}; known: {known}")
+        raise IntakeRefused(f"no micro-credential '{printable(request.credential_id, 60)}'; known: {known}")
     answers = _check_request(request)
     email = request.applicant.email.strip().lower()
     key = _client_key(email, request.idempotency_key) if request.idempotency_key else None
