@@ -50,6 +50,8 @@ def _read_answers(path: Path | None) -> dict[str, Any]:
     """The answers file as a mapping, read only when its size is within the cap (YAML or JSON)."""
     if path is None:
         return {}
+    if not path.is_file():  # a folder, a device (/dev/zero) or a pipe that might never end
+        raise CredflowError(f"answers file {path}: not a regular file")
     try:
         with path.open("rb") as fh:
             # Read one byte past the cap rather than trusting stat(): a pipe or a growing file has no size.
