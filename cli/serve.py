@@ -23,8 +23,9 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -50,6 +51,25 @@ def sweep_forever(services: Services, stop: threading.Event) -> None:
         except Exception:
             # The failed run is visible in Prefect; the next sweep tries again.
             log.exception("review sweep failed")
+
+
+def sweep_uploads_forever(
+    services: Services, stop: threading.Event, *, clock: Callable[[], datetime] | None = None
+) -> None:
+    """Delete the local store's unclaimed uploads now, then every ``CREDFLOW_SWEEP_INTERVAL_SECONDS`` until stopped."""
+    from credflow.db.models import utcnow
+    from credflow.web.uploads import sweep_abandoned_uploads
+
+    while True:
+        try:
+            swept = sweep_abandoned_uploads(services, now=(clock or utcnow)())
+        except Exception:
+            log.exception("upload sweep failed")  # the next pass tries again
+        else:
+            if swept:
+                log.info("deleted %d abandoned uploads", len(swept))
+        if stop.wait(services.settings.sweep_interval_seconds):
+            return
 
 
 def _healthy(api_url: str) -> bool:
@@ -176,6 +196,7 @@ def serve_command(
     stop = threading.Event()
     with ExitStack() as stack:
         stack.callback(stop.set)
+        threading.Thread(target=sweep_uploads_forever, args=(services, stop), name="upload-sweep", daemon=True).start()
         if in_process:
             threading.Thread(target=sweep_forever, args=(services, stop), name="review-sweep", daemon=True).start()
             console.print("flows run in this process (Prefect's ephemeral API)")

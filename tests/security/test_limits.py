@@ -6,6 +6,7 @@ import io
 import json
 import os
 import socket
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from fastapi.testclient import TestClient
 from limits import parse
 
 from cli.demo_reviewers import free_port, running_server
+from cli.serve import sweep_uploads_forever
 from credflow.db.models import utcnow
 from credflow.services import Services, build_services
 from credflow.storage.local import LocalStore
@@ -205,3 +207,14 @@ def test_abandoned_local_uploads_are_swept_once_no_grant_can_claim_them(build: A
     assert sorted(_stored(services)) == ["evidence/" + "c" * 32, "uploads/" + "b" * 32]
     # Two hours later the recent one is past its grant's use too.
     assert sweep_abandoned_uploads(services, now=now + timedelta(hours=2)) == ["uploads/" + "b" * 32]
+
+
+def test_credflow_serve_sweeps_abandoned_uploads_when_it_starts(build: Any) -> None:
+    services = build(upload_url_seconds=3600)
+    store = services.store
+    assert isinstance(store, LocalStore)
+    store.put_stream("uploads/" + "a" * 32, io.BytesIO(b"unclaimed"))
+    stopped = threading.Event()
+    stopped.set()  # one pass, then stop
+    sweep_uploads_forever(services, stopped, clock=lambda: utcnow() + timedelta(days=3))
+    assert _stored(services) == []
