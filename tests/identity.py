@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
 
 from sqlalchemy import select
 
@@ -33,3 +37,27 @@ def api_token(services: Services, email: str, *, now: datetime | None = None) ->
 def bearer(services: Services, email: str, *, now: datetime | None = None) -> dict[str, str]:
     """The ``Authorization`` header of a fresh API token for ``email``."""
     return {"Authorization": f"Bearer {api_token(services, email, now=now)}"}
+
+
+def emailed_sign_in_links(outbox: Path, email: str) -> list[str]:
+    """The sign-in links (full URLs) the outbox holds for ``email``, oldest first."""
+    found = []
+    for eml in sorted(outbox.glob("sign_in*.eml"), key=lambda p: p.stat().st_mtime_ns):
+        message = BytesParser(policy=policy.default).parsebytes(eml.read_bytes())
+        body = message.get_body(preferencelist=("plain",))
+        if email.lower() not in str(message["To"]).lower() or body is None:
+            continue
+        found.extend(re.findall(r"https?://\S+/sign-in/[A-Za-z0-9_.\-]+", body.get_content()))
+    return found
+
+
+def session_cookie(services: Services, email: str, *, now: datetime) -> tuple[str, str]:
+    """A signed-in session's cookie (name, value) for ``email``, made through a sign-in link as the browser would."""
+    from credflow.accounts.signin import make_link, use_link
+    from credflow.keyring import Purpose
+
+    sent = make_link(services, email=email.strip().lower(), next_path=None, now=now)
+    opened = use_link(services, sent.url.rsplit("/", 1)[1], now=now)
+    secure = services.settings.public_url.startswith("https://")
+    name = "__Host-credflow_session" if secure else "credflow_session"
+    return name, str(services.settings.keyring.serializer(Purpose.SESSION).dumps(opened.secret))

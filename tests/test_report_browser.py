@@ -1,4 +1,4 @@
-"""The program report in a real browser (Debian's chromium): the tables, the SVG chart, no CSP violation, the CSV."""
+"""The program report in Debian's chromium, signed in as an operator: tables, SVG chart, no CSP violation, the CSV."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from cli.demo_reviewers import free_port, running_server
+from credflow.accounts.grants import add_grant
 from credflow.db.models import Enrolment
 from credflow.intake import ApplicantInfo, submit
 from credflow.review.aggregate import aggregate
@@ -20,6 +21,7 @@ from credflow.review.scoring import submit_review
 from credflow.submissions import get_submission
 from credflow.web import create_app
 from tests.builders import anchoring_request, applicant
+from tests.identity import session_cookie
 from tests.review_world import make_services
 from tests.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
 
@@ -33,8 +35,8 @@ pytestmark = [
 
 
 @pytest.fixture(scope="module")
-def url(tmp_path_factory) -> Iterator[str]:
-    """The app under uvicorn on 127.0.0.1 over an earned, a submitted and a not-started educator."""
+def url(tmp_path_factory) -> Iterator[tuple[str, tuple[str, str]]]:
+    """The app on 127.0.0.1 over an earned, a submitted and a not-started educator, and an operator's cookie."""
     folder = tmp_path_factory.mktemp("reportbrowser")
     services = make_services(folder)
     _pool(services)
@@ -51,9 +53,11 @@ def url(tmp_path_factory) -> Iterator[str]:
     with services.db.session() as session:
         ana_id = get_submission(session, ana).applicant_id
         session.add(Enrolment(applicant_id=ana_id, credential_id="udl-level-1", enrolled_on=NOW.date()))
+    add_grant(services, "operator@example.org", operator=True)
+    cookie = session_cookie(services, "operator@example.org", now=NOW + timedelta(days=3))
     app = create_app(services, now=lambda: NOW + timedelta(days=3))
     with running_server(app, free_port()) as served:
-        yield served
+        yield served, cookie
     services.close()
 
 
@@ -68,8 +72,10 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def page(browser: Browser) -> Iterator[Page]:
+def page(browser: Browser, url: tuple[str, tuple[str, str]]) -> Iterator[Page]:
     context = browser.new_context(accept_downloads=True)
+    name, value = url[1]
+    context.add_cookies([{"name": name, "value": value, "url": url[0]}])
     yield context.new_page()
     context.close()
 
@@ -85,9 +91,11 @@ def _policy_violations(page: Page) -> list[str]:
     return found
 
 
-def test_a_program_admin_sees_each_educator_the_chart_and_downloads_the_csv(url: str, page: Page) -> None:
+def test_a_program_admin_sees_each_educator_the_chart_and_downloads_the_csv(
+    url: tuple[str, tuple[str, str]], page: Page
+) -> None:
     violations = _policy_violations(page)
-    page.goto(url + "/reports/programs")
+    page.goto(url[0] + "/reports/programs")
     expect(page.get_by_role("heading", name="Educators' micro-credential progress")).to_be_visible()
 
     openscied = page.locator("#program-openscied-facilitator")
