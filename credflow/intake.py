@@ -47,6 +47,8 @@ _BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u20
 # Control characters (CR and LF among them), line and paragraph separators and lone surrogates.
 _FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
 _ANSWER_WHITESPACE = frozenset("\t\n\r")
+# What a decoder puts where bytes were not valid text: a name holding it was mangled on the way.
+_REPLACEMENT = "\ufffd"
 
 
 class IntakeInvalid(IntakeRefused):
@@ -73,14 +75,19 @@ def refusal_status(refusal: IntakeRefused) -> int:
 def _forbidden_characters(text: str, *, in_text: bool = False) -> list[str]:
     """The distinct forbidden characters of ``text`` as ``<U+XXXX>``.
 
-    On one line (names, keys): control, line-breaking and text-direction characters. In a written
+    On one line (names, keys): control, line-breaking and text-direction characters, and U+FFFD
+    (bytes that were not valid text). In a written
     answer (``in_text``): control characters other than tab and line breaks; right-to-left writing
     legitimately uses direction marks there.
     """
     if in_text:
         found = {ch for ch in text if ch not in _ANSWER_WHITESPACE and unicodedata.category(ch) in {"Cc", "Cs"}}
     else:
-        found = {ch for ch in text if ch in _BIDI_CONTROLS or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES}
+        found = {
+            ch
+            for ch in text
+            if ch in _BIDI_CONTROLS or ch == _REPLACEMENT or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES
+        }
     return [f"<U+{ord(ch):04X}>" for ch in sorted(found)]
 
 
@@ -97,8 +104,8 @@ def check_text_field(label: str, value: str, *, max_chars: int) -> str:
     if bad:
         raise IntakeInvalid(
             f"{label} '{printable(value, 60)}' contains characters that are not allowed in it "
-            f"({', '.join(bad[:5])}): line breaks, control or text-direction characters. Type it on one line "
-            "without them."
+            f"({', '.join(bad[:5])}): line breaks, control, text-direction or unreadable characters. Type it "
+            "on one line without them."
         )
     if len(value) > max_chars:
         raise IntakeInvalid(f"{label} is {len(value):,} characters long; the limit is {max_chars:,}")
