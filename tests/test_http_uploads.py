@@ -420,3 +420,26 @@ def test_with_s3_the_browser_posts_to_s3_and_credflow_refuses_what_s3_should_hav
     refused = _submit(client, uploaded=[big["reference"]], token=ana)
     assert refused.status_code == 413 and "200,001 bytes, over the 200,000-byte limit; it was deleted" in refused.text
     assert not on_s3.store.exists(f"uploads/{big['fields']['key'].rsplit('/', 1)[1]}")
+
+
+def test_a_large_upload_arrives_whole_through_the_streaming_store_url(make_settings: Any) -> None:
+    from credflow.services import build_services
+
+    services = build_services(make_settings())
+    try:
+        store = services.store
+        assert isinstance(store, LocalStore)
+        data = hashlib.sha256(b"seed").digest() * (3 * (1 << 20) // 32 + 12345)
+        target = store.presigned_upload("uploads/" + "e" * 32, expires_in=600, max_bytes=len(data))
+
+        def odd_chunks() -> Iterator[bytes]:  # no Content-Length: read until the body ends
+            for start in range(0, len(data), 300_007):
+                yield data[start : start + 300_007]
+
+        with TestClient(create_app(services)) as client:
+            stored = client.put(target.url, content=odd_chunks(), headers=dict(target.headers))
+        assert stored.status_code == 201, stored.text
+        assert stored.json() == {"size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
+        assert store.get_bytes("uploads/" + "e" * 32) == data
+    finally:
+        services.close()
