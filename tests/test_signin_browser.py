@@ -153,6 +153,10 @@ def test_an_applicant_signs_in_through_the_emailed_link(world, context: BrowserC
     expect(page.locator("#new-token")).to_be_visible()
     check_page(page, axe, "home")
 
+    page.goto(url + "/reports/programs")
+    expect(page.get_by_role("heading", name="You cannot open program reports")).to_be_visible()
+    check_page(page, axe, "forbidden")
+
     page.goto(link)  # the link worked once
     expect(page.get_by_role("heading", name="This sign-in link cannot be used")).to_be_visible()
     check_page(page, axe, "link-used")
@@ -161,6 +165,20 @@ def test_an_applicant_signs_in_through_the_emailed_link(world, context: BrowserC
     expect(page.get_by_text("You are signed out.")).to_be_visible()
     page.goto(url + "/me")
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+
+def test_too_many_requests_for_one_address_say_when_to_try_again(world, context: BrowserContext, axe: Path) -> None:
+    url, _ = world
+    page = context.new_page()
+    for _ in range(5):
+        page.goto(url + "/sign-in")
+        ask_for_link(page, "flood@example.org")
+    page.goto(url + "/sign-in")
+    page.get_by_label("Email address").fill("flood@example.org")
+    page.get_by_role("button", name="Email me a sign-in link").click()
+    expect(page.get_by_role("heading", name="Too many sign-in requests")).to_be_visible()
+    expect(page.get_by_text("Try again in")).to_be_visible()
+    check_page(page, axe, "too-many")
 
 
 def test_a_program_admin_sees_only_their_organisation_and_a_visitor_gets_the_sign_in_page(

@@ -134,7 +134,7 @@ def register_report_routes(
                 status=403,
                 heading="You cannot open program reports",
                 message="Program reports are for program admins and operators. Ask an operator to grant you "
-                "access (credflow admins add), then sign in again.",
+                "access (credflow admins add): the report opens as soon as they have, without signing in again.",
                 email=who.email,
             )
         return who
