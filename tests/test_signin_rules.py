@@ -69,3 +69,17 @@ def test_grants_merge_and_make_roles_and_scopes():
     scope = wider.scope()
     assert scope.allows(program="udl", organisation="hillcrest ") and not scope.allows(program="udl", organisation="X")
     assert not scope.allows(program="deeper-learning", organisation="Hillcrest")
+
+
+def test_the_accounts_domain_imports_no_web_framework():
+    import ast
+    from pathlib import Path
+
+    import credflow.accounts
+
+    folder = Path(credflow.accounts.__file__).parent
+    for module in folder.glob("*.py"):
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        names = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        names |= {node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert not {n for n in names if n.split(".")[0] in ("fastapi", "starlette", "prefect")}, module.name
