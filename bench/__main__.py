@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Protocol
 
-from bench import credentials, flow, hashing, ingest, solver, throughput, transcode
+from bench import credentials, flow, hashing, ingest, solver, throughput, transcode, upload_rss
 from bench.common import FULL, OUT, QUICK, Sizes, log
 from bench.report import Result, table, write_json
 
@@ -34,6 +34,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "transcode": transcode,
     "sha256": hashing,
     "ingest": ingest,
+    "upload_rss": upload_rss,
     "solver": solver,
     "badges": credentials,
     "flow": flow,

@@ -490,7 +490,7 @@ def register_upload_routes(
             raise HTTPException(409, "this upload was already used by a submission: ask POST /uploads for a new one")
         declared = request.headers.get("content-length", "")
         too_large = f"the file is over this upload's {human_size(max_bytes)} limit; nothing was kept"
-        if declared.isdigit() and int(declared) > max_bytes:
+        if declared.isdigit() and (len(declared) > 20 or int(declared) > max_bytes):
             raise HTTPException(413, too_large)
         with in_flight.claim(client_address(request.scope), key):
             try:

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from limits import parse
@@ -218,3 +219,17 @@ def test_credflow_serve_sweeps_abandoned_uploads_when_it_starts(build: Any) -> N
     stopped.set()  # one pass, then stop
     sweep_uploads_forever(services, stopped, clock=lambda: utcnow() + timedelta(days=3))
     assert _stored(services) == []
+
+
+def test_nonsense_lengths_are_refused_and_the_server_keeps_answering(build: Any) -> None:
+    services = build()
+    store = services.store
+    assert isinstance(store, LocalStore)
+    upload = store.presigned_upload("uploads/" + "f" * 32, expires_in=600, max_bytes=1000)
+    path = upload.url.removeprefix(services.settings.public_url)
+    with running_server(create_app(services), port := free_port()) as web:
+        for length in ("9" * 5000, "-5", "12abc", "99999999999999999999999"):
+            answer = _raw_request(port, f"PUT {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {length}\r\n\r\n")
+            assert answer.split(b"\r\n", 1)[0].split()[1] in (b"400", b"413"), (length, answer[:100])
+        assert httpx.get(f"{web}/healthz", timeout=20).status_code == 200
+    assert not store.exists("uploads/" + "f" * 32)
