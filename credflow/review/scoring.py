@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import unicodedata
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -158,6 +159,14 @@ def _file(item: EvidenceItem, titles: dict[str, Any], transcodes: dict[str, Tran
     )
 
 
+CONTROL_CHARACTER = "the text holds a control character (such as NUL): remove it and send again"
+
+
+def _has_control(text: str) -> bool:
+    # PostgreSQL can hold no NUL in text or JSON (it answered 500); other control characters are never typed.
+    return any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text)
+
+
 def check_scores(criteria: tuple[Criterion, ...], scores: dict[str, Any], *, final: bool) -> dict[str, dict[str, str]]:
     """Normalise scores; for a final submission every criterion needs a verdict and Not Yet a comment.
 
@@ -174,6 +183,9 @@ def check_scores(criteria: tuple[Criterion, ...], scores: dict[str, Any], *, fin
         raw = scores.get(criterion.key) or {}
         verdict = str(raw.get("verdict") or "").strip()
         comment = str(raw.get("comment") or "").strip()
+        if _has_control(comment):
+            problems[criterion.key] = CONTROL_CHARACTER
+            continue
         if verdict and verdict not in (Verdict.MET, Verdict.NOT_YET):
             problems[criterion.key] = f"verdict must be 'met' or 'not_yet', not {verdict!r}"
             continue
@@ -258,6 +270,8 @@ def decline(services: Services, assignment_id: str, reason: str, *, now: datetim
     reason = reason.strip()
     if not reason:
         raise ScoringError({"reason": "say why you decline, so the program team can plan"})
+    if _has_control(reason):
+        raise ScoringError({"reason": CONTROL_CHARACTER})
     now = now or utcnow()
     with services.db.session() as session:
         assignment = session.get_one(Assignment, assignment_id)

@@ -135,9 +135,13 @@ def test_private_loopback_and_reserved_addresses_are_refused_unless_allowed(site
     site.routes["/ok"] = Route(body=b"{}")
     with pytest.raises(FetchRefused, match="loopback"):
         SafeFetcher()(f"{site.url}/ok")
-    for addresses in (["10.1.2.3"], ["169.254.169.254"], ["::1"], ["::ffff:127.0.0.1"], ["100.64.0.1"]):
+    for address in ("10.1.2.3", "169.254.169.254", "::1", "::ffff:127.0.0.1", "100.64.0.1", "0.0.0.0"):
+
+        def resolve(host: str, port: int, found: str = address) -> list[str]:
+            return [found]
+
         with pytest.raises(FetchRefused, match="private, loopback"):
-            SafeFetcher(resolve=lambda host, port, a=addresses: a)("http://intranet.example/x")
+            SafeFetcher(resolve=resolve)("http://intranet.example/x")
     # Every address a name resolves to is checked, not only the first.
     with pytest.raises(FetchRefused, match=r"10\.0\.0\.7"):
         SafeFetcher(resolve=lambda host, port: ["93.184.216.34", "10.0.0.7"])("http://mixed.example/x")
@@ -365,7 +369,7 @@ def _tags(markdown: str) -> list[str]:
     from markdown_it import MarkdownIt
 
     renderer = MarkdownIt("commonmark").enable("table").enable("strikethrough")
-    renderer.validateLink = lambda url: True  # as a renderer that does not drop javascript: links would
+    renderer.validateLink = lambda url: True  # type: ignore[method-assign] # as a renderer keeping javascript: links
     html = renderer.render(markdown)
     return sorted(re.findall(r"<([a-z0-9]+)[\s>]", html))
 
