@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,8 @@ if TYPE_CHECKING:
     from credflow.web.app import Pages
 
 JSON_LD = "application/ld+json"
+#: Badge and submission ids (``new_id``: 32 hex digits); anything else is looked up nowhere.
+RECORD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def linkedin_url(badge: IssuedBadge, *, name: str, organisation: str, url: str) -> str:
@@ -62,6 +65,8 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
     """Add the public badge routes to ``app``."""
 
     def load(badge_id: str) -> IssuedBadge | None:
+        if not RECORD_ID.fullmatch(badge_id):  # PostgreSQL refuses a NUL in a lookup with an error (a 500)
+            return None
         with services.db.session() as session:
             badge = session.get(IssuedBadge, badge_id)
             if badge is not None:
@@ -111,8 +116,10 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
     def evidence_record(submission_id: str) -> Response:
         # The public record an OB 3.0 evidence entry links to: what was assessed, never the files.
         with services.db.session() as session:
-            decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
-            sub = session.get(Submission, submission_id)
+            decision = sub = None
+            if RECORD_ID.fullmatch(submission_id):
+                decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
+                sub = session.get(Submission, submission_id)
             if decision is None or sub is None or decision.outcome != "earned":
                 return pages.render(
                     "denied.html",

@@ -522,3 +522,29 @@ def test_29_a_json_body_with_nan_or_a_huge_name_answers_a_short_422(client: Test
         )
         response = client.post("/api/uploads", content=body, headers={"Content-Type": "application/json"})
         assert response.status_code == 422, (number, response.status_code)
+
+
+def test_30_a_nul_in_a_public_page_id_is_not_found_on_every_database(database_url: str, make_settings: Any) -> None:
+    from credflow.services import build_services
+
+    services = build_services(make_settings(database_url=database_url))
+    try:
+        with TestClient(create_app(services, now=clock), raise_server_exceptions=False) as client:
+            for path in (
+                "/badges/a%00b",
+                "/badges/a%00b/credential.json",
+                "/badges/a%00b/badge.png",
+                "/ob2/assertions/a%00b",
+                "/evidence/a%00b",
+                "/issuers/a%00b/did.json",
+                "/status/a%00b/x/revocation",
+                "/ob2/issuers/a%00b",
+                "/ob2/badges/a%00b",
+                "/achievements/a%00b/image.png",
+                "/review/a%00b",
+            ):
+                response = client.get(path)
+                assert 400 <= response.status_code < 500, (path, response.status_code)
+            _still_answering(client)
+    finally:
+        services.close()
