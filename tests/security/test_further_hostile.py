@@ -548,3 +548,32 @@ def test_30_a_nul_in_a_public_page_id_is_not_found_on_every_database(database_ur
             _still_answering(client)
     finally:
         services.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="credflow/web/uploads.py create_upload (uploads helper; EMAIL of credflow/intake.py lets control "
+    "characters through): an upload grant is issued (201) for 'a\\x00b@example.org' on SQLite and the applicant "
+    "lookup answers 500 on PostgreSQL, which refuses NUL in a query",
+)
+def test_31_an_upload_grant_for_an_address_with_control_characters_is_refused(
+    database_url: str, make_settings: Any
+) -> None:
+    from credflow.services import build_services
+
+    services = build_services(make_settings(database_url=database_url))
+    try:
+        with TestClient(create_app(services, now=clock), raise_server_exceptions=False) as client:
+            for email in ("a\x00b@example.org", "a\x01b@example.org", "a\u202eb@example.org"):
+                body = {
+                    "email": email,
+                    "credential_id": "udl-level-1",
+                    "requirement_key": "udl_lesson_plan",
+                    "filename": "plan.pdf",
+                    "size": 1000,
+                }
+                response = client.post("/api/uploads", json=body)
+                assert response.status_code == 422, (email, response.status_code)
+            _still_answering(client)
+    finally:
+        services.close()
