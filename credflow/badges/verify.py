@@ -26,6 +26,8 @@ StatusLookup = Callable[[str, int], bool]
 #: ``url -> body``; raises a :class:`~credflow.errors.CredflowError` when it cannot (see ``badges.fetch``).
 Fetch = Callable[[str], bytes]
 
+#: Status lists :func:`verify_fetching` fetches for one credential at most.
+MAX_STATUS_LISTS = 4
 OB_TYPES = ("OpenBadgeCredential", "AchievementCredential")
 SAFE = "every term is defined by the bundled contexts, so the proof covers all the data"
 
@@ -359,11 +361,11 @@ def verify_fetching(credential: Mapping[str, Any], *, now: dt.datetime, fetch: F
             skipped = Check("status", "skipped", "the revocation list is not fetched for an unverified credential")
             result = VerificationResult((*result.checks[:-1], skipped))
         return result
-    lists: dict[str, Mapping[str, Any]] = {}
-    for entry in _status_entries(credential):
-        url = entry.get("statusListCredential")
-        if isinstance(url, str) and url not in lists:
-            lists[url] = _fetched_json(fetch, url, "the revocation list")
+    named = (entry.get("statusListCredential") for entry in _status_entries(credential))
+    urls = list(dict.fromkeys(url for url in named if isinstance(url, str)))
+    if len(urls) > MAX_STATUS_LISTS:  # one per purpose is usual; a signed badge may still name thousands
+        raise FetchedDocumentError(f"{len(urls)} status lists named; {MAX_STATUS_LISTS} at most are read")
+    lists: dict[str, Mapping[str, Any]] = {url: _fetched_json(fetch, url, "the revocation list") for url in urls}
     if not lists:
         return result
     return verify_credential(credential, now=now, resolver=resolver, status_lists=lists)

@@ -486,3 +486,24 @@ def test_credflow_serve_runs_uvicorn_with_the_redacting_log_config(
     assert result.exit_code == 0, result.output
     (kwargs,) = calls
     assert kwargs["log_config"]["loggers"]["uvicorn.access"]["filters"] == ["redact_tokens"]
+
+
+def test_a_signed_badge_naming_many_status_lists_gets_none_of_them_fetched(tmp_path: Path) -> None:
+    key = KeyStore(tmp_path / "keys").current("openscied")
+    issuer = IssuerProfile(id=key.controller, name="OpenSciEd", url="https://www.openscied.org", email="c@example.org")
+    unsigned = build_credential(
+        issuer=issuer,
+        achievement=ACHIEVEMENT,
+        valid_from=AWARDED,
+        recipient_email="ana@example.org",
+        status=StatusEntry(list_url="https://badges.example.org/status/0", index=7),
+    )
+    entry = unsigned["credentialStatus"]
+    unsigned["credentialStatus"] = [
+        {**entry, "id": f"https://badges.example.org/status/{n}#7", "statusListCredential": f"https://x{n}.example/s"}
+        for n in range(50)
+    ]
+    fetch = RecordingFetch({})
+    with pytest.raises(FetchedDocumentError, match="50 status lists named"):
+        verify_fetching(sign_credential(unsigned, key), now=LATER, fetch=fetch)
+    assert fetch.asked == []
