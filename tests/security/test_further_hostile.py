@@ -577,3 +577,73 @@ def test_31_an_upload_grant_for_an_address_with_control_characters_is_refused(
             _still_answering(client)
     finally:
         services.close()
+
+
+# --- badge files from elsewhere ---------------------------------------------------------------------------
+
+
+def test_32_badge_verify_of_bombs_and_remote_contexts_exits_2_and_fetches_nothing(tmp_path: Path) -> None:
+    import http.server
+    import threading
+    import zlib
+
+    from credflow.badges.baking import OB3_KEYWORD, PngChunk, read_png_chunks, write_png_chunks
+    from credflow.badges.images import BadgeArt, render_png
+
+    asked: list[str] = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            asked.append(self.path)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(b'{"@context": {"name": "http://schema.org/name"}}')
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    remote = f"http://127.0.0.1:{server.server_address[1]}/context.jsonld"
+    try:
+        credential = {
+            "@context": ["https://www.w3.org/ns/credentials/v2", remote],
+            "type": ["VerifiableCredential"],
+            "issuer": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+            "validFrom": "2025-01-01T00:00:00Z",
+            "credentialSubject": {"name": "x"},
+            "proof": {
+                "type": "DataIntegrityProof",
+                "cryptosuite": "eddsa-rdfc-2022",
+                "verificationMethod": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+                "#z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+                "proofPurpose": "assertionMethod",
+                "proofValue": "z" + "1" * 80,
+            },
+        }
+        remote_context = tmp_path / "remote.json"
+        remote_context.write_text(json.dumps(credential))
+        result = _run("badge", "verify", "--allow-private", str(remote_context))
+        assert result.exit_code == 1 and "NOT VALID" in result.output, result.output
+        assert asked == []  # JSON-LD contexts are never fetched, not even when private addresses are allowed
+    finally:
+        server.shutdown()
+        server.server_close()
+
+    png = render_png(BadgeArt(name="Bomb", issuer_name="Nobody", colour="#336699"))
+    chunks = read_png_chunks(png)
+    bomb = zlib.compress(b"{" + b" " * (64 * 1024 * 1024), 9)
+    itxt = PngChunk(b"iTXt", OB3_KEYWORD.encode() + b"\x00\x01\x00\x00\x00" + bomb)
+    (tmp_path / "bomb.png").write_bytes(write_png_chunks([*chunks[:-1], itxt, chunks[-1]]))
+    result = _run("badge", "verify", str(tmp_path / "bomb.png"))
+    assert result.exit_code == 2 and "decompresses to more than" in result.output, result.output
+
+    laughs = (
+        '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY a "aaaaaaaaaa">'
+        + "".join(f'<!ENTITY {chr(98 + i)} "{("&" + chr(97 + i) + ";") * 10}">' for i in range(9))
+        + ']><svg xmlns="http://www.w3.org/2000/svg"><openbadges:credential xmlns:openbadges='
+        '"https://purl.imsglobal.org/ob/v3p0">&j;</openbadges:credential></svg>'
+    )
+    (tmp_path / "laughs.svg").write_text(laughs)
+    result = _run("badge", "verify", str(tmp_path / "laughs.svg"))
+    assert result.exit_code == 2 and "declares entities" in result.output, result.output
