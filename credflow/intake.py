@@ -29,7 +29,9 @@ from credflow.services import Services
 from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, new_key
 from credflow.submissions import record_event, transition, unlock_count
 
-EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
+# No spaces, angle brackets, control or text-direction characters anywhere (the HTTP upload grant checks with it too).
+_ADDRESS_PART = r"[^@\s<>\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
+EMAIL = re.compile(rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$")
 
 #: Caps on what one submission may carry; beyond them intake refuses with a message naming the cap.
 MAX_NAME_CHARS = 200  # a person's or an organisation's name

@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import FastAPI, File, Form, Header, HTTPException, UploadFile
+from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, Field
 from sqlalchemy import select
 
@@ -36,6 +37,7 @@ from credflow.intake import (
 from credflow.services import Services
 from credflow.submissions import get_submission
 from credflow.web.limits import submission_limits
+from credflow.web.request_errors import short_validation_error
 from credflow.web.uploads import register_upload_routes, release_uploads, take_uploads
 
 BEARER = "'Authorization: Bearer <token>'"
@@ -93,6 +95,7 @@ def create_intake_app(
         description="Submit evidence for a micro-credential and follow your submissions.",
         dependencies=[submission_limits],  # per applicant; per address in RequestLimits, before the body
     )
+    api.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
 
     def verified_email(authorization: str | None) -> str | None:
         """The address a ``Bearer`` token speaks for; None without a token (401 for a bad one)."""
