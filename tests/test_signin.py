@@ -362,3 +362,19 @@ def test_session_lifetimes_are_checked_by_the_settings(make_settings):
         make_settings(sign_in_link_minutes=0)
     with pytest.raises(ConfigurationError, match="API_TOKEN_DAYS"):
         make_settings(api_token_days=1000)
+
+
+def test_forgetting_an_address_deletes_its_person_sessions_tokens_and_links(services, client):
+    from credflow.accounts.signin import forget_address
+    from credflow.db.models import ApiToken, PersonSession
+
+    sign_in(client, services, "ana@example.org")
+    client.post("/me/tokens", data={"csrf": home_field(client)})
+    ask(client, "ana@example.org")
+    sign_in(client, services, "bo@example.org")
+    with services.db.session() as session:
+        assert forget_address(session, "ana@example.org") == 5  # person, session, token, two links
+    with services.db.session() as session:
+        assert session.query(Person).one().email == "bo@example.org"
+        assert session.query(PersonSession).count() == 1 and session.query(ApiToken).count() == 0
+        assert {link.email for link in session.query(SignInLink)} == {"bo@example.org"}

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from itsdangerous import BadSignature
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -254,3 +254,25 @@ def sign_out_everywhere(services: Services, person_id: str, *, now: datetime) ->
             .values(revoked_at=now)
         )
         return int(ended.rowcount)  # type: ignore[attr-defined]
+
+
+def forget_address(session: Session, email: str) -> int:
+    """Delete what accounts hold about an address (for erasure): its person, sessions, API tokens and links.
+
+    Admin grants are kept: they are the operator's records of who may see what, not the person's data.
+
+    Args:
+        session: The caller's session (erasure's transaction).
+        email: The address, as stored (lower-cased).
+
+    Returns:
+        How many rows were deleted.
+    """
+    deleted = 0
+    person_id = session.scalar(select(Person.id).where(Person.email == email))
+    if person_id is not None:
+        for model in (PersonSession, ApiToken):
+            deleted += int(session.execute(delete(model).where(model.person_id == person_id)).rowcount)  # type: ignore[attr-defined]
+        deleted += int(session.execute(delete(Person).where(Person.id == person_id)).rowcount)  # type: ignore[attr-defined]
+    deleted += int(session.execute(delete(SignInLink).where(SignInLink.email == email)).rowcount)  # type: ignore[attr-defined]
+    return deleted
