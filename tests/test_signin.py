@@ -378,3 +378,16 @@ def test_forgetting_an_address_deletes_its_person_sessions_tokens_and_links(serv
         assert session.query(Person).one().email == "bo@example.org"
         assert session.query(PersonSession).count() == 1 and session.query(ApiToken).count() == 0
         assert {link.email for link in session.query(SignInLink)} == {"bo@example.org"}
+
+
+def test_the_sweep_deletes_ended_links_and_sessions_only(services, client, clock):
+    from credflow.accounts.signin import sweep_ended
+    from credflow.db.models import PersonSession
+
+    sign_in(client, services, "ana@example.org")  # a used link and a live session
+    ask(client, "bo@example.org")  # a pending link
+    assert sweep_ended(services, now=clock.now) == 0
+    clock.now += timedelta(days=2)
+    assert sweep_ended(services, now=clock.now) == 3
+    with services.db.session() as session:
+        assert session.query(SignInLink).count() == 0 and session.query(PersonSession).count() == 0
