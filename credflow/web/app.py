@@ -28,6 +28,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from credflow.catalog.models import Criterion
 from credflow.db.models import Assignment, EvidenceItem, utcnow
 from credflow.errors import NotFoundError
+from credflow.evidence.inspect import human_size
 from credflow.review.scoring import (
     EvidenceFile,
     ReviewContext,
@@ -164,15 +165,6 @@ class FileRow:
     poster_url: str | None
 
 
-def _human_size(size: int) -> str:
-    value = float(size)
-    for unit in ("bytes", "KB", "MB"):
-        if value < 1024:
-            return f"{value:.0f} {unit}" if unit == "bytes" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} GB"
-
-
 def _due_text(due: datetime) -> str:
     return f"{due:%A} {due.day} {due:%B %Y}, {due:%H:%M} UTC"
 
@@ -240,7 +232,7 @@ def _files(ctx: ReviewContext, base: str) -> tuple[list[FileRow], list[FileRow]]
         row = FileRow(
             name=item.name,
             requirement=item.requirement_title,
-            size=_human_size(item.size),
+            size=human_size(item.size),
             download_url=f"{base}/files/{item.id}",
             video_url=f"{base}/video/{item.id}" if playable else None,
             poster_url=f"{base}/poster/{item.id}" if playable and item.poster_key else None,
