@@ -297,9 +297,7 @@ def _check_completed(services: Services, grant: UploadGrant) -> None:
     if size > grant.max_bytes:
         # The store should have refused it; never let an oversize object linger either way.
         services.store.delete(grant.key)
-        raise HTTPException(
-            413, f"{grant.label} is {_over(size, grant.max_bytes)} limit; it was deleted"
-        )
+        raise HTTPException(413, f"{grant.label} is {_over(size, grant.max_bytes)} limit; it was deleted")
 
 
 def _opener(services: Services, grant: UploadGrant, used_by: str | None) -> Callable[[], Iterator[bytes]]:
@@ -318,7 +316,8 @@ def release_uploads(services: Services, taken: Sequence[TakenUpload], *, submiss
     """Close the uploads' streams; once ``submission_id`` recorded them, mark them used and delete the objects.
 
     The evidence holds its own copy by now; the marker is written before the delete, so a crash
-    in between leaves an orphan object (swept by a lifecycle rule on ``uploads/``), never a reusable id.
+    in between leaves an orphan object (swept: S3 by its lifecycle rule on ``uploads/``, the local store by
+    :func:`sweep_abandoned_uploads`), never a reusable id.
     """
     for item in taken:
         item.upload.stream.close()
