@@ -74,6 +74,7 @@ def applicant_erase(
             "badges_revoked": list(report.badges_revoked),
             "relations_removed": report.relations_removed,
             "events_mentioning": report.events_mentioning,
+            "sign_in_records": report.sign_in_records,
         }
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
         return
@@ -94,6 +95,8 @@ def applicant_erase(
             f"  badges kept (they name the holder by a salted hash only; --revoke-badges revokes them): "
             f"{', '.join(report.badges_kept)}"
         )
+    if report.sign_in_records:
+        console.print(f"  {report.sign_in_records} sign-in record(s) deleted (sessions and API tokens end now)")
     if report.relations_removed:
         console.print(
             f"  {report.relations_removed} reviewer relation(s) to the address removed: "

@@ -18,6 +18,7 @@ from pathlib import PurePosixPath
 from sqlalchemy import delete, func, or_, select
 from sqlalchemy.orm import Session
 
+from credflow.accounts.signin import forget_address
 from credflow.db.models import (
     Applicant,
     Assignment,
@@ -65,6 +66,7 @@ class ErasureReport:
     badges_revoked: tuple[str, ...]
     relations_removed: int  # reviewers' declared relations naming the applicant's email
     events_mentioning: int  # log entries whose free text still names them (append-only: kept)
+    sign_in_records: int = 0  # the address's person, sessions, API tokens and sign-in links, deleted
 
     @property
     def artifacts(self) -> tuple[str, ...]:
@@ -267,6 +269,7 @@ def erase_applicant(
             delete(ReviewerRelation).where(func.lower(ReviewerRelation.applicant_email) == old_email)
         )
         removed = int(relations.rowcount or 0)  # type: ignore[attr-defined]
+        accounts = forget_address(session, old_email)  # signed-in sessions and API tokens end with the data
         kept = tuple(b for b, s in badges if s != "revoked" and b not in revoked)
         record_event(
             session,
@@ -297,4 +300,5 @@ def erase_applicant(
             badges_revoked=tuple(revoked),
             relations_removed=removed,
             events_mentioning=mentioning,
+            sign_in_records=accounts,
         )
