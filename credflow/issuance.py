@@ -366,12 +366,15 @@ def ensure_images(services: Services, badge_id: str) -> None:
         services.store.put_stream(key, io.BytesIO(data), content_type=kind)
 
 
-def issue_for_decision(services: Services, submission_id: str) -> IssueReport:
-    """Everything an earned decision issues: its micro-credential badge (with baked images), then pathway badges."""
+def issue_for_decision(services: Services, submission_id: str, *, today: date | None = None) -> IssueReport:
+    """Everything an earned decision issues: its micro-credential badge (with baked images), then pathway badges.
+
+    ``today`` is the date the pathways are evaluated on (the clock's, unless given).
+    """
     micro = issue_micro(services, submission_id)
     if micro is None:
         return IssueReport(None, (), (), ())
-    report = apply_pathways(services, micro.applicant_id)
+    report = apply_pathways(services, micro.applicant_id, today=today)
     issued, renewed = _with_unannounced(services, micro.applicant_id, report)
     for badge_id in (micro.id, *issued, *renewed):
         ensure_images(services, badge_id)

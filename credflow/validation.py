@@ -377,8 +377,10 @@ def inspect_item(services: Services, item: EvidenceItem, requirement: EvidenceRe
     )
 
 
-def run_validation(services: Services, submission_id: str, *, actor: str = "pre-assessor") -> ValidationOutcome:
-    """Validate one submission and move it to returned, transcoding or awaiting_review.
+def run_validation(
+    services: Services, submission_id: str, *, actor: str = "pre-assessor", now: datetime | None = None
+) -> ValidationOutcome:
+    """Validate one submission and move it to returned, transcoding or awaiting_review (at ``now``, for tests).
 
     Each file's result is saved as soon as it is known, so a re-run after a crash
     inspects only the files not yet done; a submission already past validation is
@@ -388,7 +390,7 @@ def run_validation(services: Services, submission_id: str, *, actor: str = "pre-
         sub = get_submission(session, submission_id)
         credential = services.catalog.get(sub.credential_id)
         if sub.state == State.RECEIVED:
-            transition(session, sub, State.VALIDATING, actor=actor)
+            transition(session, sub, State.VALIDATING, actor=actor, now=now)
         elif sub.state != State.VALIDATING:
             return _outcome_as_recorded(sub.state, sub.problems, credential, sub.evidence)
         pending = [item.id for item in sub.evidence if item.validation is None]
@@ -435,7 +437,7 @@ def run_validation(services: Services, submission_id: str, *, actor: str = "pre-
             target = State.RETURNED
         else:
             target = State.TRANSCODING if videos else State.AWAITING_REVIEW
-        transition(session, sub, target, actor=actor, detail={"problems": len(problems), "videos": videos})
+        transition(session, sub, target, actor=actor, detail={"problems": len(problems), "videos": videos}, now=now)
         return ValidationOutcome(target, tuple(problems), videos)
 
 

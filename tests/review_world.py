@@ -49,8 +49,10 @@ class Applied:
     video_id: str | None
 
 
-def udl_submission(services: Services, folder: Path, *, name: str, clip: Path | None = None) -> Applied:
-    """Submit a udl-level-1 application (an answer carrying ``SCRIPT``) and take it to awaiting_review."""
+def udl_submission(
+    services: Services, folder: Path, *, name: str, clip: Path | None = None, now: datetime | None = None
+) -> Applied:
+    """Submit a udl-level-1 application (an answer carrying ``SCRIPT``) at ``now`` and take it to awaiting_review."""
     who = ApplicantInfo(name=name, email=name.lower().replace(" ", ".") + "@example.org", organisation="Lakeside ISD")
     plan = ev.pdf(folder / f"{uuid.uuid4().hex}.pdf", f"UDL plan of {name}").read_bytes()
     uploads = [Upload("udl_lesson_plan", PLAN_NAME, io.BytesIO(plan))]
@@ -62,8 +64,8 @@ def udl_submission(services: Services, folder: Path, *, name: str, clip: Path | 
         answers={"learner_variability": f"{ev.words(200)}\n{SCRIPT}", "reflection": ev.words(250, seed=3)},
         uploads=uploads,
     )
-    sid = submit(services, request).submission_id
-    outcome = run_validation(services, sid)
+    sid = submit(services, request, now=now).submission_id
+    outcome = run_validation(services, sid, now=now)
     assert not outcome.problems, outcome.problems
     for job in video_jobs(services, sid):
         assert transcode_video(services, job, owner="test").done

@@ -7,10 +7,11 @@ import yaml
 from typer.testing import CliRunner
 
 from cli.main import app
+from credflow.db.models import utcnow
 from credflow.review.assign import assign_reviewers
 from credflow.review.mail import review_link
 from credflow.submissions import get_submission
-from tests.test_review_cycle import NOW, POOL, _assignments, _ready, _scores
+from tests.test_review_cycle import _assignments, _ready, _scores, pool_yaml
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -23,17 +24,18 @@ def env(services, monkeypatch):
 
 
 def test_pool_import_export_and_a_scripted_review(env, tmp_path):
-    services = env
+    # The CLI and the decision flow it runs read the wall clock, so this world is built on it too.
+    services, now = env, utcnow()
     runner = CliRunner()
     pool = tmp_path / "pool.yaml"
-    pool.write_text(POOL)
+    pool.write_text(pool_yaml(now.date()))
     imported = runner.invoke(app, ["reviewers", "import", str(pool)])
     assert imported.exit_code == 0 and "6 added" in imported.output
     exported = runner.invoke(app, ["reviewers", "export"])
     assert len(yaml.safe_load(exported.output)["reviewers"]) == 6
 
-    sid = _ready(services, tmp_path)
-    assign_reviewers(services, now=NOW)
+    sid = _ready(services, tmp_path, now=now)
+    assign_reviewers(services, now=now)
     tokens = [review_link(services, a).rsplit("/", 1)[1] for a in _assignments(services, sid)]
     shown = runner.invoke(app, ["review", "show", tokens[0]])
     assert shown.exit_code == 0 and "Applicant " in shown.output and "Ana Alvarez" not in shown.output

@@ -38,7 +38,7 @@ from flows.review import decide_submission
 from flows.submission import run_submission
 from tasks.runtime import use_services
 from tests.builders import anchoring_request, applicant
-from tests.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
+from tests.test_review_cycle import _assignments, _pool, _ready, _scores, pool_yaml
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -138,12 +138,13 @@ def _video_request(tmp_path: Path, clip: Path) -> IntakeRequest:
 
 
 def _reviewed(services, tmp_path: Path) -> str:
-    """A submission whose two reviews (all Met) are in, not yet aggregated."""
-    _pool(services)
-    sid = _ready(services, tmp_path)
-    assign_reviewers(services, now=NOW)
+    """A submission whose two reviews (all Met) are in, not yet aggregated (on the wall clock, as the flows are)."""
+    now = utcnow()
+    _pool(services, pool_yaml(now.date()))
+    sid = _ready(services, tmp_path, now=now)
+    assign_reviewers(services, now=now)
     for assignment in _assignments(services, sid):
-        submit_review(services, assignment.id, _scores(services), now=NOW)
+        submit_review(services, assignment.id, _scores(services), now=now)
     return sid
 
 
@@ -205,7 +206,7 @@ def test_killed_while_transcoding_a_rerun_after_the_lease_finishes_it(services, 
 
 
 def test_killed_after_the_mail_went_out_but_before_it_was_recorded_it_is_not_sent_twice(services, tmp_path, api_url):
-    sid = submit(services, anchoring_request(tmp_path, who=applicant()), now=NOW).submission_id
+    sid = submit(services, anchoring_request(tmp_path, who=applicant())).submission_id  # the flow's clock
     _crash(services, tmp_path, api_url, "mail", "submission", sid, CRASH_MAIL_KIND="received")
 
     key = f"received:{sid}"

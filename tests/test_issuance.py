@@ -32,8 +32,8 @@ def _verify(services, credential, *, now=None):
 
 def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(services, tmp_path):
     sid = _decided(services, tmp_path)
-    report = issue_for_decision(services, sid)
-    assert report.micro and issue_for_decision(services, sid).micro == report.micro  # never twice
+    report = issue_for_decision(services, sid, today=NOW.date())
+    assert report.micro and issue_for_decision(services, sid, today=NOW.date()).micro == report.micro  # never twice
     with services.db.session() as session:
         badge = session.get_one(IssuedBadge, report.micro)
     credential = badge.ob3
@@ -56,7 +56,7 @@ def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(
 
 def test_revocation_makes_every_verifier_report_it(services, tmp_path):
     sid = _decided(services, tmp_path)
-    badge_id = issue_for_decision(services, sid).micro
+    badge_id = issue_for_decision(services, sid, today=NOW.date()).micro
     assert badge_id
     revoke(services, badge_id, reason="evidence was not the applicant's own work")
     with services.db.session() as session:
@@ -146,7 +146,7 @@ def test_badges_issued_before_a_key_rotation_still_verify_and_can_still_be_revok
     from tests.builders import anchoring_request, applicant
 
     first_sid = _decided(services, tmp_path)
-    old_id = issue_for_decision(services, first_sid).micro
+    old_id = issue_for_decision(services, first_sid, today=NOW.date()).micro
     key_store(services).rotate("openscied")  # on schedule: the old key keeps signing its own revocation list
     second = tmp_path / "second"
     second.mkdir()
@@ -160,12 +160,12 @@ def test_badges_issued_before_a_key_rotation_still_verify_and_can_still_be_revok
     sid = submit(
         services, anchoring_request(second, who=applicant("Bo Chen", org="Elm Valley"), title="bo"), now=NOW
     ).submission_id
-    run_validation(services, sid)
+    run_validation(services, sid, now=NOW)
     assign_reviewers(services, now=NOW)
     for assignment in _assignments(services, sid):
         submit_review(services, assignment.id, _scores(services), now=NOW)
     aggregate(services, sid, now=NOW)
-    new_id = issue_for_decision(services, sid).micro
+    new_id = issue_for_decision(services, sid, today=NOW.date()).micro
     with services.db.session() as session:
         old = session.get_one(IssuedBadge, old_id).ob3
         new = session.get_one(IssuedBadge, new_id).ob3
@@ -186,7 +186,7 @@ def test_did_web_issuers_keep_one_did_across_rotation_and_publish_their_keys(mak
 
     services = build_services(make_settings(did_web_base="https://badges.example.org/issuers"))
     sid = _decided(services, tmp_path)
-    badge_id = issue_for_decision(services, sid).micro
+    badge_id = issue_for_decision(services, sid, today=NOW.date()).micro
     key_store(services).rotate("openscied")
     with services.db.session() as session:
         credential = session.get_one(IssuedBadge, badge_id).ob3

@@ -1,6 +1,7 @@
 """Applicant notices: rendered safely, sent exactly once across retries, re-runs and concurrent runs."""
 
 import threading
+import time
 
 import pytest
 from sqlalchemy import select
@@ -44,15 +45,15 @@ def test_applicant_text_is_escaped_in_html_and_kept_in_text(services, tmp_path):
 
 
 class _CountingMailer:
-    """A mailer that counts sends and is slow, so concurrent senders overlap."""
+    """A mailer that counts sends and holds each send until the test opens its gate, so concurrent senders overlap."""
 
     def __init__(self) -> None:
         self.sent: list[str] = []
         self.gate = threading.Event()
 
     def send(self, message: Message) -> SendReceipt:
-        self.gate.wait(0.3)
         self.sent.append(message.idempotency_key)
+        self.gate.wait()  # no timeout: timed waits hang under libfaketime, and a sleep races the other threads
         return SendReceipt(provider_id=f"id-{len(self.sent)}", backend="counting")
 
 
@@ -71,6 +72,12 @@ def test_concurrent_runs_send_one_message(services, tmp_path):
     threads = [threading.Thread(target=run) for _ in range(4)]
     for thread in threads:
         thread.start()
+    # The winner is held inside send() while the other three find its claim; a second sender would
+    # also wait there, leaving fewer than three answers by the (generous) deadline.
+    deadline = time.monotonic() + 60
+    while len(results) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    mailer.gate.set()
     for thread in threads:
         thread.join()
     assert mailer.sent == [f"received:{sid}"]

@@ -7,7 +7,7 @@ import io
 import json
 import re
 import zipfile
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import select, text
@@ -30,6 +30,7 @@ from credflow.db.models import (
     ReviewerRelation,
     Submission,
     Transcode,
+    utcnow,
 )
 from credflow.intake import IntakeRequest, Upload, submit
 from credflow.issuance import issue_for_decision
@@ -47,9 +48,10 @@ from credflow.validation import run_validation
 from tests.builders import anchoring_answers, applicant, pdf_bytes
 from tests.review_world import make_clip, udl_submission
 from tests.test_issuance import _verify
-from tests.test_review_cycle import CRED, NOW, POOL, _assignments, _pool, _scores
+from tests.test_review_cycle import CRED, NOW, POOL, _assignments, _pool, _scores, pool_yaml
 
 NAME, EMAIL = "Ana Alvarez", "ana.alvarez@example.org"
+LATER = NOW + timedelta(days=3)  # when the tests erase: after every fixed-clock decision
 REVIEWER_NAMES = re.findall(r"name: ([^,]+),", POOL)
 REVIEWER_EMAILS = re.findall(r"email: ([^,]+),", POOL)
 
@@ -78,30 +80,32 @@ def _request(tmp_path, who=None, *, title: str = "Plan") -> IntakeRequest:
     )
 
 
-def _to_review(services, tmp_path, who=None, *, title: str = "Plan") -> str:
-    sid = submit(services, _request(tmp_path, who, title=title), now=NOW).submission_id
-    assert run_validation(services, sid).state is State.AWAITING_REVIEW
+def _to_review(services, tmp_path, who=None, *, title: str = "Plan", now: datetime = NOW) -> str:
+    sid = submit(services, _request(tmp_path, who, title=title), now=now).submission_id
+    assert run_validation(services, sid, now=now).state is State.AWAITING_REVIEW
     send_notice(services, sid, Notice.RECEIVED)
-    assign_reviewers(services, now=NOW)
+    assign_reviewers(services, now=now)
     return sid
 
 
-def _decide(services, sid: str, *, not_yet: dict[str, str] | None = None, name: str = NAME) -> State:
+def _decide(
+    services, sid: str, *, not_yet: dict[str, str] | None = None, name: str = NAME, now: datetime = NOW
+) -> State:
     for assignment in _assignments(services, sid):
         scores = _scores(services, not_yet)
         scores["purpose_explained"]["comment"] = f"{name} explains the purpose well."
-        submit_review(services, assignment.id, scores, now=NOW)
-    state = aggregate(services, sid, now=NOW, backread_share=0.0).state
+        submit_review(services, assignment.id, scores, now=now)
+    state = aggregate(services, sid, now=now, backread_share=0.0).state
     if state is State.EARNED:
-        issue_for_decision(services, sid)
+        issue_for_decision(services, sid, today=now.date())
         record_hours(services, sid)
     send_result(services, sid)
     return state
 
 
-def _earned(services, tmp_path, who=None) -> str:
-    sid = _to_review(services, tmp_path, who)
-    assert _decide(services, sid, name=(who or applicant()).name) is State.EARNED
+def _earned(services, tmp_path, who=None, *, now: datetime = NOW) -> str:
+    sid = _to_review(services, tmp_path, who, now=now)
+    assert _decide(services, sid, name=(who or applicant()).name, now=now) is State.EARNED
     return sid
 
 
@@ -195,7 +199,7 @@ def test_an_unknown_email_is_refused_clearly(services, tmp_path):
     with pytest.raises(UnknownApplicant, match=r"no applicant with email 'nobody@example\.org'"):
         export_applicant(services, "Nobody@example.org", out=tmp_path / "x.zip")
     with pytest.raises(UnknownApplicant, match="no applicant with email"):
-        erase_applicant(services, "nobody@example.org", reason="request of 2026-11-20")
+        erase_applicant(services, "nobody@example.org", reason="request of 2026-11-20", now=LATER)
     assert not (tmp_path / "x.zip").exists()
 
 
@@ -220,7 +224,7 @@ def test_erasure_deletes_the_evidence_and_every_trace_of_the_name_and_email_but_
     assert all(services.store.exists(key) for key in keys)
     assert _rows_mentioning(services, EMAIL, NAME)  # the scan sees them before
 
-    report = erase_applicant(services, EMAIL, reason="request by email on 2026-11-20", now=NOW + timedelta(days=3))
+    report = erase_applicant(services, EMAIL, reason="request by email on 2026-11-20", now=LATER)
     assert not report.already_erased and report.submissions == (sid,) and report.evidence_files == 2
     assert report.badges_kept and badge_id in report.badges_kept and report.relations_removed == 1
     assert not any(services.store.exists(key) for key in keys)
@@ -245,7 +249,7 @@ def test_erasure_deletes_the_evidence_and_every_trace_of_the_name_and_email_but_
     assert f"erased+{report.applicant_id}@erased.invalid" in recipients
     assert _verify(services, credential).verified  # the holder's credential still verifies
 
-    again = erase_applicant(services, EMAIL, reason="request by email on 2026-11-20")
+    again = erase_applicant(services, EMAIL, reason="request by email on 2026-11-20", now=LATER)
     assert again.already_erased and again.applicant_id == report.applicant_id and again.evidence_files == 0
     with services.db.session() as session:
         assert len(session.scalars(select(Event).where(Event.kind == "applicant_erased")).all()) == 1
@@ -256,9 +260,9 @@ def test_erasure_deletes_the_evidence_and_every_trace_of_the_name_and_email_but_
 def test_erasure_can_revoke_the_badges_now_or_on_a_later_erase(services, tmp_path):
     _pool(services)
     sid = _earned(services, tmp_path)
-    report = erase_applicant(services, EMAIL, reason="request of 2026-11-20")
+    report = erase_applicant(services, EMAIL, reason="request of 2026-11-20", now=LATER)
     assert report.badges_revoked == ()
-    later = erase_applicant(services, EMAIL, reason="revocation asked on 2026-11-21", revoke_badges=True)
+    later = erase_applicant(services, EMAIL, reason="revocation asked on 2026-11-21", revoke_badges=True, now=LATER)
     assert later.already_erased and len(later.badges_revoked) == 2  # the micro badge and the pathway badge
     with services.db.session() as session:
         badges = session.scalars(select(IssuedBadge).where(IssuedBadge.applicant_id == report.applicant_id)).all()
@@ -272,14 +276,14 @@ def test_an_attempt_in_review_blocks_erasure_unless_withdrawn_and_a_not_yet_chai
     _pool(services)
     first = _to_review(services, tmp_path)
     assert _decide(services, first, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
-    other_cred = udl_submission(services, tmp_path, name=NAME)  # awaiting review, another credential
+    other_cred = udl_submission(services, tmp_path, name=NAME, now=NOW)  # awaiting review, another credential
     with pytest.raises(ErasureRefused, match=rf"{other_cred.submission_id[:8]} \(awaiting_review\).*--withdraw"):
-        erase_applicant(services, EMAIL, reason="request of 2026-11-20")
+        erase_applicant(services, EMAIL, reason="request of 2026-11-20", now=LATER)
     assert all(services.store.exists(i.storage_key) for i in _evidence(services, first))  # nothing changed
     with pytest.raises(ValueError, match="leave out the applicant's name and email"):
-        erase_applicant(services, EMAIL, reason="Ana Alvarez phoned", withdraw=True)
+        erase_applicant(services, EMAIL, reason="Ana Alvarez phoned", withdraw=True, now=LATER)
 
-    report = erase_applicant(services, EMAIL, reason="request of 2026-11-20", withdraw=True)
+    report = erase_applicant(services, EMAIL, reason="request of 2026-11-20", withdraw=True, now=LATER)
     assert report.withdrawn == (other_cred.submission_id,) and report.closed == (first,)
     with services.db.session() as session:
         assert session.get_one(Submission, first).state == "closed"
@@ -292,24 +296,24 @@ def test_an_active_review_is_withdrawn_with_its_links(services, tmp_path):
     _pool(services)
     sid = _to_review(services, tmp_path)
     assert {a.state for a in _assignments(services, sid)} == {"active"}
-    erase_applicant(services, EMAIL, reason="request of 2026-11-20", withdraw=True)
+    erase_applicant(services, EMAIL, reason="request of 2026-11-20", withdraw=True, now=LATER)
     reviews = _assignments(services, sid)
     assert {(a.state, a.token_nonce) for a in reviews} == {("withdrawn", None)}
 
 
 def test_a_review_video_shared_with_another_applicant_goes_only_with_the_last_one(services, tmp_path):
     clip = make_clip(tmp_path)
-    ana = udl_submission(services, tmp_path, name=NAME, clip=clip)
-    ben = udl_submission(services, tmp_path, name="Ben Okafor", clip=clip)
+    ana = udl_submission(services, tmp_path, name=NAME, clip=clip, now=NOW)
+    ben = udl_submission(services, tmp_path, name="Ben Okafor", clip=clip, now=NOW)
     with services.db.session() as session:
         [transcode] = session.scalars(select(Transcode)).all()  # same bytes, one transcode
         outputs = [transcode.output_key, transcode.poster_key]
     assert all(key and services.store.exists(key) for key in outputs)
-    erase_applicant(services, EMAIL, reason="request of 2026-11-20", withdraw=True)
+    erase_applicant(services, EMAIL, reason="request of 2026-11-20", withdraw=True, now=LATER)
     assert all(services.store.exists(key) for key in outputs if key)  # Ben's review video stays
     assert all(services.store.exists(i.storage_key) for i in _evidence(services, ben.submission_id))
     assert not any(services.store.exists(i.storage_key) for i in _evidence(services, ana.submission_id))
-    erase_applicant(services, "ben.okafor@example.org", reason="request of 2026-11-21", withdraw=True)
+    erase_applicant(services, "ben.okafor@example.org", reason="request of 2026-11-21", withdraw=True, now=LATER)
     assert not any(services.store.exists(key) for key in outputs if key)
     with services.db.session() as session:
         assert session.scalars(select(Transcode)).all() == []  # the same bytes sent again are transcoded again
@@ -363,8 +367,9 @@ def test_migration_0004_rewrites_emails_out_of_the_log_and_keeps_it_append_only(
 def test_the_cli_exports_asks_before_erasing_and_erases_once(services, tmp_path, monkeypatch):
     monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
     monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))
-    _pool(services)
-    sid = _earned(services, tmp_path)
+    now = utcnow()  # the CLI reads the wall clock: this world is built on it too
+    _pool(services, pool_yaml(now.date()))
+    sid = _earned(services, tmp_path, now=now)
     runner = CliRunner()
     out = tmp_path / "ana.zip"
     exported = runner.invoke(app, ["applicant", "export", EMAIL, "--out", str(out)])

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
-from credflow.db.models import Enrolment
+from credflow.db.models import Enrolment, utcnow
 from credflow.intake import submit
 from credflow.lifecycle import State
 from credflow.reports.program import (
@@ -24,37 +24,46 @@ from credflow.review.scoring import submit_review
 from credflow.submissions import get_submission, transition
 from credflow.validation import run_validation
 from tests.builders import anchoring_answers, anchoring_request, applicant
-from tests.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
+from tests.test_review_cycle import NOW, _assignments, _pool, _ready, _scores, pool_yaml
 
 LATER = NOW + timedelta(days=10)  # Thursday 3 December 2026
 
 
-def _world(services, tmp_path) -> dict[str, str]:
-    """Five educators, a row per status (Ana also enrolled in UDL); decisions 1 and 6 business days after receipt."""
-    _pool(services)
-    ana = _ready(services, tmp_path, who=applicant("Ana Alvarez", org="Westfield High"))
-    ben = _ready(services, tmp_path, who=applicant("Ben Okafor", org="=cmd|' /C calc'!A0"))
-    eve = _ready(services, tmp_path, who=applicant("Eve Stone", org="Westfield High"))
-    assign_reviewers(services, now=NOW)
+def _world(services, tmp_path, base: datetime = NOW) -> dict[str, str]:
+    """Five educators, a row per status (Ana also enrolled in UDL); decisions 1 and 6 business days after receipt.
+
+    Everything happens from ``base`` (a Monday) on.
+    """
+    _pool(services, pool_yaml(base.date()))
+    ana = _ready(services, tmp_path, who=applicant("Ana Alvarez", org="Westfield High"), now=base)
+    ben = _ready(services, tmp_path, who=applicant("Ben Okafor", org="=cmd|' /C calc'!A0"), now=base)
+    eve = _ready(services, tmp_path, who=applicant("Eve Stone", org="Westfield High"), now=base)
+    assign_reviewers(services, now=base)
     for assignment in _assignments(services, ana):
-        submit_review(services, assignment.id, _scores(services), now=NOW)
+        submit_review(services, assignment.id, _scores(services), now=base)
     for assignment in _assignments(services, ben):
-        submit_review(services, assignment.id, _scores(services, {"reflection_on_learners": "not_yet"}), now=NOW)
-    assert aggregate(services, ana, now=NOW + timedelta(days=1)).state is State.EARNED  # Tuesday: 1 business day
-    assert aggregate(services, ben, now=NOW + timedelta(days=8)).state is State.NOT_YET  # next Tuesday: 6
+        submit_review(services, assignment.id, _scores(services, {"reflection_on_learners": "not_yet"}), now=base)
+    assert aggregate(services, ana, now=base + timedelta(days=1)).state is State.EARNED  # Tuesday: 1 business day
+    assert aggregate(services, ben, now=base + timedelta(days=8)).state is State.NOT_YET  # next Tuesday: 6
     cara = submit(
         services,
         anchoring_request(tmp_path, who=applicant("Cara Diaz", org="Westfield High"), answers=anchoring_answers(3)),
-        now=NOW,
+        now=base,
     ).submission_id
-    assert run_validation(services, cara).state is State.RETURNED
+    assert run_validation(services, cara, now=base).state is State.RETURNED
     dan = submit(
-        services, anchoring_request(tmp_path, who=applicant("Dan Wu", org="Hillcrest"), title="Dan"), now=NOW
+        services, anchoring_request(tmp_path, who=applicant("Dan Wu", org="Hillcrest"), title="Dan"), now=base
     ).submission_id
     with services.db.session() as session:
         ana_id = get_submission(session, ana).applicant_id
-        session.add(Enrolment(applicant_id=ana_id, credential_id="udl-level-1", enrolled_on=NOW.date()))
+        session.add(Enrolment(applicant_id=ana_id, credential_id="udl-level-1", enrolled_on=base.date()))
     return {"ana": ana, "ben": ben, "cara": cara, "dan": dan, "eve": eve}
+
+
+def _monday_before_the_wall_clock() -> datetime:
+    """A Monday 09:00 two to three weeks ago, for ``_world`` when the code under test reads the wall clock."""
+    day = utcnow() - timedelta(days=14)
+    return (day - timedelta(days=day.weekday())).replace(hour=9, minute=0, second=0, microsecond=0)
 
 
 def _row(report: ProgramReport, name: str, credential_id: str = "openscied-anchoring-phenomenon"):
@@ -150,7 +159,7 @@ def test_the_cli_prints_the_report_as_csv_and_as_a_table(services, tmp_path, mon
 
     from cli.main import app
 
-    _world(services, tmp_path)
+    _world(services, tmp_path, _monday_before_the_wall_clock())  # the CLI reports as of the wall clock
     monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
     monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))
     result = CliRunner().invoke(app, ["report", "programs", "--format", "csv"])
@@ -175,7 +184,7 @@ def test_the_flow_publishes_the_program_report_table_artifact(services, tmp_path
     from cli.launch import run_in_process
     from flows.reports import program_report as program_report_flow
 
-    _world(services, tmp_path)
+    _world(services, tmp_path, _monday_before_the_wall_clock())  # the flow reports as of the wall clock
     counts = run_in_process(services, program_report_flow)
     assert isinstance(counts, dict)
     assert counts["earned"] == 1 and counts["in_review"] == 1 and counts["educators"] == 5

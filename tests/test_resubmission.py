@@ -43,7 +43,7 @@ def _request(
 
 
 def _review(services, sid: str, not_yet: dict[str, str] | None, now) -> State:
-    assert run_validation(services, sid).state is State.AWAITING_REVIEW
+    assert run_validation(services, sid, now=now).state is State.AWAITING_REVIEW
     assign_reviewers(services, now=now)
     for assignment in _assignments(services, sid):
         if assignment.state == "active":
@@ -76,7 +76,7 @@ def test_not_yet_then_a_resubmission_with_one_file_changed_is_earned(services, t
     # "fresh" policy: the second attempt had other reviewers than the first
     first_reviewers = {a.reviewer_id for a in _assignments(services, first)}
     assert not first_reviewers & {a.reviewer_id for a in _assignments(services, again.submission_id)}
-    issue_for_decision(services, again.submission_id)
+    issue_for_decision(services, again.submission_id, today=later.date())
     send_result(services, again.submission_id)
     letters = sorted(p.name.split("-")[0] for p in services.settings.resolved_outbox_dir.glob("result-*.eml"))
     assert len(letters) == 2

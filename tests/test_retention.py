@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from cli import demo_evidence as ev
-from credflow.db.models import Decision, EvidenceItem, Submission, Transcode
+from credflow.db.models import Decision, EvidenceItem, Submission, Transcode, utcnow
 from credflow.errors import ConfigurationError, IntakeRefused
 from credflow.intake import CarryOver, IntakeRequest, Upload, submit
 from credflow.lifecycle import State
@@ -68,7 +68,7 @@ def _returned(services, tmp_path, who) -> str:
         uploads=[Upload("dqb_artifact", "board.jpg", io.BytesIO(photo))],  # the plan is missing
     )
     sid = submit(services, request, now=NOW).submission_id
-    assert run_validation(services, sid).state is State.RETURNED
+    assert run_validation(services, sid, now=NOW).state is State.RETURNED
     return sid
 
 
@@ -90,7 +90,7 @@ def world(db_services, tmp_path):
     second = _resubmit(
         services, tmp_path, first, cy, title="v2", carry=_photo_sha(services, first), now=NOW + timedelta(days=1)
     )
-    assert run_validation(services, second).state is State.AWAITING_REVIEW
+    assert run_validation(services, second, now=NOW + timedelta(days=1)).state is State.AWAITING_REVIEW
     from credflow.review.assign import assign_reviewers
 
     assign_reviewers(services, now=NOW + timedelta(days=1))
@@ -206,10 +206,11 @@ def test_the_retention_flow_sweeps_and_reports_counts(services, tmp_path):
     from tasks.runtime import use_services
     from tests.test_privacy import _request
 
-    sid = submit(services, _request(tmp_path), now=NOW).submission_id
-    assert run_validation(services, sid).state is State.AWAITING_REVIEW
+    long_ago = utcnow() - timedelta(days=400)  # the flow reads the wall clock: this world is built on it too
+    sid = submit(services, _request(tmp_path), now=long_ago).submission_id
+    assert run_validation(services, sid, now=long_ago).state is State.AWAITING_REVIEW
     with services.db.session() as session:  # withdrawn long ago
-        transition(session, session.get_one(Submission, sid), State.WITHDRAWN, actor="t", now=NOW - timedelta(days=400))
+        transition(session, session.get_one(Submission, sid), State.WITHDRAWN, actor="t", now=long_ago)
     with use_services(services):
         assert retention_sweep(dry_run=True) == {"attempts": 1, "files": 2, "bytes": sum(
             i.size for i in _items(services, sid)), "objects": 2}  # fmt: skip

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
 
 from cli.demo_reviewers import free_port, link_in_email, running_server
-from credflow.db.models import Decision
+from credflow.db.models import Decision, utcnow
 from credflow.review.aggregate import aggregate
 from credflow.review.assign import assign_reviewers
 from credflow.review.mail import ReviewerMail, send_reviewer_mail
@@ -133,12 +134,14 @@ def test_a_not_yet_without_comment_is_shown_at_the_criterion_and_a_draft_keeps_t
     assert row.scores["options_designed"]["verdict"] == "not_yet"
 
 
-POOL = """
+def _pool(today: date) -> str:
+    """Two UDL reviewers calibrated weeks before ``today`` (this page and its decision run on the wall clock)."""
+    return f"""
 reviewers:
-  - {name: Rosa Diaz, email: rosa@review.org, organisation: Northgate PD, certified_for: [udl-level-1],
-     calibrated_on: 2026-09-01}
-  - {name: Sam Iyer, email: sam@review.org, organisation: Pine Valley, certified_for: [udl-level-1],
-     calibrated_on: 2026-10-01}
+  - {{name: Rosa Diaz, email: rosa@review.org, organisation: Northgate PD, certified_for: [udl-level-1],
+     calibrated_on: {today - timedelta(days=83)}}}
+  - {{name: Sam Iyer, email: sam@review.org, organisation: Pine Valley, certified_for: [udl-level-1],
+     calibrated_on: {today - timedelta(days=53)}}}
 """
 
 
@@ -148,7 +151,7 @@ def test_two_reviewers_follow_their_email_links_and_the_decision_is_recorded(
     services = served.services
     applied = udl_submission(services, tmp_path, name="Bea Brown", clip=make_clip(tmp_path))
     with services.db.session() as session:
-        import_pool(session, parse_pool(POOL, catalog=services.catalog))
+        import_pool(session, parse_pool(_pool(utcnow().date()), catalog=services.catalog))
     round_ = assign_reviewers(services)
     mine = [a for a in round_.assigned if assignment_row(services, a).submission_id == applied.submission_id]
     assert len(mine) == 2

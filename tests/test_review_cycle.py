@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -25,30 +25,41 @@ from tests.builders import anchoring_request, applicant
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
 CRED = "openscied-anchoring-phenomenon"
 
-POOL = f"""
+
+def pool_yaml(today: date) -> str:
+    """The test pool, calibrated 53 to 100 days before ``today`` (Max never; Ola is the lead)."""
+
+    def ago(days: int) -> str:
+        return (today - timedelta(days=days)).isoformat()
+
+    return f"""
 reviewers:
   - {{name: Rosa Diaz, email: rosa@review.org, organisation: Lakeside ISD, certified_for: [{CRED}],
-      calibrated_on: 2026-09-01, max_active: 3}}
+      calibrated_on: {ago(83)}, max_active: 3}}
   - {{name: Sam Iyer, email: sam@review.org, organisation: Northgate PD, certified_for: [{CRED}],
-      calibrated_on: 2026-10-01, max_active: 3}}
+      calibrated_on: {ago(53)}, max_active: 3}}
   - {{name: Lee Park, email: lee@review.org, organisation: Riverside Unified, certified_for: [{CRED}],
-      calibrated_on: 2026-10-01, max_active: 3}}
+      calibrated_on: {ago(53)}, max_active: 3}}
   - {{name: Ola Berg, email: ola@review.org, organisation: Hillcrest, certified_for: [{CRED}],
-      calibrated_on: 2026-10-01, max_active: 3, lead: true}}
+      calibrated_on: {ago(53)}, max_active: 3, lead: true}}
   - {{name: Max Uncal, email: max@review.org, organisation: Eastside, certified_for: [{CRED}], max_active: 3}}
   - {{name: Kim Wu, email: kim@review.org, organisation: Pine Valley, certified_for: [{CRED}],
-      calibrated_on: 2026-08-15, max_active: 3}}
+      calibrated_on: {ago(100)}, max_active: 3}}
 """
 
 
+POOL = pool_yaml(NOW.date())
+
+
 def _pool(services, text: str = POOL):
+    """Import ``text`` (the pool calibrated relative to NOW unless given; see :func:`pool_yaml`)."""
     with services.db.session() as session:
         return import_pool(session, parse_pool(text, catalog=services.catalog))
 
 
-def _ready(services, tmp_path, who=None) -> str:
-    sid = submit(services, anchoring_request(tmp_path, who=who or applicant()), now=NOW).submission_id
-    assert run_validation(services, sid).state is State.AWAITING_REVIEW
+def _ready(services, tmp_path, who=None, *, now: datetime = NOW) -> str:
+    sid = submit(services, anchoring_request(tmp_path, who=who or applicant()), now=now).submission_id
+    assert run_validation(services, sid, now=now).state is State.AWAITING_REVIEW
     return sid
 
 

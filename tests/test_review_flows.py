@@ -20,7 +20,7 @@ from credflow.review.scoring import submit_review
 from credflow.submissions import get_submission
 from credflow.web.app import create_app
 from flows.review import review_sweep
-from tests.test_review_cycle import _assignments, _pool, _ready, _scores
+from tests.test_review_cycle import _assignments, _pool, _ready, _scores, pool_yaml
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -31,9 +31,9 @@ def _state(services, sid: str) -> str:
 
 
 def test_the_last_verdict_starts_the_decision_without_holding_anything_while_waiting(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path)
-    now = utcnow()
+    now = utcnow()  # the decision flow reads the wall clock: this world is built on it too
+    _pool(services, pool_yaml(now.date()))
+    sid = _ready(services, tmp_path, now=now)
     assign_reviewers(services, now=now)
     first, second = _assignments(services, sid)
     submit_review(services, first.id, _scores(services), now=now)
@@ -53,9 +53,10 @@ def test_the_last_verdict_starts_the_decision_without_holding_anything_while_wai
 
 
 def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path)
-    assign_reviewers(services, now=utcnow() - timedelta(days=10))  # both reviews are overdue now
+    now = utcnow()  # the sweep reads the wall clock: this world is built on it too
+    _pool(services, pool_yaml(now.date()))
+    sid = _ready(services, tmp_path, now=now - timedelta(days=10))
+    assign_reviewers(services, now=now - timedelta(days=10))  # both reviews are overdue now
     state: Any = run_in_process(services, lambda: review_sweep(return_state=True))
     result = state.result()
     assert result == {"reminded": 0, "withdrawn": 2, "assigned": 2}
