@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -22,9 +21,6 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from itsdangerous import BadSignature
-from limits import RateLimitItem, parse
-from limits.storage import MemoryStorage
-from limits.strategies import MovingWindowRateLimiter
 from starlette.concurrency import run_in_threadpool
 
 from credflow.accounts.rules import HOME, AddressError, Identity, Role, normalise_email, safe_next
@@ -42,6 +38,7 @@ from credflow.accounts.tokens import issue_token, revoke_token, tokens_of
 from credflow.keyring import Purpose
 from credflow.notify import deliver
 from credflow.services import Services
+from credflow.web.ratelimit import RateLimited, RateLimiter, Rule
 
 if TYPE_CHECKING:
     from credflow.web.app import Pages
@@ -49,8 +46,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 #: Sign-in links one address may be sent, and one client address may ask for (moving windows).
-PER_ADDRESS = parse("5 per 15 minutes")
-PER_CLIENT = parse("20 per 15 minutes")
+PER_ADDRESS = Rule.of("sign-in:address", "5 per 15 minutes", what="sign-in links", per="for this address")
+PER_CLIENT = Rule.of("sign-in:client", "20 per 15 minutes", what="sign-in links", per="from this address")
 MAX_FORM_BYTES = 16 * 1024
 FIELD = "csrf"
 
@@ -78,7 +75,7 @@ class Accounts:
         self.form_cookie = f"{prefix}credflow_form"
         self.keys = services.settings.keyring
         self._sessions = self.keys.serializer(Purpose.SESSION)
-        self.limiter = MovingWindowRateLimiter(MemoryStorage())
+        self.limiter = RateLimiter()
 
     # --- sessions -------------------------------------------------------------------------
 
@@ -159,17 +156,11 @@ class Accounts:
 
     def allow(self, email: str, client: str) -> float | None:
         """Count one link for ``email`` from ``client``; None when allowed, else seconds until one is."""
-        for item, key in ((PER_CLIENT, f"client:{client}"), (PER_ADDRESS, f"address:{email}")):
-            if not self.limiter.test(item, "sign-in", key):
-                return self._wait(item, key)
-        for item, key in ((PER_CLIENT, f"client:{client}"), (PER_ADDRESS, f"address:{email}")):
-            if not self.limiter.hit(item, "sign-in", key):
-                return self._wait(item, key)
+        try:
+            self.limiter.hit((PER_CLIENT, client), (PER_ADDRESS, email))
+        except RateLimited as refusal:
+            return float(refusal.retry_after)
         return None
-
-    def _wait(self, item: RateLimitItem, key: str) -> float:
-        stats = self.limiter.get_window_stats(item, "sign-in", key)
-        return max(1.0, stats.reset_time - time.time())
 
 
 async def read_form(request: Request) -> dict[str, str] | None:
