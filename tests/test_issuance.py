@@ -202,3 +202,22 @@ def test_did_web_issuers_keep_one_did_across_rotation_and_publish_their_keys(mak
     }
     result = verify_credential(credential, now=NOW + timedelta(hours=1), status_lists=lists, resolver=resolver)
     assert result.verified, result.errors
+
+
+def test_a_status_list_made_just_after_the_verifier_read_its_clock_still_counts(services, tmp_path):
+    # The server dates the list when it serves it, after `credflow badge verify` read its clock (seen under load).
+    sid = _decided(services, tmp_path)
+    badge_id = issue_for_decision(services, sid, today=NOW.date()).micro
+    with services.db.session() as session:
+        credential = session.get_one(IssuedBadge, badge_id).ob3
+    url = credential["credentialStatus"]["statusListCredential"]
+    issuer, fingerprint, _ = url.split("/status/", 1)[1].split("/")
+    checked = NOW + timedelta(hours=1)
+
+    def verified_with_a_list_made(after: timedelta):
+        made = status_list_credential(services, issuer, fingerprint, now=checked + after)
+        return verify_credential(credential, now=checked, status_lists={url: made})
+
+    assert verified_with_a_list_made(timedelta(seconds=1)).verified
+    too_far = verified_with_a_list_made(timedelta(minutes=10))  # beyond any clock skew: refused
+    assert not too_far.verified and any("not valid before" in e for e in too_far.errors)

@@ -28,6 +28,8 @@ Fetch = Callable[[str], bytes]
 
 #: Status lists :func:`verify_fetching` fetches for one credential at most.
 MAX_STATUS_LISTS = 4
+#: How far a status list's ``validFrom`` may run ahead of the verifier's ``now`` (fetch time, clock skew).
+STATUS_LIST_CLOCK_SKEW = dt.timedelta(minutes=5)
 OB_TYPES = ("OpenBadgeCredential", "AchievementCredential")
 SAFE = "every term is defined by the bundled contexts, so the proof covers all the data"
 
@@ -176,7 +178,15 @@ def _list_bit(
     list_credential = status_lists.get(url)
     if list_credential is None:
         raise ValueError(f"status list {url} was not supplied")
-    result = verify_credential(list_credential, now=now, resolver=resolver)
+    # The issuer dates a list when it serves it: after this verifier read its clock, and by its own clock.
+    checked_at = now
+    try:
+        made = _instant(list_credential.get("validFrom"), "validFrom")
+    except ValueError:
+        made = now  # the validity check below names the defect
+    if now < made <= now + STATUS_LIST_CLOCK_SKEW:
+        checked_at = made
+    result = verify_credential(list_credential, now=checked_at, resolver=resolver)
     if not result.verified:
         raise ValueError(f"status list {url} does not verify: {'; '.join(result.errors)}")
     if "BitstringStatusListCredential" not in _types(list_credential.get("type")):
