@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import struct
-import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -213,8 +212,8 @@ def test_vocabulary_is_consistent() -> None:
         b" \n" * 30000 + b"<p>",
     ],
 )
+@pytest.mark.timeout(30)  # backtracking on these heads runs for minutes; a healthy sniff takes milliseconds
 def test_hostile_markup_heads_are_sniffed_quickly(tmp_path: Path, data: bytes) -> None:
-    started = time.perf_counter()
+    # No assertion on the duration: on a loaded machine a timed bound fails for no fault of the code.
     result = sniff(_write(tmp_path, data))
-    assert time.perf_counter() - started < 1.0
     assert result.format in {"unknown", "txt", "html", "svg"}

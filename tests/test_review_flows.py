@@ -46,7 +46,7 @@ def test_the_last_verdict_starts_the_decision_without_holding_anything_while_wai
     form = {"csrf": csrf, **{f"verdict__{key}": "met" for key in _scores(services)}}
     started = time.monotonic()
     assert client.post(f"{path}/submit", data=form).status_code == 200
-    while _state(services, sid) == "in_review" and time.monotonic() - started < 60:
+    while _state(services, sid) == "in_review" and time.monotonic() - started < 180:  # generous: a loaded machine
         time.sleep(0.2)
     assert _state(services, sid) == "earned"
     print(f"decided {time.monotonic() - started:.1f} s after the last verdict")  # the README's figure (pytest -s)
