@@ -301,6 +301,7 @@ def test_an_active_review_is_withdrawn_with_its_links(services, tmp_path):
     assert {(a.state, a.token_nonce) for a in reviews} == {("withdrawn", None)}
 
 
+@pytest.mark.slow  # transcodes with ffmpeg
 def test_a_review_video_shared_with_another_applicant_goes_only_with_the_last_one(services, tmp_path):
     clip = make_clip(tmp_path)
     ana = udl_submission(services, tmp_path, name=NAME, clip=clip, now=NOW)

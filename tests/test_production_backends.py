@@ -47,6 +47,7 @@ def production(make_settings, pg_database, tmp_path, monkeypatch):
         services.close()
 
 
+@pytest.mark.slow  # transcodes with ffmpeg
 def test_a_video_submission_goes_through_on_postgres_s3_and_sendgrid(production, tmp_path):
     from credflow.media import samples
 
