@@ -25,6 +25,8 @@ test: install browser
 
 ## test-future: the whole suite (as `make test` runs it) with the system clock moved 400 days ahead by libfaketime
 # Every clock is injected or read consistently, so no test may depend on today's date; this proves it.
+# libfaketime 0.9.10 moves the monotonic clock too, so a timed wait (Event.wait(0.3), Lock.acquire(timeout=..))
+# never times out under it: tests wait on events that are set, or poll with time.sleep and a deadline.
 test-future: install browser faketime
 	faketime -f '+400d' $(BIN)/pytest -q -n 2 --dist loadfile
 
