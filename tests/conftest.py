@@ -96,3 +96,17 @@ def moto_endpoint() -> Iterator[str]:
     server.start()
     yield f"http://127.0.0.1:{port}"
     server.stop()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Cancel the timers still waiting when the tests are done, so the process can exit.
+
+    ``limits``' in-memory storage (the web app's rate limits) runs its expiry on a non-daemon
+    ``threading.Timer(0.01)``. Under libfaketime (``make test-future``) a timed wait never times
+    out, since the monotonic clock is moved too, so that timer would keep the worker alive forever.
+    """
+    import threading
+
+    for thread in threading.enumerate():
+        if isinstance(thread, threading.Timer):
+            thread.cancel()
