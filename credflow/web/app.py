@@ -18,6 +18,7 @@ from typing import Any
 from urllib.parse import parse_qsl, quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 from starlette.concurrency import run_in_threadpool
@@ -50,6 +51,7 @@ from credflow.web.ops import register_ops_routes
 from credflow.web.ranges import RangeNotSatisfiable, parse_range
 from credflow.web.ratelimit import RateLimiter
 from credflow.web.reports import register_report_routes
+from credflow.web.request_errors import short_validation_error
 from credflow.web.signin import register_signin_routes
 
 log = logging.getLogger(__name__)
@@ -266,6 +268,7 @@ def create_app(
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestLimits, settings=services.settings, limiter=RateLimiter())  # inside SecurityHeaders
     app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
+    app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
     register_badge_routes(app, services, pages, clock)
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))
     accounts = register_signin_routes(app, services, pages, clock)

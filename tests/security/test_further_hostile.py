@@ -634,3 +634,13 @@ def test_32_badge_verify_of_bombs_and_remote_contexts_exits_2_and_fetches_nothin
     (tmp_path / "laughs.svg").write_text(laughs)
     result = _run("badge", "verify", str(tmp_path / "laughs.svg"))
     assert result.exit_code == 2 and "declares entities" in result.output, result.output
+
+
+def test_33_the_pages_422_names_the_problem_without_echoing_the_input(world: World, client: TestClient) -> None:
+    link = assign(world.services, world.main.submission_id)
+    hostile = "<script>" + "x" * 20_000
+    response = client.get(link.path, params={"saved": hostile})
+    assert response.status_code == 422
+    assert "x" * 100 not in response.text and "<script>" not in response.text
+    assert response.json()["detail"][0]["loc"] == ["query", "saved"]
+    _still_answering(client)
