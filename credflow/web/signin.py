@@ -189,16 +189,20 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
     """Add the sign-in routes and the signed-in home page to ``app``; returns who-is-signed-in for other routes."""
     accounts = Accounts(services, pages, clock)
 
-    def refused_form(request: Request) -> HTMLResponse:
+    def problem_page(request: Request, heading: str, problem: str) -> HTMLResponse:
+        """The 403 page of a link or form that cannot be used, with a fresh sign-in form."""
         return accounts.render(
             request,
             "signin_problem.html",
             binding="sign-in",
             status=403,
-            heading="This form could not be sent",
-            problem=FORM_FAILED,
+            heading=heading,
+            problem=problem,
             next_path=HOME,
         )
+
+    def refused_form(request: Request) -> HTMLResponse:
+        return problem_page(request, "This form could not be sent", FORM_FAILED)
 
     def sign_in_page(
         request: Request,
@@ -263,15 +267,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         try:
             link = open_link(services, token, now=clock())
         except LinkRefused as exc:
-            return accounts.render(
-                request,
-                "signin_problem.html",
-                binding="sign-in",
-                status=403,
-                heading="This sign-in link cannot be used",
-                problem=str(exc),
-                next_path=HOME,
-            )
+            return problem_page(request, "This sign-in link cannot be used", str(exc))
         return accounts.render(
             request,
             "signin_confirm.html",
@@ -286,30 +282,14 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         try:
             link = await run_in_threadpool(open_link, services, token, now=now)
         except LinkRefused as exc:
-            return accounts.render(
-                request,
-                "signin_problem.html",
-                binding="sign-in",
-                status=403,
-                heading="This sign-in link cannot be used",
-                problem=str(exc),
-                next_path=HOME,
-            )
+            return problem_page(request, "This sign-in link cannot be used", str(exc))
         form = await read_form(request)
         if form is None or not accounts.form_ok(request, form, f"link:{link.link_id}"):
             return refused_form(request)
         try:
             opened = await run_in_threadpool(use_link, services, token, now=now)
         except LinkRefused as exc:
-            return accounts.render(
-                request,
-                "signin_problem.html",
-                binding="sign-in",
-                status=403,
-                heading="This sign-in link cannot be used",
-                problem=str(exc),
-                next_path=HOME,
-            )
+            return problem_page(request, "This sign-in link cannot be used", str(exc))
         old = accounts.secret(request)
         if old:  # a browser signing in again leaves no older session of its own behind
             await run_in_threadpool(sign_out, services, old, now=now)
