@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 from cli import demo_evidence as ev
+from credflow.badges import AchievementInfo
 from credflow.intake import ApplicantInfo, IntakeRequest, Upload
 
 
@@ -41,3 +42,15 @@ def anchoring_request(
         idempotency_key=key,
         enrolled_on=enrolled_on,
     )
+
+
+#: A micro-credential achievement for badge tests (OB 3.0 credentials signed and verified directly).
+ACHIEVEMENT = AchievementInfo(
+    id="https://badges.example.org/achievements/openscied-facilitating-discussions",
+    name="Facilitating OpenSciEd Discussions",
+    description="The facilitator leads a whole-group discussion with adult participants.",
+    criteria_narrative="A video of a whole-group discussion the facilitator led, scored against the rubric.",
+    image_url="https://badges.example.org/images/openscied-facilitating-discussions.png",
+    image_caption="Facilitating OpenSciEd Discussions badge",
+    achievement_type="MicroCredential",
+)

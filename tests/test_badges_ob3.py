@@ -41,6 +41,7 @@ from credflow.badges import (
     sign_credential,
     verify_credential,
 )
+from tests.builders import ACHIEVEMENT
 from tests.conftest import ROOT
 from tests.locks import installing
 
@@ -103,17 +104,6 @@ def _issuer(key: IssuerKey) -> IssuerProfile:
     return IssuerProfile(
         id=key.controller, name="OpenSciEd", url="https://www.openscied.org", email="credentials@openscied.org"
     )
-
-
-ACHIEVEMENT = AchievementInfo(
-    id="https://badges.example.org/achievements/openscied-facilitating-discussions",
-    name="Facilitating OpenSciEd Discussions",
-    description="The facilitator leads a whole-group discussion with adult participants.",
-    criteria_narrative="A video of a whole-group discussion the facilitator led, scored against the rubric.",
-    image_url="https://badges.example.org/images/openscied-facilitating-discussions.png",
-    image_caption="Facilitating OpenSciEd Discussions badge",
-    achievement_type="MicroCredential",
-)
 
 
 def _credential(key: IssuerKey, **overrides: Any) -> dict[str, Any]:

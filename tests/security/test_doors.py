@@ -16,7 +16,6 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from credflow.badges import (
-    AchievementInfo,
     IssuerKey,
     IssuerProfile,
     KeyStore,
@@ -30,6 +29,7 @@ from credflow.badges import (
 from credflow.badges.fetch import FetchRefused, SafeFetcher
 from credflow.badges.keys import did_web_document_url
 from credflow.badges.verify import FetchedDocumentError, verify_fetching
+from tests.builders import ACHIEVEMENT
 
 AWARDED = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
 LISTED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)
@@ -93,17 +93,6 @@ def site() -> Iterator[LocalSite]:
     finally:
         server.shutdown()
         server.server_close()
-
-
-ACHIEVEMENT = AchievementInfo(
-    id="https://badges.example.org/achievements/openscied-facilitating-discussions",
-    name="Facilitating OpenSciEd Discussions",
-    description="The facilitator leads a whole-group discussion with adult participants.",
-    criteria_narrative="A video of a whole-group discussion the facilitator led, scored against the rubric.",
-    image_url="https://badges.example.org/images/openscied-facilitating-discussions.png",
-    image_caption="Facilitating OpenSciEd Discussions badge",
-    achievement_type="MicroCredential",
-)
 
 
 def _badge(key: IssuerKey, list_url: str) -> dict[str, Any]:
