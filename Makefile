@@ -38,7 +38,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy credflow flows tasks cli tests
+	$(BIN)/mypy credflow web flows tasks cli tests
 
 ## bench: the benchmarks (long; not part of `make test`)
 bench: install

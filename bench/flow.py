@@ -15,11 +15,11 @@ from bench.common import OUT, Sizes, alternating, log, make_services, median, ra
 from bench.report import Result
 from cli import demo_evidence as ev
 from cli.offline import apply_offline_defaults
-from credflow.intake import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
 from credflow.lifecycle import State
-from credflow.notify import Notice, send_notice
+from credflow.notifications.stage import Notice, send_notice
 from credflow.services import Services
-from credflow.validation import run_validation
+from credflow.validation.stage import run_validation
 
 NAME = "flow"
 CREDENTIAL = "openscied-anchoring-phenomenon"

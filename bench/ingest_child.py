@@ -10,8 +10,8 @@ from pathlib import Path
 
 from bench.common import make_services
 from cli import demo_evidence as ev
-from credflow.intake import ApplicantInfo, IntakeRequest, Upload, submit
-from credflow.validation import run_validation
+from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.validation.stage import run_validation
 
 CREDENTIAL = "udl-level-1"
 VIDEO_KEY = "classroom_video"

@@ -40,22 +40,22 @@ from bench.flow import prepare_prefect, stderr_to
 from bench.report import Result
 from cli import demo_evidence as ev
 from cli.demo_reviewers import LINK, review_over_http
-from credflow.badge_notices import BadgeNotice, send_badge_notice
+from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import Assignment, Decision, IssuedBadge, OutgoingMessage, Submission
-from credflow.intake import ApplicantInfo, IntakeRequest, Upload, submit
-from credflow.issuance import issue_for_decision
+from credflow.decision.stage import aggregate
+from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.issuance.stage import issue_for_decision
+from credflow.letters.stage import record_hours, send_result
 from credflow.lifecycle import State
-from credflow.notify import Notice, send_notice
-from credflow.resubmission import close_if_exhausted
-from credflow.results import record_hours, send_result
-from credflow.review.aggregate import aggregate
-from credflow.review.assign import assign_reviewers
-from credflow.review.mail import ReviewerMail, send_reviewer_mail
-from credflow.review.pool import import_pool, parse_pool
-from credflow.review.scoring import open_assignment, submit_review
+from credflow.notifications.badges import BadgeNotice, send_badge_notice
+from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
+from credflow.notifications.stage import Notice, send_notice
+from credflow.resubmission.stage import close_if_exhausted
+from credflow.review.stage import open_assignment, submit_review
+from credflow.reviewers.pool import import_pool, parse_pool
 from credflow.services import Services
-from credflow.transcoding import finish_transcoding, transcode_video, video_jobs
-from credflow.validation import run_validation
+from credflow.transcoding.stage import finish_transcoding, transcode_video, video_jobs
+from credflow.validation.stage import run_validation
 
 if TYPE_CHECKING:
     from tests.cluster import Cluster

@@ -103,7 +103,7 @@ def badge_revoke(
 ) -> None:
     """Revoke a badge: its status bit is set; its page and verifiers report it revoked."""
     from cli.main import _fail, _services, console
-    from credflow.issuance import revoke
+    from credflow.issuance.stage import revoke
 
     try:
         badge = revoke(_services(), badge_id, reason=reason)
@@ -121,7 +121,7 @@ def badge_rotate_key(
 ) -> None:
     """Start signing with a new key; earlier badges keep verifying (did:key carries its own public key)."""
     from cli.main import _fail, _services, console
-    from credflow.issuance import key_store, ob2_key_store
+    from credflow.issuance.stage import key_store, ob2_key_store
 
     try:
         services = _services()
@@ -143,7 +143,7 @@ def report_hours(
 
     from cli.main import _fail, _services, console
     from credflow.db.models import Applicant, InServiceHours
-    from credflow.hours import HoursRecord, hours_csv
+    from credflow.issuance.hours import HoursRecord, hours_csv
 
     try:
         services = _services()

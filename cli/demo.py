@@ -16,9 +16,9 @@ from cli import demo_evidence as ev
 from cli.demo_reviewers import ReviewerScript, free_port, run_reviewers, running_server
 from cli.launch import run_in_process
 from cli.main import submit_files
-from credflow.intake import ApplicantInfo
+from credflow.intake.stage import ApplicantInfo
 from credflow.media import samples
-from credflow.review.pool import import_pool, parse_pool
+from credflow.reviewers.pool import import_pool, parse_pool
 from credflow.services import Services
 from credflow.settings import StorageBackend
 from credflow.submissions import get_submission
@@ -253,7 +253,7 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
                 "shows": app.shows,
             }
         )
-    from credflow.web.app import create_app
+    from web.app import create_app
 
     with running_server(create_app(services, on_review_submitted=_decide_now(services)), port) as url:
         console.print(f"\n[bold]Reviewers[/] open the links from their emails on {url} and score:")

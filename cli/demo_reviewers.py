@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 
-from credflow.review.scoring import open_assignment
+from credflow.review.stage import open_assignment
 from credflow.services import Services
 from credflow.submissions import get_submission
 

@@ -15,7 +15,7 @@ from rich.table import Table
 from cli.offline import apply_offline_defaults
 from credflow.catalog.loader import check_catalog
 from credflow.errors import CredflowError
-from credflow.intake import (
+from credflow.intake.stage import (
     MAX_ANSWERS_BYTES,
     ApplicantInfo,
     IntakeRequest,
@@ -201,10 +201,10 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
     """List submissions by state, or print one submission's timeline."""
     from sqlalchemy import select
 
+    from credflow.calendar import business_days_between
     from credflow.db.models import Submission, utcnow
     from credflow.lifecycle import ACTIVE
-    from credflow.operator_view import submission_markdown
-    from credflow.review.calendar import business_days_between
+    from credflow.reports.operator_view import submission_markdown
     from credflow.submissions import events_of, resolve_id, view
 
     try:

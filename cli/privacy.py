@@ -120,7 +120,7 @@ def retention_sweep(
 ) -> None:
     """Delete the evidence files of attempts that ended longer ago than CREDFLOW_EVIDENCE_RETENTION_DAYS."""
     from cli.main import _fail, _services, console
-    from credflow.retention import sweep_retention
+    from credflow.retention.stage import sweep_retention
 
     try:
         result = sweep_retention(_services(), dry_run=dry_run)

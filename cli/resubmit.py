@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import select
 
 from credflow.errors import CredflowError
-from credflow.intake import ApplicantInfo, CarryOver, IntakeRequest, IntakeResult, Upload, submit
+from credflow.intake.stage import ApplicantInfo, CarryOver, IntakeRequest, IntakeResult, Upload, submit
 from credflow.services import Services
 
 
@@ -113,7 +113,7 @@ def unlock_command(
 ) -> None:
     """Reopen a closed chain for one more attempt; logged with the reason."""
     from cli.main import _fail, _services, console
-    from credflow.resubmission import unlock
+    from credflow.resubmission.stage import unlock
     from credflow.submissions import resolve_id
 
     try:

@@ -41,7 +41,7 @@ def _console() -> Any:
 @reviewers_app.command("import")
 def reviewers_import(file: Path) -> None:
     """Add and update reviewers from a YAML pool file (reviewers left out leave the pool)."""
-    from credflow.review.pool import import_pool, parse_pool
+    from credflow.reviewers.pool import import_pool, parse_pool
 
     try:
         services = _ctx()
@@ -58,7 +58,7 @@ def reviewers_export(
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
 ) -> None:
     """Write the pool as YAML in the import format."""
-    from credflow.review.pool import export_pool
+    from credflow.reviewers.pool import export_pool
 
     try:
         services = _ctx()
@@ -73,7 +73,7 @@ def reviewers_export(
 
 
 def _token_assignment(token: str) -> tuple[Any, str]:
-    from credflow.review.scoring import open_assignment
+    from credflow.review.stage import open_assignment
 
     services = _ctx()
     return services, open_assignment(services, token).id
@@ -82,7 +82,7 @@ def _token_assignment(token: str) -> tuple[Any, str]:
 @review_app.command("show")
 def review_show(token: str) -> None:
     """Show an assignment: the anonymised applicant, the answers, the files and the criteria to score."""
-    from credflow.review.scoring import review_context
+    from credflow.review.stage import review_context
 
     try:
         services, assignment_id = _token_assignment(token)
@@ -115,7 +115,7 @@ def _read_scores(path: Path) -> dict[str, Any]:
 @review_app.command("draft")
 def review_draft(token: str, scores: Path) -> None:
     """Save a draft from a YAML/JSON file mapping criteria to verdicts and comments."""
-    from credflow.review.scoring import save_draft
+    from credflow.review.stage import save_draft
 
     try:
         services, assignment_id = _token_assignment(token)
@@ -128,7 +128,7 @@ def review_draft(token: str, scores: Path) -> None:
 @review_app.command("submit")
 def review_submit(token: str, scores: Path) -> None:
     """Submit the final review (every criterion; a comment for each Not Yet) and run aggregation."""
-    from credflow.review.scoring import submit_review
+    from credflow.review.stage import submit_review
 
     try:
         services, assignment_id = _token_assignment(token)
@@ -142,7 +142,7 @@ def review_submit(token: str, scores: Path) -> None:
 @review_app.command("decline")
 def review_decline(token: str, reason: Annotated[str, typer.Option(help="Why you cannot review it.")]) -> None:
     """Decline an assignment with a reason; it is reassigned."""
-    from credflow.review.scoring import decline
+    from credflow.review.stage import decline
 
     try:
         services, assignment_id = _token_assignment(token)
@@ -161,7 +161,7 @@ def review_relink(
 
     For a leaked CREDFLOW_SECRET_KEY (after replacing it, open links are dead) or forwarded links.
     """
-    from credflow.review.mail import reissue_links
+    from credflow.notifications.reviewers import reissue_links
 
     if not yes and not typer.confirm("Replace every open review link and email the reviewers?"):
         _fail("nothing changed")
@@ -209,7 +209,7 @@ report_app = typer.Typer(help="Reports for program admins and lead reviewers.", 
 @gold_app.command("import")
 def gold_import(file: Path) -> None:
     """Add or replace gold-standard submissions with their known scores."""
-    from credflow.review.calibration import import_gold
+    from credflow.reviewers.calibration import import_gold
 
     try:
         services = _ctx()
@@ -224,7 +224,7 @@ def calibrate_command(email: str, scores: Path) -> None:
     """Score a reviewer's gold-standard answers; 80% agreement makes them calibrated today."""
     from datetime import date
 
-    from credflow.review.calibration import record_calibration
+    from credflow.reviewers.calibration import record_calibration
 
     try:
         services = _ctx()
@@ -244,8 +244,8 @@ def report_agreement(
     min_units: Annotated[int, typer.Option(help="Units a reviewer needs before drift is judged.")] = 5,
 ) -> None:
     """Percent agreement, Cohen's kappa per reviewer pair, Krippendorff's alpha per criterion, drifting reviewers."""
-    from credflow.agreement import agreement_report
-    from credflow.review.calibration import ratings_from_reviews
+    from credflow.reviewers.agreement import agreement_report
+    from credflow.reviewers.calibration import ratings_from_reviews
 
     try:
         services = _ctx()

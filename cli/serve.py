@@ -58,7 +58,7 @@ def sweep_uploads_forever(
 ) -> None:
     """Delete the local store's unclaimed uploads now, then every ``CREDFLOW_SWEEP_INTERVAL_SECONDS`` until stopped."""
     from credflow.db.models import utcnow
-    from credflow.web.uploads import sweep_abandoned_uploads
+    from web.uploads import sweep_abandoned_uploads
 
     while True:
         try:
@@ -145,8 +145,8 @@ def served_flows(services: Services, limit: int) -> Iterator[subprocess.Popen[by
 
 def _install(services: Services) -> tuple[list[str], str]:
     """Install credflow's automations, alerting ``<CREDFLOW_PUBLIC_URL>/ops/alerts``; the names and that URL."""
-    from credflow.web.ops import ALERT_PATH, alert_token
     from flows.automations import install_automations
+    from web.ops import ALERT_PATH, alert_token
 
     url = f"{services.settings.public_url}{ALERT_PATH}"
     token = alert_token(services.settings.keyring)
@@ -179,7 +179,7 @@ def serve_command(
     from credflow.keyring import check_secret_for_exposure
     from credflow.services import build_services
     from credflow.settings import load_settings
-    from credflow.web.app import create_app
+    from web.app import create_app
 
     try:
         settings = load_settings()
@@ -218,7 +218,7 @@ def serve_command(
             on_submitted=process_in_background(services),
         )
         console.print(f"credflow pages on http://{host}:{port} (links in emails use {services.settings.public_url})")
-        from credflow.web.accesslog import access_log_config  # review and sign-in tokens cut short
+        from web.accesslog import access_log_config  # review and sign-in tokens cut short
 
         uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config())
 

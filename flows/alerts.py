@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from credflow.notify import alert_operator, run_summary
+from credflow.notifications.stage import alert_operator, run_summary
 from tasks.runtime import services
 
 

@@ -6,7 +6,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from prefect.cache_policies import NO_CACHE
 
-from credflow.operator_view import artifact_key, submission_markdown
+from credflow.reports.operator_view import artifact_key, submission_markdown
 from credflow.submissions import events_of, view
 from tasks.runtime import services
 

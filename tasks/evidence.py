@@ -6,7 +6,7 @@ from prefect import task
 from prefect.cache_policies import NO_CACHE
 
 from credflow.lifecycle import State
-from credflow.validation import run_validation
+from credflow.validation.stage import run_validation
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
 from tasks.runtime import services
 

@@ -7,7 +7,7 @@ from prefect.cache_policies import NO_CACHE
 
 from credflow.accounts.signin import sweep_ended
 from credflow.db.models import utcnow
-from credflow.retention import sweep_retention
+from credflow.retention.stage import sweep_retention
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
 from tasks.runtime import services
 

@@ -6,15 +6,15 @@ from prefect import get_run_logger, task
 from prefect.artifacts import create_table_artifact
 from prefect.cache_policies import NO_CACHE
 
-from credflow.badge_notices import BadgeNotice, BadgeSweep, send_badge_notice, sweep_badges
-from credflow.issuance import IssueReport, issue_for_decision
-from credflow.notify import DeliveryOutcome
-from credflow.resubmission import ChainSweep, close_if_exhausted, sweep_resubmissions
-from credflow.results import record_hours, send_result
-from credflow.review.aggregate import AggregationOutcome, aggregate
-from credflow.review.assign import AssignmentRound, assign_reviewers
+from credflow.assignment.stage import AssignmentRound, assign_reviewers
+from credflow.decision.stage import AggregationOutcome, aggregate
+from credflow.issuance.stage import IssueReport, issue_for_decision
+from credflow.letters.stage import record_hours, send_result
+from credflow.notifications.badges import BadgeNotice, BadgeSweep, send_badge_notice, sweep_badges
+from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
+from credflow.notifications.stage import DeliveryOutcome
+from credflow.resubmission.stage import ChainSweep, close_if_exhausted, sweep_resubmissions
 from credflow.review.deadlines import SweepResult, sweep_deadlines
-from credflow.review.mail import ReviewerMail, send_reviewer_mail
 from credflow.review.waiting import waiting_for_review
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
 from tasks.runtime import services

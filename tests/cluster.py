@@ -1,6 +1,6 @@
 """credflow's production shape on one machine: a Prefect server on PostgreSQL, process workers, S3, SendGrid.
 
-Used by the cluster test (``tests/test_cluster.py``) and the throughput benchmark (``bench/throughput.py``).
+Used by the cluster test (``tests/flows/test_cluster.py``) and the throughput benchmark (``bench/throughput.py``).
 Everything binds 127.0.0.1: the Prefect server and ``credflow serve`` run as subprocesses (as
 they would on their hosts), each worker as its own ``prefect worker start`` process, S3 is moto's
 server mode over HTTP in this process and SendGrid the local fake of its v3 API. Databases are

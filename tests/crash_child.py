@@ -1,4 +1,4 @@
-"""Child process for tests/test_crash_safety.py: run one flow and SIGKILL itself at a chosen point.
+"""Child process for tests/kernel/test_crash_safety.py: run one flow and SIGKILL itself at a chosen point.
 
 Usage: ``python -m tests.crash_child <point> <flow> <submission_id>`` with ``CREDFLOW_DATA_DIR``,
 ``CREDFLOW_CATALOG_DIR`` and ``PREFECT_API_URL`` set by the parent. Production code is not
@@ -43,7 +43,7 @@ def _set(owner: Any, name: str, value: Any) -> None:
 def _patch(point: str) -> None:
     if point == "transcode":
         import credflow.media.transcode as media_transcode
-        import credflow.transcoding as transcoding
+        import credflow.transcoding.stage as transcoding
 
         real_build = media_transcode.build_command
 
@@ -63,7 +63,7 @@ def _patch(point: str) -> None:
 
             return real_transcode(src, dst, on_progress=progress, **kwargs)
 
-        _set(transcoding, "transcode", transcode)  # transcode_video looks it up in credflow.transcoding
+        _set(transcoding, "transcode", transcode)  # transcode_video looks it up in credflow.transcoding.stage
     elif point == "mail":
         from credflow.mail.outbox import OutboxMailer
 
@@ -88,12 +88,12 @@ def _patch(point: str) -> None:
 
         _set(review_tasks, "aggregate", aggregate)  # the task calls tasks.review.aggregate
     elif point == "issue":
-        import credflow.issuance as issuance
+        import credflow.issuance.stage as issuance
 
         def ensure_images(*args: Any, **kwargs: Any) -> None:
             _die()  # issue_micro has committed the badge row; images, hours and letter not yet
 
-        _set(issuance, "ensure_images", ensure_images)  # issue_for_decision looks it up in credflow.issuance
+        _set(issuance, "ensure_images", ensure_images)  # issue_for_decision looks it up in credflow.issuance.stage
     else:
         raise SystemExit(f"unknown point {point!r}")
 

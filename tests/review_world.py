@@ -11,15 +11,15 @@ from typing import Any
 
 from cli import demo_evidence as ev
 from credflow.db.models import Assignment, EvidenceItem, Reviewer, new_id, utcnow
-from credflow.intake import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
 from credflow.lifecycle import State
 from credflow.media import samples
-from credflow.review.tokens import issue_token
+from credflow.review.links import issue_token
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from credflow.submissions import get_submission
-from credflow.transcoding import finish_transcoding, transcode_video, video_jobs
-from credflow.validation import run_validation
+from credflow.transcoding.stage import finish_transcoding, transcode_video, video_jobs
+from credflow.validation.stage import run_validation
 from tests.conftest import ROOT
 
 UDL = "udl-level-1"

@@ -7,7 +7,7 @@ from typing import Annotated, Self
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
 
-from credflow.evidence.formats import KIND_FORMATS
+from credflow.validation.formats import KIND_FORMATS
 
 #: Formats a requirement of each kind may accept. A document may also arrive as a photo or
 #: scan of paper (student work is often handwritten), so documents accept image formats too.

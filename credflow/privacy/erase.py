@@ -32,7 +32,7 @@ from credflow.db.models import (
     utcnow,
 )
 from credflow.errors import PermanentError
-from credflow.issuance import revoke
+from credflow.issuance.stage import revoke
 from credflow.lifecycle import ACTIVE, State
 from credflow.privacy.identity import ERASED, email_fingerprints, find_applicant, tombstone_email
 from credflow.privacy.purge import purge_evidence

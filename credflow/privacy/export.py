@@ -28,9 +28,9 @@ from credflow.db.models import (
     utcnow,
 )
 from credflow.errors import PermanentError
-from credflow.letters import LEAD_REVIEWER, criterion_results
+from credflow.letters.rules import LEAD_REVIEWER, criterion_results
+from credflow.letters.stage import letter_verdicts
 from credflow.privacy.identity import find_applicant
-from credflow.results import letter_verdicts
 from credflow.services import Services
 from credflow.submissions import events_of
 
@@ -71,7 +71,7 @@ def _iso(value: datetime | date | None) -> str | None:
 
 
 def _arcname(submission_id: str, display_name: str, used: set[str]) -> str:
-    # Display names are already safe (credflow.evidence.names); keep only the last part anyway.
+    # Display names are already safe (credflow.validation.names); keep only the last part anyway.
     name = PurePosixPath(display_name.replace("\\", "/")).name.lstrip(".") or "file"
     stem, dot, suffix = name.rpartition(".")
     candidate, n = name, 1

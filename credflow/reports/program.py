@@ -34,11 +34,11 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from credflow.calendar import business_days_between
 from credflow.catalog.models import Credential
 from credflow.db.models import Applicant, Decision, Enrolment, Submission
-from credflow.hours import FORMULA_TRIGGERS
+from credflow.issuance.hours import FORMULA_TRIGGERS
 from credflow.lifecycle import State
-from credflow.review.calendar import business_days_between
 from credflow.services import Services
 
 #: The program of micro-credentials that are no longer in the catalog (their rows are kept, not dropped).

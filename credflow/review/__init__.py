@@ -1,1 +1,1 @@
-"""Reviewing: the reviewer pool, assignment, scoring, deadlines, aggregation and calibration."""
+"""Step 5, review: reviewers open, score, draft, submit or decline; deadlines and the waiting table."""

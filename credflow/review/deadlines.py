@@ -7,8 +7,8 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from credflow.calendar import add_business_days
 from credflow.db.models import Assignment, utcnow
-from credflow.review.calendar import add_business_days
 from credflow.services import Services
 from credflow.submissions import record_event
 

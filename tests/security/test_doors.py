@@ -323,7 +323,7 @@ HOSTILE_NAMES = [
 def _operator_markdown(text: str) -> str:
     from credflow.db.models import Event
     from credflow.lifecycle import State
-    from credflow.operator_view import submission_markdown
+    from credflow.reports.operator_view import submission_markdown
     from credflow.submissions import EvidenceView, SubmissionView
 
     evidence = EvidenceView(
@@ -416,8 +416,8 @@ def test_the_access_log_of_credflow_serve_holds_no_token(services: Any) -> None:
     from uvicorn.logging import AccessFormatter
 
     from cli.demo_reviewers import free_port
-    from credflow.web.accesslog import access_log_config
-    from credflow.web.app import create_app
+    from web.accesslog import access_log_config
+    from web.app import create_app
 
     port = free_port()
     server = uvicorn.Server(

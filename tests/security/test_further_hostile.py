@@ -19,8 +19,8 @@ from typer.testing import CliRunner
 from cli.main import app as cli
 from credflow.db.models import Assignment, Submission, utcnow
 from credflow.services import Services
-from credflow.web.app import create_app
 from tests.review_world import Applied, Link, assign, assignment_row, make_clip, make_services, udl_submission
+from web.app import create_app
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 (not in the lock); its test client still works with httpx.
@@ -282,7 +282,7 @@ def test_17_answers_json_with_nan_huge_numbers_or_duplicate_keys_is_refused_or_k
 
 @pytest.mark.xfail(
     strict=True,
-    reason="credflow/web/intake.py (sign-in helper): Starlette decodes a multipart field that is not UTF-8 as "
+    reason="web/intake.py (sign-in helper): Starlette decodes a multipart field that is not UTF-8 as "
     "latin-1, so b'\\xff\\xfe\\xc3' is stored as the name 'ÿþÃ' (201) instead of a 422 'not valid UTF-8'",
 )
 def test_18_invalid_utf8_in_multipart_fields_is_refused(world: World, client: TestClient) -> None:

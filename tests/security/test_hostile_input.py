@@ -32,21 +32,21 @@ from credflow.db.models import (
     new_id,
 )
 from credflow.errors import IntakeRefused
-from credflow.intake import EvidenceTooLarge, IntakeRequest, Upload, submit
+from credflow.intake.stage import EvidenceTooLarge, IntakeRequest, Upload, submit
 from credflow.keyring import Purpose
 from credflow.lifecycle import State
 from credflow.mail.base import Message, SendReceipt
 from credflow.mail.outbox import OutboxMailer
-from credflow.notify import Delivery, Notice, send_notice
-from credflow.review.tokens import issue_token
+from credflow.notifications.stage import Delivery, Notice, send_notice
+from credflow.review.links import issue_token
 from credflow.services import Services
 from credflow.storage.base import new_key
 from credflow.submissions import get_submission
-from credflow.validation import run_validation
-from credflow.web.app import create_app
+from credflow.validation.stage import run_validation
 from tests import badfiles
 from tests.builders import anchoring_answers, anchoring_request, applicant
 from tests.identity import bearer
+from web.app import create_app
 
 with warnings.catch_warnings():
     # Starlette 1.x asks for httpx2 (not in the lock); its test client still works with httpx.

@@ -20,9 +20,9 @@ from cli.demo_reviewers import free_port, running_server
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from credflow.storage.local import LocalStore
-from credflow.web.app import create_app
 from tests.conftest import ROOT
 from tests.review_world import assign, udl_submission
+from web.app import create_app
 
 UPLOADS = 50
 TRICKLE_SECONDS = 30

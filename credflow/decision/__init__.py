@@ -1,0 +1,1 @@
+"""Step 6, verdict aggregation: the conjunctive rule, adjudication of split criteria, back-reads."""

@@ -1,0 +1,1 @@
+"""Step 8, badge issuance: Open Badges credentials, pathway badges and in-service hours."""

@@ -1,0 +1,481 @@
+"""Badge issuance: an Open Badges 3.0 credential per earned micro-credential, and pathway badges.
+
+Every issue is idempotent by a key in the ``badges`` table (``badge:micro:<submission>``,
+``badge:pathway:<applicant>:<badge>:<valid from>``), so a re-run or a retried task never issues
+twice. Each badge holds a bit in its issuer's revocation status list.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from credflow.badges.baking import OB2_KEYWORD, OB3_KEYWORD, bake_png, bake_svg
+from credflow.badges.images import BadgeArt, badge_colour, render_png, render_svg
+from credflow.badges.keys import KeyStore
+from credflow.badges.ob2 import HostedVerification, RsaKeyStore, SignedVerification, issue_assertion, sign_assertion
+from credflow.badges.ob3 import AchievementInfo, EvidenceLink, IssuerProfile, StatusEntry, build_credential
+from credflow.badges.proof import add_proof, sign_credential
+from credflow.badges.status_list import StatusList, build_status_list_credential
+from credflow.catalog.models import Credential, Issuer
+from credflow.db.models import Applicant, Decision, Event, IssuedBadge, OutgoingMessage, Submission, utcnow
+from credflow.errors import NotFoundError
+from credflow.issuance.pathways import (
+    Action,
+    EarnedStep,
+    Expire,
+    HeldBadge,
+    Issue,
+    Pathway,
+    Renew,
+    evaluate,
+    load_pathways,
+)
+from credflow.services import Services
+from credflow.submissions import record_event
+
+
+@dataclass(frozen=True)
+class IssueReport:
+    """What one issuance pass did."""
+
+    micro: str | None  # the micro-credential badge id
+    issued: tuple[str, ...]  # new pathway badges
+    renewed: tuple[str, ...]  # new badges that superseded older ones
+    expired: tuple[str, ...]
+
+
+def key_store(services: Services) -> KeyStore:
+    """The issuers' signing keys (generated on first use, kept outside the database)."""
+    return KeyStore(services.settings.resolved_keys_dir, did_web_base=services.settings.did_web_base)
+
+
+def key_fingerprint(public_key_multibase: str) -> str:
+    """The short name of a signing key in URLs (the end of its public key)."""
+    return public_key_multibase[-16:]
+
+
+def status_list_url(services: Services, issuer_id: str, fingerprint: str) -> str:
+    """One revocation list per signing key: a status list must be signed by its badges' own issuer DID."""
+    return f"{services.settings.public_url}/status/{issuer_id}/{fingerprint}/revocation"
+
+
+def badge_url(services: Services, badge_id: str) -> str:
+    return f"{services.settings.public_url}/badges/{badge_id}"
+
+
+def _profile(services: Services, issuer: Issuer) -> IssuerProfile:
+    key = key_store(services).current(issuer.id)
+    return IssuerProfile(id=key.controller, name=issuer.name, url=str(issuer.url), email=issuer.email)
+
+
+def _next_index(session: Session, issuer_id: str) -> int:
+    current = session.scalar(select(func.max(IssuedBadge.status_index)).where(IssuedBadge.issuer_id == issuer_id))
+    return 0 if current is None else int(current) + 1
+
+
+def _at(day: date) -> datetime:
+    return datetime.combine(day, time(), tzinfo=UTC)
+
+
+def _sign_and_store(
+    services: Services,
+    session: Session,
+    *,
+    key: str,
+    applicant: Applicant,
+    issuer: Issuer,
+    achievement: AchievementInfo,
+    kind: str,
+    badge_key: str,
+    valid_from: datetime,
+    valid_until: datetime | None,
+    submission_id: str | None,
+    evidence: tuple[EvidenceLink, ...] = (),
+) -> IssuedBadge:
+    existing = session.scalar(select(IssuedBadge).where(IssuedBadge.idempotency_key == key))
+    if existing is not None:
+        return existing
+    signer = key_store(services).current(issuer.id)
+    for _ in range(5):  # another process may take the same status index: take the next one
+        badge_id = secrets.token_hex(16)
+        index = _next_index(session, issuer.id)
+        credential = build_credential(
+            issuer=_profile(services, issuer),
+            achievement=achievement,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            recipient_email=applicant.email,
+            evidence=evidence,
+            status=StatusEntry(
+                list_url=status_list_url(services, issuer.id, key_fingerprint(signer.public_key_multibase)), index=index
+            ),
+            credential_id=badge_url(services, badge_id),
+        )
+        ob2, jws = _ob2_variants(
+            services,
+            badge_id=badge_id,
+            issuer_id=issuer.id,
+            badge_key=badge_key,
+            email=applicant.email,
+            issued_on=valid_from,
+            expires=valid_until,
+        )
+        row = IssuedBadge(
+            id=badge_id,
+            ob2=ob2,
+            ob2_jws=jws,
+            idempotency_key=key,
+            applicant_id=applicant.id,
+            submission_id=submission_id,
+            kind=kind,
+            badge_key=badge_key,
+            issuer_id=issuer.id,
+            status_index=index,
+            valid_from=valid_from,
+            valid_until=valid_until,
+            ob3=sign_credential(credential, signer),
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+            return row
+        except IntegrityError:
+            again = session.scalar(select(IssuedBadge).where(IssuedBadge.idempotency_key == key))
+            if again is not None:
+                return again
+    raise RuntimeError(f"could not allocate a status-list index for {issuer.id}")
+
+
+def ob2_key_store(services: Services, issuer_id: str) -> RsaKeyStore:
+    """The issuer's RSA keys for signed OB 2.0 assertions (kept beside the Ed25519 keys)."""
+    return RsaKeyStore(services.settings.resolved_keys_dir / "ob2" / issuer_id)
+
+
+def ob2_issuer_url(services: Services, issuer_id: str) -> str:
+    return f"{services.settings.public_url}/ob2/issuers/{issuer_id}"
+
+
+def _ob2_variants(
+    services: Services,
+    *,
+    badge_id: str,
+    issuer_id: str,
+    badge_key: str,
+    email: str,
+    issued_on: datetime,
+    expires: datetime | None,
+) -> tuple[dict[str, object], str]:
+    """A hosted OB 2.0 assertion (served at its id) and an RS256-signed one, for older backpacks."""
+    base = services.settings.public_url
+    badge_class = f"{base}/ob2/badges/{badge_key}"
+    hosted = issue_assertion(
+        id=f"{base}/ob2/assertions/{badge_id}",
+        badge=badge_class,
+        email=email,
+        issued_on=issued_on,
+        verification=HostedVerification(),
+        expires=expires,
+    )
+    key = ob2_key_store(services, issuer_id).current()
+    signed = issue_assertion(
+        id=f"urn:uuid:{uuid.uuid4()}",
+        badge=badge_class,
+        email=email,
+        issued_on=issued_on,
+        verification=SignedVerification(creator=f"{ob2_issuer_url(services, issuer_id)}/keys/{key.name}"),
+        expires=expires,
+    )
+    return {"hosted": dict(hosted.document()), "signed_id": signed.id}, sign_assertion(signed, key)
+
+
+def _achievement(services: Services, credential: Credential) -> AchievementInfo:
+    base = f"{services.settings.public_url}/achievements/{credential.id}"
+    return AchievementInfo(
+        id=base,
+        name=credential.badge.name,
+        description=credential.badge.description,
+        criteria_narrative=credential.badge.criteria,
+        image_url=f"{base}/image.png",
+        achievement_type="MicroCredential",
+    )
+
+
+def issue_micro(services: Services, submission_id: str) -> IssuedBadge | None:
+    """Issue the micro-credential badge of an earned decision (never twice)."""
+    with services.db.session() as session:
+        decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
+        if decision is None or decision.outcome != "earned":
+            return None
+        sub = session.get_one(Submission, submission_id)
+        credential = services.catalog.get(sub.credential_id)
+        evidence = EvidenceLink(
+            id=f"{services.settings.public_url}/evidence/{sub.id}",
+            narrative=(
+                f"Evidence reviewed against {len(credential.criteria)} rubric criteria by "
+                f"{credential.reviewers_per_submission} trained reviewers; every criterion was Met."
+            ),
+        )
+        badge = _sign_and_store(
+            services,
+            session,
+            key=f"badge:micro:{sub.id}",
+            applicant=sub.applicant,
+            issuer=credential.issuer,
+            achievement=_achievement(services, credential),
+            kind="micro",
+            badge_key=credential.id,
+            valid_from=decision.decided_at,
+            valid_until=None,  # micro-credential badges never expire
+            submission_id=sub.id,
+            evidence=(evidence,),
+        )
+        # A re-run (e.g. after a crash before the images or the letter) gets the badge issued earlier;
+        # the badge row and its event commit together, so log the event only if it is not there yet.
+        logged = session.scalars(
+            select(Event.detail).where(Event.submission_id == sub.id, Event.kind == "badge_issued")
+        ).all()
+        if not any(detail.get("badge") == badge.id for detail in logged):
+            record_event(session, submission_id=sub.id, kind="badge_issued", actor="issuer", detail={"badge": badge.id})
+        session.flush()
+        session.expunge(badge)
+        return badge
+
+
+def _pathway_issuer(services: Services, pathway: Pathway) -> Issuer:
+    for credential in services.catalog:
+        if credential.issuer.id == pathway.issuer:
+            return credential.issuer
+    raise RuntimeError(f"pathway {pathway.id}: no micro-credential of issuer {pathway.issuer} in the catalog")
+
+
+def pathways(services: Services) -> dict[str, Pathway]:
+    """The pathway rules in ``<catalog>/pathways``."""
+    return load_pathways(services.settings.catalog_dir / "pathways", known_credentials=services.catalog.credentials)
+
+
+def apply_pathways(services: Services, applicant_id: str, *, today: date | None = None) -> IssueReport:
+    """Evaluate every pathway for one applicant and issue, renew or expire their pathway badges."""
+    today = today or utcnow().date()
+    issued: list[str] = []
+    renewed: list[str] = []
+    expired: list[str] = []
+    for pathway in pathways(services).values():
+        issuer = _pathway_issuer(services, pathway)
+        badges = {badge.id: badge for badge in pathway.badges}
+        with services.db.session() as session:
+            applicant = session.get_one(Applicant, applicant_id)
+            earned = [
+                EarnedStep(sub.credential_id, decision.decided_at.date())
+                for decision, sub in session.execute(
+                    select(Decision, Submission)
+                    .join(Submission, Submission.id == Decision.submission_id)
+                    .where(
+                        Submission.applicant_id == applicant_id,
+                        Decision.outcome == "earned",
+                        Submission.credential_id.in_(pathway.steps),
+                    )
+                )
+            ]
+            rows = session.scalars(
+                select(IssuedBadge).where(
+                    IssuedBadge.applicant_id == applicant_id,
+                    IssuedBadge.kind == "pathway",
+                    IssuedBadge.badge_key.in_(badges),
+                )
+            ).all()
+            held = [
+                HeldBadge(
+                    id=row.id,
+                    badge_id=row.badge_key,
+                    valid_from=row.valid_from.date(),
+                    valid_until=row.valid_until.date() if row.valid_until else None,
+                    superseded=row.state == "superseded",
+                    expired=row.state == "expired",
+                )
+                for row in rows
+            ]
+            actions: list[Action] = evaluate(pathway, earned, held, today)
+            for action in actions:
+                if isinstance(action, Expire):
+                    row = session.get_one(IssuedBadge, action.held_id)
+                    row.state = "expired"
+                    expired.append(row.id)
+                    record_event(
+                        session, submission_id=None, kind="badge_expired", actor="issuer", detail={"badge": row.id}
+                    )
+                    continue
+                assert isinstance(action, Issue | Renew)
+                info = badges[action.badge_id]
+                achievement = AchievementInfo(
+                    id=f"{services.settings.public_url}/achievements/{info.id}",
+                    name=info.name,
+                    description=info.description,
+                    criteria_narrative=f"{pathway.title}: {info.description}",
+                    image_url=f"{services.settings.public_url}/achievements/{info.id}/image.png",
+                )
+                new = _sign_and_store(
+                    services,
+                    session,
+                    key=f"badge:pathway:{applicant_id}:{info.id}:{action.valid_from.isoformat()}",
+                    applicant=applicant,
+                    issuer=issuer,
+                    achievement=achievement,
+                    kind="pathway",
+                    badge_key=info.id,
+                    valid_from=_at(action.valid_from),
+                    valid_until=_at(action.valid_until) if action.valid_until else None,
+                    submission_id=None,
+                )
+                if isinstance(action, Renew):
+                    old = session.get_one(IssuedBadge, action.supersedes)
+                    old.state = "superseded"
+                    old.superseded_by = new.id
+                    renewed.append(new.id)
+                else:
+                    issued.append(new.id)
+                record_event(
+                    session,
+                    submission_id=None,
+                    kind="badge_renewed" if isinstance(action, Renew) else "badge_issued",
+                    actor="issuer",
+                    detail={"badge": new.id, "badge_key": info.id, "rule": action.rule, "step": action.step},
+                )
+    return IssueReport(None, tuple(issued), tuple(renewed), tuple(expired))
+
+
+def ensure_images(services: Services, badge_id: str) -> None:
+    """Store the badge's baked PNG and SVG (OB 3.0 ``openbadgecredential``) if they are missing."""
+    png_key, svg_key = f"badges/{badge_id}.png", f"badges/{badge_id}.svg"
+    ob2_png_key = f"badges/{badge_id}-ob2.png"
+    if all(services.store.exists(key) for key in (png_key, svg_key, ob2_png_key)):
+        return
+    with services.db.session() as session:
+        badge = session.get_one(IssuedBadge, badge_id)
+        issuer_name = str(badge.ob3.get("issuer", {}).get("name", ""))
+        name = str(badge.ob3["credentialSubject"]["achievement"]["name"])
+        art = BadgeArt(name=name, issuer_name=issuer_name, colour=badge_colour(badge.badge_key))
+        content = json.dumps(badge.ob3, ensure_ascii=False)
+        hosted_url = str(badge.ob2["hosted"]["id"]) if badge.ob2 else None
+    image = render_png(art)
+    files = [
+        (png_key, bake_png(image, content, keyword=OB3_KEYWORD), "image/png"),
+        (svg_key, bake_svg(render_svg(art), keyword=OB3_KEYWORD, body=content), "image/svg+xml"),
+    ]
+    if hosted_url is not None:  # for OB 2.0 backpacks: the hosted assertion's URL, keyword "openbadges"
+        files.append((ob2_png_key, bake_png(image, hosted_url, keyword=OB2_KEYWORD), "image/png"))
+    for key, data, kind in files:
+        services.store.put_stream(key, io.BytesIO(data), content_type=kind)
+
+
+def issue_for_decision(services: Services, submission_id: str, *, today: date | None = None) -> IssueReport:
+    """Everything an earned decision issues: its micro-credential badge (with baked images), then pathway badges.
+
+    ``today`` is the date the pathways are evaluated on (the clock's, unless given).
+    """
+    micro = issue_micro(services, submission_id)
+    if micro is None:
+        return IssueReport(None, (), (), ())
+    report = apply_pathways(services, micro.applicant_id, today=today)
+    issued, renewed = _with_unannounced(services, micro.applicant_id, report)
+    for badge_id in (micro.id, *issued, *renewed):
+        ensure_images(services, badge_id)
+    return IssueReport(micro.id, issued, renewed, report.expired)
+
+
+def _with_unannounced(
+    services: Services, applicant_id: str, report: IssueReport
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The report's new pathway badges plus active ones whose notice was never sent.
+
+    Crash safety: a run killed after ``apply_pathways`` committed a pathway badge but before its
+    images and notice leaves that badge held, so the re-run's ``apply_pathways`` issues nothing and
+    the badge would never get its images or its email. Both follow-ups are idempotent (images are
+    ensured, notices keyed ``<notice>:<badge>``), so picking such badges up again is safe.
+    """
+    issued, renewed = list(report.issued), list(report.renewed)
+    with services.db.session() as session:
+        badges = session.scalars(
+            select(IssuedBadge)
+            .where(IssuedBadge.applicant_id == applicant_id, IssuedBadge.kind == "pathway")
+            .order_by(IssuedBadge.valid_from, IssuedBadge.id)
+        ).all()
+        successors = {b.superseded_by for b in badges if b.superseded_by}
+        sent = set(
+            session.scalars(
+                select(OutgoingMessage.idempotency_key).where(
+                    OutgoingMessage.idempotency_key.in_(
+                        [f"{n}:{b.id}" for b in badges for n in ("badge_issued", "badge_renewed")]
+                    ),
+                    OutgoingMessage.state == "sent",
+                )
+            )
+        )
+        for badge in badges:
+            if badge.state != "active" or badge.id in issued or badge.id in renewed:
+                continue
+            notice = "badge_renewed" if badge.id in successors else "badge_issued"
+            if f"{notice}:{badge.id}" not in sent:
+                (renewed if badge.id in successors else issued).append(badge.id)
+    return tuple(issued), tuple(renewed)
+
+
+def revoke(services: Services, badge_id: str, *, reason: str, actor: str = "operator") -> IssuedBadge:
+    """Revoke a badge: its status bit is set, so the page and every verifier report it revoked."""
+    if not reason.strip():
+        raise ValueError("a revocation needs a reason")
+    with services.db.session() as session:
+        row = session.get(IssuedBadge, badge_id)
+        if row is None:
+            raise NotFoundError(f"no badge {badge_id!r}")
+        if row.state != "revoked":
+            row.state = "revoked"
+            row.revoked_at = utcnow()
+            row.revoke_reason = reason.strip()
+            record_event(
+                session,
+                submission_id=row.submission_id,
+                kind="badge_revoked",
+                actor=actor,
+                detail={"badge": row.id, "reason": reason},
+            )
+        session.flush()  # before detaching, or the change would be discarded
+        session.expunge(row)
+        return row
+
+
+def status_list_credential(
+    services: Services, issuer_id: str, fingerprint: str, *, now: datetime | None = None
+) -> dict[str, object]:
+    """The signed revocation list of the badges one key signed, built from the badges table.
+
+    ``now`` dates this version of the list (``validFrom``); callers with their own clock pass it,
+    so the list is never dated after the moment it is checked at.
+
+    Raises:
+        KeyStoreError: no such key, or it was retired as compromised.
+    """
+    signer = key_store(services).status_signer(issuer_id, fingerprint)
+    url = status_list_url(services, issuer_id, fingerprint)
+    with services.db.session() as session:
+        revoked = session.scalars(
+            select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == "revoked")
+        ).all()
+        indexes = [
+            b.status_index for b in revoked if b.ob3.get("credentialStatus", {}).get("statusListCredential") == url
+        ]
+    bits = StatusList()
+    for index in indexes:
+        bits.set(index)
+    unsigned = build_status_list_credential(
+        list_url=url, issuer=signer.controller, status_list=bits, valid_from=now or utcnow()
+    )
+    return add_proof(unsigned, signer)

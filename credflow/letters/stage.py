@@ -1,0 +1,131 @@
+"""After a decision: in-service hours for an earned micro-credential, and the result letter, once."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from credflow.catalog.models import Credential
+from credflow.db.models import Assignment, Decision, InServiceHours, IssuedBadge
+from credflow.errors import NotFoundError, TransientError
+from credflow.issuance.hours import confirmation_code
+from credflow.letters.rules import BadgeLinks, LetterInput, Outcome, criterion_results, render_letter
+from credflow.mail.base import Attachment, Message
+from credflow.notifications.stage import DeliveryOutcome, deliver
+from credflow.services import Services
+from credflow.submissions import get_submission, record_event
+
+
+def letter_verdicts(
+    session: Session, submission_id: str, credential: Credential
+) -> tuple[list[Assignment], Assignment | None]:
+    """A decided submission's submitted reviews in the letter's order (Reviewer 1, 2, ...) and its adjudication."""
+    submitted = session.scalars(
+        select(Assignment)
+        .where(Assignment.submission_id == submission_id, Assignment.state == "submitted")
+        .order_by(Assignment.completed_at, Assignment.id)
+    ).all()
+    reviews = [a for a in submitted if a.role == "review"][: credential.reviewers_per_submission]
+    return reviews, next((a for a in submitted if a.role == "adjudication"), None)
+
+
+def badge_links(services: Services, badge_id: str) -> BadgeLinks:
+    """Where an issued badge can be seen, downloaded and verified."""
+    base = f"{services.settings.public_url}/badges/{badge_id}"
+    return BadgeLinks(verification_url=base, json_url=f"{base}/credential.json", png_url=f"{base}/badge.png")
+
+
+def record_hours(services: Services, submission_id: str) -> InServiceHours | None:
+    """Record the in-service hours of an earned micro-credential (one record per decision)."""
+    with services.db.session() as session:
+        decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
+        if decision is None or decision.outcome != "earned":
+            return None
+        existing = session.scalar(select(InServiceHours).where(InServiceHours.decision_id == decision.id))
+        if existing is not None:
+            return existing
+        sub = get_submission(session, submission_id)
+        credential = services.catalog.get(sub.credential_id)
+        row = InServiceHours(
+            decision_id=decision.id,
+            applicant_id=sub.applicant_id,
+            credential_id=credential.id,
+            hours=credential.in_service_hours,
+            earned_on=decision.decided_at.date(),
+            confirmation=confirmation_code(decision.id),
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            return session.scalar(select(InServiceHours).where(InServiceHours.decision_id == decision.id))
+        record_event(
+            session,
+            submission_id=submission_id,
+            kind="hours_recorded",
+            actor="issuer",
+            detail={"hours": row.hours, "confirmation": row.confirmation},
+        )
+        return row
+
+
+def result_letter(services: Services, submission_id: str) -> Message:
+    """Render the applicant's result letter from the decision, the reviews and (if earned) the badge.
+
+    Raises:
+        NotFoundError: the submission has no decision yet.
+        TransientError: it was earned but its badge is not issued yet.
+    """
+    with services.db.session() as session:
+        sub = get_submission(session, submission_id)
+        credential = services.catalog.get(sub.credential_id)
+        decision = session.scalar(select(Decision).where(Decision.submission_id == sub.id))
+        if decision is None:
+            raise NotFoundError(f"submission {submission_id} has no decision yet")
+        reviews, adjudication = letter_verdicts(session, sub.id, credential)
+        earned = decision.outcome == "earned"
+        links = None
+        hours_note = None
+        badge_id: str | None = None
+        if earned:
+            badge = session.scalar(
+                select(IssuedBadge).where(IssuedBadge.submission_id == sub.id, IssuedBadge.kind == "micro")
+            )
+            if badge is None:
+                raise TransientError(f"the badge of submission {submission_id} is not issued yet")
+            badge_id = badge.id
+            links = badge_links(services, badge_id)
+            hours = session.scalar(select(InServiceHours).where(InServiceHours.decision_id == decision.id))
+            hours_note = hours.confirmation if hours else None
+        letter = LetterInput(
+            applicant_name=sub.applicant.name,
+            credential=credential,
+            submission_id=sub.id,
+            attempt=sub.attempt,
+            max_attempts=credential.max_attempts,
+            outcome=Outcome.EARNED if earned else Outcome.NOT_YET,
+            criteria=criterion_results(
+                credential, decision=decision.criteria, reviews=reviews, adjudication=adjudication
+            ),
+            resubmit_by=None
+            if earned
+            else (decision.decided_at + timedelta(days=credential.resubmission_window_days)).date(),
+            badge=links,
+            hours_confirmation=hours_note,
+        )
+        message = render_letter(letter, idempotency_key=f"result:{sub.id}", to_email=sub.applicant.email)
+        if badge_id is not None:
+            image_key = f"badges/{badge_id}.png"
+            if services.store.exists(image_key):
+                attachment = Attachment(f"{credential.id}-badge.png", "image/png", services.store.get_bytes(image_key))
+                message = replace(message, attachments=(attachment,))
+        return message
+
+
+def send_result(services: Services, submission_id: str) -> DeliveryOutcome:
+    """Email the result letter once (key ``result:<submission>``)."""
+    return deliver(services, result_letter(services, submission_id), submission_id=submission_id)

@@ -1,0 +1,1 @@
+"""Notices to applicants, reviewers and badge holders, each delivered exactly once."""

@@ -1,0 +1,1 @@
+"""Step 10, retention: evidence files deleted after the retention period, records kept."""

@@ -1,0 +1,1 @@
+"""The trained reviewer pool: import and export, calibration and inter-rater agreement."""

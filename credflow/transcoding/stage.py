@@ -1,0 +1,235 @@
+"""The transcoding stage: every video becomes one review MP4 plus a poster, once per input sha256."""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from credflow.catalog.models import EvidenceKind
+from credflow.db.models import EvidenceItem, Transcode, utcnow
+from credflow.errors import TransientError
+from credflow.lifecycle import State
+from credflow.media.base import MediaProbe, TranscodeError
+from credflow.media.transcode import make_poster, transcode
+from credflow.services import Services
+from credflow.submissions import get_submission, transition
+from credflow.validation.stage import Problem
+
+LEASE = timedelta(minutes=2)
+LEASE_RENEWAL_SECONDS = 30.0
+
+
+@dataclass(frozen=True)
+class VideoJob:
+    """One video of a submission to make reviewable."""
+
+    evidence_id: str
+    sha256: str
+    storage_key: str
+    display_name: str
+    probe: MediaProbe
+
+
+@dataclass(frozen=True)
+class TranscodeOutcome:
+    """What happened to one video: done (now or earlier) or failed for good, with the reason."""
+
+    sha256: str
+    done: bool
+    reused: bool
+    output_key: str | None = None
+    poster_key: str | None = None
+    error: str | None = None
+
+
+def output_keys(sha256: str) -> tuple[str, str]:
+    """Storage keys of the review file and poster: derived from the input's hash, never from a name."""
+    return f"transcodes/{sha256}.mp4", f"posters/{sha256}.jpg"
+
+
+def video_jobs(services: Services, submission_id: str) -> list[VideoJob]:
+    """The submission's videos, distinct by content."""
+    with services.db.session() as session:
+        sub = get_submission(session, submission_id)
+        credential = services.catalog.get(sub.credential_id)
+        kinds = {req.key: req.kind for req in credential.evidence}
+        jobs: dict[str, VideoJob] = {}
+        for item in sub.evidence:
+            if kinds.get(item.requirement_key) is EvidenceKind.VIDEO and item.media_probe:
+                jobs.setdefault(
+                    item.sha256,
+                    VideoJob(
+                        item.id,
+                        item.sha256,
+                        item.storage_key,
+                        item.display_name,
+                        MediaProbe.from_json(item.media_probe),
+                    ),
+                )
+        return list(jobs.values())
+
+
+def _claim(services: Services, sha256: str, owner: str, now: datetime) -> TranscodeOutcome | None:
+    """Take the transcode of ``sha256`` for ``owner``; return the outcome instead if it is settled."""
+    with services.db.session() as session:
+        row = session.scalar(select(Transcode).where(Transcode.input_sha256 == sha256))
+        if row is None:
+            try:
+                with session.begin_nested():
+                    session.add(
+                        Transcode(
+                            input_sha256=sha256, state="running", owner=owner, lease_until=now + LEASE, attempts=1
+                        )
+                    )
+                return None
+            except IntegrityError:
+                row = session.scalar(select(Transcode).where(Transcode.input_sha256 == sha256))
+                assert row is not None
+        if row.state == "done":
+            return TranscodeOutcome(sha256, True, True, row.output_key, row.poster_key)
+        if row.state == "failed":
+            return TranscodeOutcome(sha256, False, True, error=row.error)
+        taken = session.execute(
+            update(Transcode)
+            .where(
+                Transcode.input_sha256 == sha256,
+                Transcode.state == "running",
+                or_(Transcode.owner == owner, Transcode.lease_until.is_(None), Transcode.lease_until < now),
+            )
+            .values(owner=owner, lease_until=now + LEASE, attempts=Transcode.attempts + 1)
+        )
+        if taken.rowcount != 1:  # type: ignore[attr-defined]
+            raise TransientError(f"video {sha256[:12]} is being transcoded by {row.owner}; will check again")
+        return None
+
+
+def _settle(services: Services, sha256: str, **values: object) -> None:
+    with services.db.session() as session:
+        session.execute(update(Transcode).where(Transcode.input_sha256 == sha256).values(**values))
+
+
+def transcode_video(
+    services: Services,
+    job: VideoJob,
+    *,
+    owner: str,
+    on_progress: Callable[[float], None] | None = None,
+) -> TranscodeOutcome:
+    """Make the review MP4 and poster of one video, unless the same bytes were done before.
+
+    Returns a failed outcome (not an exception) for a corrupt input: that is the
+    applicant's file, not a system failure. A transient failure releases the claim
+    and raises, so a retry can take it up.
+    """
+    settled = _claim(services, job.sha256, owner, utcnow())
+    if settled is not None:
+        return settled
+    output_key, poster_key = output_keys(job.sha256)
+    last_renewal = time.monotonic()
+
+    def progress(fraction: float) -> None:
+        nonlocal last_renewal
+        if time.monotonic() - last_renewal > LEASE_RENEWAL_SECONDS:
+            last_renewal = time.monotonic()
+            _settle(services, job.sha256, lease_until=utcnow() + LEASE)
+        if on_progress is not None:
+            on_progress(fraction)
+
+    try:
+        with services.store.local_path(job.storage_key) as src, tempfile.TemporaryDirectory(prefix="credflow-") as tmp:
+            out, poster = Path(tmp) / "review.mp4", Path(tmp) / "poster.jpg"
+            result = transcode(
+                src,
+                out,
+                probe=job.probe,
+                ffmpeg=services.media.ffmpeg,
+                ffprobe=services.media.ffprobe,
+                on_progress=progress,
+            )
+            make_poster(out, poster, duration=result.duration, ffmpeg=services.media.ffmpeg)
+            stored = services.store.put_file(output_key, out, content_type="video/mp4")
+            services.store.put_file(poster_key, poster, content_type="image/jpeg")
+    except TranscodeError as exc:
+        _settle(services, job.sha256, state="failed", error=str(exc), owner=None, lease_until=None)
+        return TranscodeOutcome(job.sha256, False, False, error=str(exc))
+    except BaseException:
+        _settle(services, job.sha256, owner=None, lease_until=None)
+        raise
+    _settle(
+        services,
+        job.sha256,
+        state="done",
+        output_key=output_key,
+        poster_key=poster_key,
+        output_sha256=stored.sha256,
+        output_size=stored.size,
+        duration=result.duration,
+        width=result.width,
+        height=result.height,
+        error=None,
+        owner=None,
+        lease_until=None,
+    )
+    return TranscodeOutcome(job.sha256, True, False, output_key, poster_key)
+
+
+def finish_transcoding(services: Services, submission_id: str, *, actor: str = "transcoder") -> State:
+    """Move the submission on once every video is settled: awaiting_review, or returned with the reasons.
+
+    Raises:
+        TransientError: some video is not transcoded yet.
+    """
+    with services.db.session() as session:
+        sub = get_submission(session, submission_id)
+        if sub.state != State.TRANSCODING:
+            return State(sub.state)
+        credential = services.catalog.get(sub.credential_id)
+        kinds = {req.key: req.kind for req in credential.evidence}
+        videos = [item for item in sub.evidence if kinds.get(item.requirement_key) is EvidenceKind.VIDEO]
+        rows = {
+            row.input_sha256: row
+            for row in session.scalars(
+                select(Transcode).where(Transcode.input_sha256.in_([item.sha256 for item in videos]))
+            )
+        }
+        waiting = [
+            item.display_name
+            for item in videos
+            if rows.get(item.sha256) is None or rows[item.sha256].state == "running"
+        ]
+        if waiting:
+            raise TransientError(f"videos not transcoded yet: {', '.join(waiting)}")
+        problems = [
+            _unplayable(item, rows[item.sha256].error or "unknown error")
+            for item in videos
+            if rows[item.sha256].state == "failed"
+        ]
+        if problems:
+            sub.problems = [p.to_json() for p in problems]
+            transition(session, sub, State.RETURNED, actor=actor, detail={"problems": len(problems)})
+            return State.RETURNED
+        transition(session, sub, State.AWAITING_REVIEW, actor=actor, detail={"videos": len(videos)})
+        return State.AWAITING_REVIEW
+
+
+def _unplayable(item: EvidenceItem, error: str) -> Problem:
+    return Problem(
+        "video_unplayable",
+        f"'{item.display_name}' could not be converted for reviewers: {error}",
+        "Play the file to the end on your computer; export or copy it again and upload the new file.",
+        item.requirement_key,
+        item.display_name,
+    )
+
+
+def transcode_of(services: Services, sha256: str) -> Transcode | None:
+    """The transcode record of one input, if any."""
+    with services.db.session() as session:
+        return session.scalar(select(Transcode).where(Transcode.input_sha256 == sha256))

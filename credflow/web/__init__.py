@@ -1,5 +1,0 @@
-"""The reviewer's web pages, reached through private assignment links."""
-
-from credflow.web.app import create_app
-
-__all__ = ["create_app"]

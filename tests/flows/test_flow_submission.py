@@ -1,0 +1,141 @@
+"""The submission flow under a Prefect test server: stages, names, tags, artifacts, and re-runs that redo nothing."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
+from sqlalchemy import func, select
+
+from cli import demo_evidence as ev
+from credflow.db.models import OutgoingMessage, Transcode
+from credflow.intake.stage import IntakeRequest, Upload, submit
+from credflow.mail.outbox import OutboxMailer
+from credflow.media import samples
+from credflow.submissions import events_of, get_submission
+from credflow.validation.stage import run_validation
+from flows.submission import process_submission, run_submission
+from tasks.runtime import use_services
+from tests import badfiles
+from tests.builders import anchoring_request, applicant
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+
+
+def _outbox(services) -> list[dict]:
+    return OutboxMailer(services.settings.resolved_outbox_dir, sender="x@example.org").list_messages()
+
+
+def _run(services, submission_id: str) -> str:
+    with use_services(services):
+        return run_submission(submission_id)
+
+
+def _flow_runs(name_prefix: str):
+    with get_client(sync_client=True) as client:
+        return [run for run in client.read_flow_runs() if run.name.startswith(name_prefix)]
+
+
+def test_a_document_submission_flows_to_awaiting_review(services, tmp_path):
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    assert _run(services, sid) == "awaiting_review"
+    with services.db.session() as session:
+        assert [e.to_state for e in events_of(session, sid) if e.kind == "state"] == [
+            "received",
+            "validating",
+            "awaiting_review",
+        ]
+    assert [m["kind"] for m in _outbox(services)] == ["received"]
+    [run] = _flow_runs(f"openscied-anchoring-phenomenon-{sid[:8]}-a1")
+    assert set(run.tags) >= {"credential:openscied-anchoring-phenomenon", "issuer:openscied"}
+    with get_client(sync_client=True) as client:
+        versions = client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"submission-{sid}"])),
+            sort=ArtifactSort.CREATED_DESC,
+        )
+    # The keyed artifact keeps its history: first as received, last as awaiting review.
+    assert len(versions) == 2
+    assert "`awaiting_review`" in str(versions[0].data) and "plan\\.pdf" in str(versions[0].data)
+    assert "`received`" in str(versions[-1].data)
+
+
+def test_a_bad_submission_is_returned_while_the_next_one_keeps_flowing(services, tmp_path):
+    bomb = badfiles.zip_bomb_docx(tmp_path)
+    bad = IntakeRequest(
+        applicant=applicant("Bo Bad"),
+        credential_id="udl-level-1",
+        answers={"learner_variability": ev.words(200), "reflection": ev.words(250)},
+        uploads=[Upload("udl_lesson_plan", "plan.docx", io.BytesIO(bomb.read_bytes()))],
+    )
+    bad_id = submit(services, bad).submission_id
+    good_id = submit(services, anchoring_request(tmp_path)).submission_id
+    assert _run(services, bad_id) == "returned"
+    assert _run(services, good_id) == "awaiting_review"
+    kinds = sorted((m["kind"], m["idempotency_key"].split(":")[1]) for m in _outbox(services))
+    assert kinds == sorted([("received", bad_id), ("returned", bad_id), ("received", good_id)])
+    returned = next(m for m in _outbox(services) if m["kind"] == "returned")
+    eml = (services.settings.resolved_outbox_dir / returned["eml"]).read_text()
+    assert "zip bomb" in eml and "does not cost you an attempt" in eml
+
+
+@pytest.fixture(scope="module")
+def portrait_clip(tmp_path_factory) -> Path:
+    folder = tmp_path_factory.mktemp("flowclips")
+    return samples.make_video(folder / "portrait.mp4", seconds=62, width=320, height=180, fps=30, rotation=90)
+
+
+def _udl_with_video(tmp_path: Path, clip: Path, who: str) -> IntakeRequest:
+    plan = ev.docx(tmp_path / f"{who}.docx", ["UDL plan", who]).read_bytes()
+    return IntakeRequest(
+        applicant=applicant(who),
+        credential_id="udl-level-1",
+        answers={"learner_variability": ev.words(200), "reflection": ev.words(250)},
+        uploads=[
+            Upload("udl_lesson_plan", "plan.docx", io.BytesIO(plan)),
+            Upload("classroom_video", "clip.mp4", io.BytesIO(clip.read_bytes())),
+        ],
+    )
+
+
+def test_videos_are_transcoded_once_per_content_and_reruns_redo_nothing(services, tmp_path, portrait_clip):
+    first = submit(services, _udl_with_video(tmp_path, portrait_clip, "Dev Patel")).submission_id
+    second = submit(services, _udl_with_video(tmp_path, portrait_clip, "Kim Lee")).submission_id
+    assert _run(services, first) == "awaiting_review"
+    assert _run(services, second) == "awaiting_review"
+    with services.db.session() as session:
+        [row] = session.scalars(select(Transcode)).all()
+        assert row.state == "done" and row.attempts == 1
+        assert (row.width, row.height) == (180, 320)  # the display rotation is applied
+    assert services.store.exists(row.output_key) and services.store.exists(row.poster_key)
+    with get_client(sync_client=True) as client:
+        limit = client.read_global_concurrency_limit_by_name("transcode")
+    assert limit.limit == services.settings.transcode_concurrency == 2
+
+    # A re-run of a finished submission changes nothing and sends nothing.
+    assert _run(services, first) == "awaiting_review"
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(OutgoingMessage)) == 2
+        assert session.scalar(select(Transcode.attempts)) == 1
+
+
+def test_a_run_that_stopped_midway_continues_where_it_stopped(services, tmp_path):
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    run_validation(services, sid)  # the stage finished, then the process "crashed"
+    with services.db.session() as session:
+        before = len(events_of(session, sid))
+    assert _run(services, sid) == "awaiting_review"
+    with services.db.session() as session:
+        after = events_of(session, sid)
+        assert get_submission(session, sid).state == "awaiting_review"
+    # Validation did not run again: only the received notice and the (empty) assignment round followed.
+    assert [e.kind for e in after[before:]] == ["message_sent", "assignment_shortfall"]
+    assert [e.to_state for e in after if e.kind == "state"].count("validating") == 1
+
+
+def test_the_flow_object_keeps_its_ui_facing_contract():
+    assert process_submission.name == "submission"
+    assert process_submission.description and "\n" not in process_submission.description.strip()

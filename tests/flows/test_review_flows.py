@@ -1,0 +1,77 @@
+"""Review flows under Prefect: verdicts move submissions on in seconds; sweeps reassign; the wait is visible."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+from prefect.client.schemas.sorting import ArtifactSort
+
+from cli.launch import decide_in_background, run_in_process
+from credflow.assignment.stage import assign_reviewers
+from credflow.db.models import utcnow
+from credflow.notifications.reviewers import review_link
+from credflow.review.stage import submit_review
+from credflow.submissions import get_submission
+from flows.review import review_sweep
+from tests.review.test_review_cycle import _assignments, _pool, _ready, _scores, pool_yaml
+from web.app import create_app
+
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
+
+
+def _state(services, sid: str) -> str:
+    with services.db.session() as session:
+        return get_submission(session, sid).state
+
+
+def test_the_last_verdict_starts_the_decision_without_holding_anything_while_waiting(services, tmp_path):
+    now = utcnow()  # the decision flow reads the wall clock: this world is built on it too
+    _pool(services, pool_yaml(now.date()))
+    sid = _ready(services, tmp_path, now=now)
+    assign_reviewers(services, now=now)
+    first, second = _assignments(services, sid)
+    submit_review(services, first.id, _scores(services), now=now)
+    assert _state(services, sid) == "in_review"  # waiting: only rows in the database, no process
+
+    client = TestClient(create_app(services, on_review_submitted=decide_in_background(services)))
+    path = "/review/" + review_link(services, second).split("/review/", 1)[1]
+    page = client.get(path)
+    csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+    form = {"csrf": csrf, **{f"verdict__{key}": "met" for key in _scores(services)}}
+    started = time.monotonic()
+    assert client.post(f"{path}/submit", data=form).status_code == 200
+    while _state(services, sid) == "in_review" and time.monotonic() - started < 180:  # generous: a loaded machine
+        time.sleep(0.2)
+    assert _state(services, sid) == "earned"
+    print(f"decided {time.monotonic() - started:.1f} s after the last verdict")  # the README's figure (pytest -s)
+
+
+def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(services, tmp_path):
+    now = utcnow()  # the sweep reads the wall clock: this world is built on it too
+    _pool(services, pool_yaml(now.date()))
+    sid = _ready(services, tmp_path, now=now - timedelta(days=10))
+    assign_reviewers(services, now=now - timedelta(days=10))  # both reviews are overdue now
+    state: Any = run_in_process(services, lambda: review_sweep(return_state=True))
+    result = state.result()
+    assert result == {"reminded": 0, "withdrawn": 2, "assigned": 2}
+    states = sorted(a.state for a in _assignments(services, sid))
+    assert states == ["active", "active", "withdrawn", "withdrawn"]
+    withdrawn_mails = list(services.settings.resolved_outbox_dir.glob("withdrawn-*.eml"))
+    assert len(withdrawn_mails) == 2
+    with get_client(sync_client=True) as client:
+        [table] = client.read_artifacts(
+            # this run's table: a decision thread of an earlier test may publish one of its own later
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=["reviews-waiting"]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[state.state_details.flow_run_id]),
+            ),
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
+        )
+    assert sid in str(table.data) and "in_review" in str(table.data)

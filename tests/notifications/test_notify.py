@@ -1,0 +1,161 @@
+"""Applicant notices: rendered safely, sent exactly once across retries, re-runs and concurrent runs."""
+
+import threading
+import time
+
+import pytest
+from sqlalchemy import select
+
+from credflow.db.models import Event, OutgoingMessage
+from credflow.errors import TransientError
+from credflow.intake.stage import ApplicantInfo, submit
+from credflow.mail.base import Message, SendReceipt, TransientMailError
+from credflow.mail.outbox import OutboxMailer
+from credflow.notifications.stage import Delivery, Notice, deliver, render_notice, send_notice
+from credflow.services import build_services
+from tests.builders import anchoring_request, applicant
+from tests.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
+
+
+def _outbox(services) -> list[dict]:
+    return OutboxMailer(services.settings.resolved_outbox_dir, sender="x@example.org").list_messages()
+
+
+def test_received_notice_is_sent_once_however_often_asked(services, tmp_path):
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    first = send_notice(services, sid, Notice.RECEIVED)
+    assert first.delivery is Delivery.SENT
+    for _ in range(3):
+        assert send_notice(services, sid, Notice.RECEIVED).delivery is Delivery.ALREADY_SENT
+    [mail] = _outbox(services)
+    assert mail["idempotency_key"] == f"received:{sid}" and mail["to"] == "ana.alvarez@example.org"
+    with services.db.session() as session:
+        row = session.scalar(select(OutgoingMessage))
+        assert row.state == "sent" and row.attempts == 1
+        assert [e.kind for e in session.scalars(select(Event).where(Event.kind == "message_sent"))] == ["message_sent"]
+
+
+def test_applicant_text_is_escaped_in_html_and_kept_in_text(services, tmp_path):
+    who = ApplicantInfo(name="Eve <script>alert(1)</script>", email="eve@example.org", organisation="O&P")
+    sid = submit(services, anchoring_request(tmp_path, who=who)).submission_id
+    message = render_notice(services, sid, Notice.RECEIVED)
+    assert "<script>" not in message.html and "&lt;script&gt;" in message.html
+    assert "Eve <script>alert(1)</script>" in message.text
+    assert message.subject.startswith("We received your evidence")
+
+
+class _CountingMailer:
+    """A mailer that counts sends and holds each send until the test opens its gate, so concurrent senders overlap."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+        self.gate = threading.Event()
+
+    def send(self, message: Message) -> SendReceipt:
+        self.sent.append(message.idempotency_key)
+        self.gate.wait()  # no timeout: timed waits hang under libfaketime, and a sleep races the other threads
+        return SendReceipt(provider_id=f"id-{len(self.sent)}", backend="counting")
+
+
+def test_concurrent_runs_send_one_message(services, tmp_path):
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    mailer = _CountingMailer()
+    svc = services.__class__(**{**services.__dict__, "mailer": mailer})
+    results: list[object] = []
+
+    def run() -> None:
+        try:
+            results.append(send_notice(svc, sid, Notice.RECEIVED).delivery)
+        except TransientError as exc:  # the loser sees the claim and would retry later
+            results.append(type(exc))
+
+    threads = [threading.Thread(target=run) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    # The winner is held inside send() while the other three find its claim; a second sender would
+    # also wait there, leaving fewer than three answers by the (generous) deadline.
+    deadline = time.monotonic() + 60
+    while len(results) < 3 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    mailer.gate.set()
+    for thread in threads:
+        thread.join()
+    assert mailer.sent == [f"received:{sid}"]
+    assert results.count(Delivery.SENT) == 1
+    assert send_notice(svc, sid, Notice.RECEIVED).delivery is Delivery.ALREADY_SENT
+
+
+class _FlakyMailer:
+    def __init__(self, failures: int) -> None:
+        self.failures = failures
+        self.sent = 0
+
+    def send(self, message: Message) -> SendReceipt:
+        if self.failures:
+            self.failures -= 1
+            raise TransientMailError("503 from the mail service", retry_after=1)
+        self.sent += 1
+        return SendReceipt("ok", "flaky")
+
+
+def test_a_transient_failure_leaves_the_message_to_retry(services, tmp_path):
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    mailer = _FlakyMailer(failures=1)
+    svc = services.__class__(**{**services.__dict__, "mailer": mailer})
+    with pytest.raises(TransientMailError):
+        send_notice(svc, sid, Notice.RECEIVED)
+    with services.db.session() as session:
+        row = session.scalar(select(OutgoingMessage))
+        assert row.state == "pending" and "503" in row.last_error
+    assert send_notice(svc, sid, Notice.RECEIVED).delivery is Delivery.SENT
+    assert mailer.sent == 1
+
+
+def test_sendgrid_refusal_is_permanent_and_reported_to_the_operator(make_settings, tmp_path):
+    with FakeSendGrid(verified_senders={"ops@credflow.example"}) as fake:
+        settings = make_settings(
+            mail_backend="sendgrid",
+            sendgrid_api_key=DEFAULT_API_KEY,
+            sendgrid_host=fake.url,
+            mail_sender="credflow <ops@credflow.example>",
+            operator_email="operator@credflow.example",
+        )
+        services = build_services(settings)
+        sid = submit(services, anchoring_request(tmp_path, who=applicant("Bad Address"))).submission_id
+        # The applicant's address is fine; make SendGrid refuse this one message with a 400.
+        fake.fail_next(status=400, times=1, message="The to email does not contain a valid address.")
+        outcome = send_notice(services, sid, Notice.RECEIVED)
+        assert outcome.delivery is Delivery.FAILED and "400" in (outcome.error or "")
+        # The operator alert went out through the same mailer; the refused message was not retried.
+        assert [m.payload["subject"].startswith("[credflow]") for m in fake.messages] == [True]
+        assert send_notice(services, sid, Notice.RECEIVED).delivery is Delivery.FAILED
+        assert len(fake.messages) == 1
+        with services.db.session() as session:
+            kinds = [e.kind for e in session.scalars(select(Event).order_by(Event.id))]
+        assert "message_failed" in kinds
+
+
+def test_sendgrid_throttling_is_retried_inside_the_mailer(make_settings, tmp_path):
+    with FakeSendGrid(verified_senders={"ops@credflow.example"}) as fake:
+        services = build_services(
+            make_settings(
+                mail_backend="sendgrid",
+                sendgrid_api_key=DEFAULT_API_KEY,
+                sendgrid_host=fake.url,
+                mail_sender="ops@credflow.example",
+            )
+        )
+        sid = submit(services, anchoring_request(tmp_path)).submission_id
+        fake.fail_next(status=429, times=1, retry_after=0)
+        assert send_notice(services, sid, Notice.RECEIVED).delivery is Delivery.SENT
+        [accepted] = fake.messages
+        assert accepted.payload["custom_args"]["idempotency_key"] == f"received:{sid}"
+
+
+def test_deliver_refuses_nothing_twice_even_for_a_different_message_body(services, tmp_path):
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    msg = render_notice(services, sid, Notice.RECEIVED)
+    assert deliver(services, msg, submission_id=sid).delivery is Delivery.SENT
+    changed = Message(**{**msg.__dict__, "subject": "changed"})
+    assert deliver(services, changed, submission_id=sid).delivery is Delivery.ALREADY_SENT
+    assert len(_outbox(services)) == 1

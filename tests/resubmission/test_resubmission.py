@@ -1,0 +1,137 @@
+"""The "not yet" branch: resubmit with carry-over, close after the last attempt, unlock, lapsed windows."""
+
+from __future__ import annotations
+
+import io
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from cli import demo_evidence as ev
+from credflow.assignment.stage import assign_reviewers
+from credflow.db.models import EvidenceItem, IssuedBadge
+from credflow.decision.stage import aggregate
+from credflow.errors import IntakeRefused
+from credflow.intake.stage import CarryOver, IntakeRequest, Upload, submit
+from credflow.issuance.stage import issue_for_decision
+from credflow.letters.stage import send_result
+from credflow.lifecycle import State
+from credflow.resubmission.stage import close_if_exhausted, sweep_resubmissions, unlock
+from credflow.review.stage import submit_review
+from credflow.submissions import get_submission, transition
+from credflow.validation.stage import run_validation
+from tests.builders import anchoring_answers, applicant
+from tests.review.test_review_cycle import NOW, _assignments, _pool, _scores
+
+
+def _request(
+    tmp, *, plan_title: str, previous_id: str | None = None, carry_photo_sha: str | None = None
+) -> IntakeRequest:
+    plan = ev.pdf(tmp / f"{plan_title}.pdf", plan_title).read_bytes()
+    uploads = [Upload("facilitation_plan", "plan.pdf", io.BytesIO(plan))]
+    carried = []
+    if carry_photo_sha:
+        carried.append(CarryOver("dqb_artifact", carry_photo_sha))
+    else:
+        photo = ev.photo(tmp / "board.jpg").read_bytes()
+        uploads.append(Upload("dqb_artifact", "board.jpg", io.BytesIO(photo)))
+    return IntakeRequest(
+        applicant=applicant(), credential_id="openscied-anchoring-phenomenon", answers=anchoring_answers(),
+        uploads=uploads, carried=carried, previous_id=previous_id,
+    )  # fmt: skip
+
+
+def _review(services, sid: str, not_yet: dict[str, str] | None, now) -> State:
+    assert run_validation(services, sid, now=now).state is State.AWAITING_REVIEW
+    assign_reviewers(services, now=now)
+    for assignment in _assignments(services, sid):
+        if assignment.state == "active":
+            submit_review(services, assignment.id, _scores(services, not_yet), now=now)
+    return aggregate(services, sid, now=now).state
+
+
+def test_not_yet_then_a_resubmission_with_one_file_changed_is_earned(services, tmp_path):
+    _pool(services)
+    first = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
+    assert _review(services, first, {"plan_models_routine": "not_yet"}, NOW) is State.NOT_YET
+    send_result(services, first)
+    with services.db.session() as session:
+        photo_sha = session.scalars(
+            select(EvidenceItem.sha256).where(
+                EvidenceItem.submission_id == first, EvidenceItem.requirement_key == "dqb_artifact"
+            )
+        ).one()
+
+    later = NOW + timedelta(days=10)
+    again = submit(
+        services, _request(tmp_path, plan_title="v2", previous_id=first, carry_photo_sha=photo_sha), now=later
+    )
+    assert again.attempt == 2 and again.previous_id == first
+    with services.db.session() as session:
+        items = {i.requirement_key: i for i in get_submission(session, again.submission_id).evidence}
+        assert items["dqb_artifact"].sha256 == photo_sha  # carried over, stored under a key of its own
+        assert get_submission(session, first).state == "resubmitted"
+    assert _review(services, again.submission_id, None, later) is State.EARNED
+    # "fresh" policy: the second attempt had other reviewers than the first
+    first_reviewers = {a.reviewer_id for a in _assignments(services, first)}
+    assert not first_reviewers & {a.reviewer_id for a in _assignments(services, again.submission_id)}
+    issue_for_decision(services, again.submission_id, today=later.date())
+    send_result(services, again.submission_id)
+    letters = sorted(p.name.split("-")[0] for p in services.settings.resolved_outbox_dir.glob("result-*.eml"))
+    assert len(letters) == 2
+    with services.db.session() as session:
+        assert len(session.scalars(select(IssuedBadge).where(IssuedBadge.kind == "micro")).all()) == 1
+
+
+def test_a_carry_over_must_name_a_file_of_the_previous_attempt(services, tmp_path):
+    first = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
+    with services.db.session() as session:
+        sub = get_submission(session, first)
+        for state in (State.VALIDATING, State.AWAITING_REVIEW, State.IN_REVIEW, State.NOT_YET):
+            transition(session, sub, state, actor="t", now=NOW)
+    with pytest.raises(IntakeRefused, match="send the file itself"):
+        submit(services, _request(tmp_path, plan_title="v2", previous_id=first, carry_photo_sha="0" * 64), now=NOW)
+
+
+def _not_yet(services, sid):
+    with services.db.session() as session:
+        sub = get_submission(session, sid)
+        for state in (State.VALIDATING, State.AWAITING_REVIEW, State.IN_REVIEW, State.NOT_YET):
+            transition(session, sub, state, actor="t", now=NOW)
+
+
+def test_three_not_yets_close_the_chain_until_an_operator_unlocks_a_fourth_attempt(services, tmp_path):
+    previous = None
+    for attempt in (1, 2, 3):
+        result = submit(services, _request(tmp_path, plan_title=f"v{attempt}", previous_id=previous), now=NOW)
+        assert result.attempt == attempt
+        _not_yet(services, result.submission_id)
+        previous = result.submission_id
+    assert previous is not None
+    assert close_if_exhausted(services, previous, now=NOW)
+    with services.db.session() as session:
+        assert get_submission(session, previous).state == "closed"
+    assert len(list(services.settings.resolved_outbox_dir.glob("chain_closed-*.eml"))) == 1
+    with pytest.raises(IntakeRefused, match="closed"):
+        submit(services, _request(tmp_path, plan_title="v4", previous_id=previous), now=NOW)
+    with pytest.raises(ValueError, match="needs a reason"):
+        unlock(services, previous, reason=" ")
+    unlock(services, previous, reason="coaching meeting held on 2026-11-20")
+    fourth = submit(services, _request(tmp_path, plan_title="v4", previous_id=previous), now=NOW + timedelta(hours=1))
+    assert fourth.attempt == 4
+
+
+def test_a_lapsed_window_closes_the_chain_with_a_reminder_first(services, tmp_path):
+    sid = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
+    _not_yet(services, sid)  # resubmission window: 60 days
+    assert sweep_resubmissions(services, now=NOW + timedelta(days=20)).reminded == ()
+    assert sweep_resubmissions(services, now=NOW + timedelta(days=55)).reminded == (sid,)
+    assert sweep_resubmissions(services, now=NOW + timedelta(days=56)).reminded == ()  # once
+    assert sweep_resubmissions(services, now=NOW + timedelta(days=61)).closed == (sid,)
+    with services.db.session() as session:
+        assert get_submission(session, sid).state == "closed"
+    closed = list(services.settings.resolved_outbox_dir.glob("chain_closed-*.eml"))
+    assert len(closed) == 1 and "window" in closed[0].read_text()
+    with pytest.raises(IntakeRefused):
+        submit(services, _request(tmp_path, plan_title="late", previous_id=sid), now=NOW + timedelta(days=62))

@@ -1,0 +1,98 @@
+"""Badge pages and `credflow badge verify|revoke`: verified, downloadable, revocable, tamper-evident."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from sqlalchemy import select
+from typer.testing import CliRunner
+
+from cli.demo_reviewers import free_port, running_server
+from cli.main import app
+from credflow.db.models import Decision, IssuedBadge, utcnow
+from credflow.issuance.stage import issue_for_decision, revoke
+from credflow.services import build_services
+from tests.badges.test_badges_ob2 import run_validator, validator_python  # noqa: F401 - the fixture
+from tests.letters.test_results import _decided
+from web.app import create_app
+
+
+def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make_settings, tmp_path, monkeypatch):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    services = build_services(make_settings(public_url=url))
+    monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
+    monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))
+    monkeypatch.setenv("CREDFLOW_PUBLIC_URL", url)
+    sid = _decided(services, tmp_path)
+    with services.db.session() as session:  # the helpers decide at a fixed clock; the CLI checks dates against now
+        session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = utcnow() - timedelta(
+            days=1
+        )
+    badge_id = issue_for_decision(services, sid).micro
+    assert badge_id is not None
+    runner = CliRunner()
+    with running_server(create_app(services), port):  # the page checks dates against now, as the CLI does
+        import httpx
+
+        page = httpx.get(f"{url}/badges/{badge_id}")
+        assert page.status_code == 200 and "Verified." in page.text and "linkedin.com/profile/add" in page.text
+        credential = httpx.get(f"{url}/badges/{badge_id}/credential.json").json()
+        record = httpx.get(credential["evidence"][0]["id"])  # the evidence entry links a public record
+        assert record.status_code == 200 and "Facilitation plan" in record.text
+        assert "plan.pdf" not in record.text and "Ana Alvarez" not in record.text
+        png = httpx.get(f"{url}/badges/{badge_id}/badge.png")
+        assert png.headers["content-type"] == "image/png"
+        (tmp_path / "badge.json").write_text(json.dumps(credential))
+        (tmp_path / "badge.png").write_bytes(png.content)
+
+        ok = runner.invoke(app, ["badge", "verify", "--allow-private", str(tmp_path / "badge.png")])
+        assert ok.exit_code == 0 and "VALID" in ok.output, ok.output
+        tampered = {**credential, "name": "Something else"}
+        (tmp_path / "tampered.json").write_text(json.dumps(tampered))
+        bad = runner.invoke(app, ["badge", "verify", str(tmp_path / "tampered.json")])
+        assert bad.exit_code == 1 and "signature" in bad.output
+
+        revoked = runner.invoke(app, ["badge", "revoke", badge_id, "--reason", "plagiarised evidence"])
+        assert revoked.exit_code == 0, revoked.output
+        # The server is on 127.0.0.1: private addresses are fetched only when allowed.
+        refused = runner.invoke(app, ["badge", "verify", f"{url}/badges/{badge_id}/credential.json"])
+        assert refused.exit_code == 2 and "loopback" in refused.output
+        after = runner.invoke(app, ["badge", "verify", "--allow-private", f"{url}/badges/{badge_id}/credential.json"])
+        assert after.exit_code == 1 and "revoked" in after.output
+        assert "Revoked." in httpx.get(f"{url}/badges/{badge_id}").text
+
+
+def test_issued_ob2_assertions_pass_1edtechs_validator_and_answer_410_once_revoked(
+    make_settings,
+    tmp_path,
+    validator_python,  # noqa: F811 - the fixture imported above
+):
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    services = build_services(make_settings(public_url=url))
+    sid = _decided(services, tmp_path)
+    with services.db.session() as session:
+        session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = utcnow() - timedelta(
+            days=1
+        )
+    badge_id = issue_for_decision(services, sid).micro
+    assert badge_id is not None
+    with services.db.session() as session:
+        badge = session.get_one(IssuedBadge, badge_id)
+        assert badge.ob2 is not None and badge.ob2_jws is not None
+        hosted_url, jws = badge.ob2["hosted"]["id"], badge.ob2_jws
+    with running_server(create_app(services), port):
+        hosted = run_validator(validator_python, data=hosted_url, email="ana.alvarez@example.org")
+        assert hosted.valid, hosted.messages
+        signed = run_validator(validator_python, data=jws, email="ana.alvarez@example.org")
+        assert signed.valid, signed.messages
+        head, payload, signature = jws.split(".")
+        forged = run_validator(validator_python, data=f"{head}.{payload[:-4]}AAAA.{signature}")
+        assert not forged.valid
+        revoke(services, badge_id, reason="withdrawn by the issuer")
+        gone = httpx.get(hosted_url)
+        assert gone.status_code == 410 and gone.json()["revoked"] is True

@@ -1,0 +1,136 @@
+"""The program report in Debian's chromium, signed in as an operator: tables, SVG chart, no CSP violation, the CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+
+from cli.demo_reviewers import free_port, running_server
+from credflow.accounts.grants import add_grant
+from credflow.assignment.stage import assign_reviewers
+from credflow.db.models import Enrolment
+from credflow.decision.stage import aggregate
+from credflow.intake.stage import ApplicantInfo, submit
+from credflow.review.stage import submit_review
+from credflow.submissions import get_submission
+from tests.builders import anchoring_request, applicant
+from tests.identity import session_cookie
+from tests.review.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
+from tests.review_world import make_services
+from web import create_app
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing (`make test` installs it)"),
+]
+
+
+@pytest.fixture(scope="module")
+def url(tmp_path_factory) -> Iterator[tuple[str, tuple[str, str]]]:
+    """The app on 127.0.0.1 over an earned, a submitted and a not-started educator, and an operator's cookie."""
+    folder = tmp_path_factory.mktemp("reportbrowser")
+    services = make_services(folder)
+    _pool(services)
+    ana = _ready(services, folder, who=applicant("Ana Alvarez", org="Westfield High"))
+    assign_reviewers(services, now=NOW)
+    for assignment in _assignments(services, ana):
+        submit_review(services, assignment.id, _scores(services), now=NOW)
+    aggregate(services, ana, now=NOW + timedelta(days=1))
+    submit(
+        services,
+        anchoring_request(folder, who=ApplicantInfo("Dan <b>Wu</b>", "dan@example.org", "Hillcrest"), title="D"),
+        now=NOW,
+    )
+    with services.db.session() as session:
+        ana_id = get_submission(session, ana).applicant_id
+        session.add(Enrolment(applicant_id=ana_id, credential_id="udl-level-1", enrolled_on=NOW.date()))
+    add_grant(services, "operator@example.org", operator=True)
+    cookie = session_cookie(services, "operator@example.org", now=NOW + timedelta(days=3))
+    app = create_app(services, now=lambda: NOW + timedelta(days=3))
+    with running_server(app, free_port()) as served:
+        yield served, cookie
+    services.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, "--no-first-run"]
+        )
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def page(browser: Browser, url: tuple[str, tuple[str, str]]) -> Iterator[Page]:
+    context = browser.new_context(accept_downloads=True)
+    name, value = url[1]
+    context.add_cookies([{"name": name, "value": value, "url": url[0]}])
+    yield context.new_page()
+    context.close()
+
+
+def _policy_violations(page: Page) -> list[str]:
+    found: list[str] = []
+
+    def watch(message: ConsoleMessage) -> None:
+        if "Content Security Policy" in message.text:
+            found.append(message.text)
+
+    page.on("console", watch)
+    return found
+
+
+def test_a_program_admin_sees_each_educator_the_chart_and_downloads_the_csv(
+    url: tuple[str, tuple[str, str]], page: Page
+) -> None:
+    violations = _policy_violations(page)
+    page.goto(url[0] + "/reports/programs")
+    expect(page.get_by_role("heading", name="Educators' micro-credential progress")).to_be_visible()
+
+    openscied = page.locator("#program-openscied-facilitator")
+    rows = openscied.locator("table.report-table tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.nth(0)).to_contain_text("Dan <b>Wu</b>")  # escaped, shown as typed
+    expect(rows.nth(0)).to_contain_text("Submitted")
+    expect(rows.nth(1)).to_contain_text("Ana Alvarez")
+    expect(rows.nth(1)).to_contain_text("Westfield High")
+    expect(rows.nth(1)).to_contain_text("Celebrate the accomplishment")
+    expect(rows.nth(1).locator("td").nth(5)).to_have_text("2")  # earned on Tuesday, report on Thursday
+    expect(openscied.locator(".facts")).to_contain_text("1 business day")
+    expect(openscied.locator(".facts")).to_contain_text("100% (1 of 1)")
+    udl = page.locator("#program-udl table.report-table tbody tr")
+    expect(udl).to_have_count(1)
+    expect(udl).to_contain_text("Getting started: plan which evidence to collect and when")
+
+    chart = openscied.locator("svg.status-chart")
+    expect(chart).to_be_visible()
+    earned_bar = chart.locator("g[data-status=earned] rect")
+    expect(earned_bar).to_be_visible()
+    box = earned_bar.bounding_box()
+    assert box is not None and box["width"] > 100  # one of the two tallest bars fills the chart
+    assert chart.locator("g[data-status=returned] rect").get_attribute("width") == "0"
+    # The inline stylesheet applies (its hash is in the policy), the report's rules included.
+    assert page.evaluate("getComputedStyle(document.querySelector('.report-table')).borderCollapse") == "collapse"
+
+    with page.expect_download() as info:
+        page.get_by_role("link", name="Download the report as CSV").click()
+    download = info.value
+    assert download.suggested_filename == f"program-report-{(NOW + timedelta(days=3)):%Y-%m-%d}.csv"
+    rows_csv = list(csv.DictReader(io.StringIO(Path(download.path()).read_text(encoding="utf-8"))))
+    assert {(r["educator"], r["status"]) for r in rows_csv} == {
+        ("Ana Alvarez", "earned"),
+        ("Ana Alvarez", "not_started"),
+        ("Dan <b>Wu</b>", "submitted"),
+    }
+    assert violations == []

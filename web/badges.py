@@ -1,0 +1,279 @@
+"""Public badge pages: the verification page, the credential JSON, the baked image, the status list."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse, JSONResponse, Response
+from sqlalchemy import select
+
+from credflow.badges.errors import KeyStoreError
+from credflow.badges.images import BadgeArt, badge_colour, render_png
+from credflow.badges.ob2 import BadgeClass, PublicKey, revocation_list_document
+from credflow.badges.ob2 import Issuer as OB2Issuer
+from credflow.badges.verify import verify_credential
+from credflow.catalog.models import Issuer
+from credflow.db.models import Decision, IssuedBadge, Submission
+from credflow.issuance.stage import key_store, ob2_issuer_url, ob2_key_store, pathways, status_list_credential
+from credflow.services import Services
+
+if TYPE_CHECKING:
+    from web.app import Pages
+
+JSON_LD = "application/ld+json"
+#: Badge and submission ids (``new_id``: 32 hex digits); anything else is looked up nowhere.
+RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def linkedin_url(badge: IssuedBadge, *, name: str, organisation: str, url: str) -> str:
+    """LinkedIn's "add to profile" link for a certification."""
+    query = {
+        "startTask": "CERTIFICATION_NAME",
+        "name": name,
+        "organizationName": organisation,
+        "issueYear": badge.valid_from.year,
+        "issueMonth": badge.valid_from.month,
+        "certUrl": url,
+        "certId": badge.id,
+    }
+    if badge.valid_until is not None:
+        query |= {"expirationYear": badge.valid_until.year, "expirationMonth": badge.valid_until.month}
+    return "https://www.linkedin.com/profile/add?" + urlencode(query)
+
+
+def _art(services: Services, badge_key: str) -> BadgeArt | None:
+    credential = services.catalog.credentials.get(badge_key)
+    if credential is not None:
+        return BadgeArt.for_credential(credential)
+    for pathway in pathways(services).values():
+        for info in pathway.badges:
+            if info.id == badge_key:
+                issuer = next(
+                    (c.issuer.name for c in services.catalog if c.issuer.id == pathway.issuer), pathway.issuer
+                )
+                return BadgeArt(name=info.name, issuer_name=issuer, colour=badge_colour(info.id))
+    return None
+
+
+def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock: Callable[[], datetime]) -> None:
+    """Add the public badge routes to ``app``."""
+
+    def load(badge_id: str) -> IssuedBadge | None:
+        if not RECORD_ID.fullmatch(badge_id):  # PostgreSQL refuses a NUL in a lookup with an error (a 500)
+            return None
+        with services.db.session() as session:
+            badge = session.get(IssuedBadge, badge_id)
+            if badge is not None:
+                session.expunge(badge)
+            return badge
+
+    def missing() -> HTMLResponse:
+        return pages.render(
+            "denied.html", status=404, heading="No such badge", message="No badge has this address. Check the link."
+        )
+
+    @app.get("/badges/{badge_id}", response_class=HTMLResponse)
+    def badge_page(badge_id: str) -> Response:
+        badge = load(badge_id)
+        if badge is None:
+            return missing()
+        credential: dict[str, Any] = badge.ob3
+        status_url = credential.get("credentialStatus", {}).get("statusListCredential")
+        lists = (
+            {status_url: status_list_credential(services, badge.issuer_id, status_url.split("/")[-2], now=clock())}
+            if status_url
+            else None
+        )
+        result = verify_credential(credential, now=clock(), status_lists=lists, resolver=key_store(services).resolver())
+        achievement = credential["credentialSubject"]["achievement"]
+        issuer = credential["issuer"]
+        url = f"{services.settings.public_url}/badges/{badge.id}"
+        return pages.render(
+            "badge.html",
+            badge=badge,
+            name=achievement["name"],
+            description=achievement["description"],
+            criteria=achievement.get("criteria", {}).get("narrative", ""),
+            issuer_name=issuer.get("name", ""),
+            issuer_id=issuer["id"],
+            verified=result.verified,
+            checks=result.checks,
+            state=badge.state,
+            revoke_reason=badge.revoke_reason,
+            json_text=json.dumps(credential, indent=2, ensure_ascii=False),
+            json_url=f"{url}/credential.json",
+            png_url=f"{url}/badge.png",
+            linkedin=linkedin_url(badge, name=achievement["name"], organisation=issuer.get("name", ""), url=url),
+        )
+
+    @app.get("/evidence/{submission_id}", response_class=HTMLResponse)
+    def evidence_record(submission_id: str) -> Response:
+        # The public record an OB 3.0 evidence entry links to: what was assessed, never the files.
+        with services.db.session() as session:
+            decision = sub = None
+            if RECORD_ID.fullmatch(submission_id):
+                decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
+                sub = session.get(Submission, submission_id)
+            if decision is None or sub is None or decision.outcome != "earned":
+                return pages.render(
+                    "denied.html",
+                    status=404,
+                    heading="No such record",
+                    message="No earned micro-credential has this record.",
+                )
+            credential = services.catalog.get(sub.credential_id)
+            counts = {req.key: 0 for req in credential.evidence}
+            for item in sub.evidence:
+                counts[item.requirement_key] = counts.get(item.requirement_key, 0) + 1
+            evidence = []
+            for req in credential.evidence:
+                if req.kind.value == "text":
+                    if sub.answers.get(req.key):
+                        evidence.append({"title": req.title, "count": 1, "unit": "written answer"})
+                elif counts.get(req.key):
+                    evidence.append({"title": req.title, "count": counts[req.key], "unit": f"{req.kind.value} file(s)"})
+            adjudicated = any(v.get("source") == "adjudication" for v in decision.criteria.values())
+            return pages.render(
+                "evidence.html",
+                credential_title=credential.title,
+                issuer_name=credential.issuer.name,
+                decided_on=f"{decision.decided_at:%d %B %Y}",
+                reviewers=credential.reviewers_per_submission,
+                criteria=credential.criteria,
+                evidence=evidence,
+                adjudicated=adjudicated,
+            )
+
+    @app.get("/issuers/{issuer_id}/did.json")
+    def did_document(issuer_id: str) -> Response:
+        # Published for did:web issuers (CREDFLOW_DID_WEB_BASE = <public url>/issuers): old keys stay listed.
+        if services.settings.did_web_base is None or not any(c.issuer.id == issuer_id for c in services.catalog):
+            return JSONResponse({"error": "no DID document"}, status_code=404)
+        return JSONResponse(key_store(services).did_document(issuer_id), media_type="application/did+json")
+
+    @app.get("/badges/{badge_id}/credential.json")
+    def badge_json(badge_id: str) -> Response:
+        badge = load(badge_id)
+        if badge is None:
+            return JSONResponse({"error": "no such badge"}, status_code=404)
+        return Response(
+            json.dumps(badge.ob3, indent=2, ensure_ascii=False),
+            media_type=JSON_LD,
+            headers={"Content-Disposition": f'attachment; filename="{badge.badge_key}-{badge.id[:8]}.json"'},
+        )
+
+    @app.get("/badges/{badge_id}/badge.png")
+    def badge_png(badge_id: str) -> Response:
+        badge = load(badge_id)
+        key = f"badges/{badge_id}.png"
+        if badge is None or not services.store.exists(key):
+            return JSONResponse({"error": "no such badge image"}, status_code=404)
+        return Response(services.store.get_bytes(key), media_type="image/png")
+
+    def catalog_issuer(issuer_id: str) -> Issuer | None:
+        return next((c.issuer for c in services.catalog if c.issuer.id == issuer_id), None)
+
+    @app.get("/achievements/{badge_key}/image.png")
+    def achievement_image(badge_key: str) -> Response:
+        art = _art(services, badge_key)
+        if art is None:
+            return JSONResponse({"error": "no such achievement"}, status_code=404)
+        return Response(render_png(art), media_type="image/png")
+
+    @app.get("/ob2/assertions/{badge_id}")
+    def ob2_assertion(badge_id: str) -> Response:
+        badge = load(badge_id)
+        if badge is None or not badge.ob2:
+            return JSONResponse({"error": "no such assertion"}, status_code=404)
+        hosted: dict[str, Any] = badge.ob2["hosted"]
+        if badge.state == "revoked":
+            # OB 2.0 hosted verification: a revoked assertion answers 410 Gone with revoked: true.
+            gone: dict[str, Any] = {k: hosted[k] for k in ("@context", "id", "type") if k in hosted}
+            gone |= {"revoked": True, "revocationReason": badge.revoke_reason or "revoked by the issuer"}
+            return JSONResponse(gone, status_code=410, media_type=JSON_LD)
+        return JSONResponse(hosted, media_type=JSON_LD)
+
+    @app.get("/ob2/badges/{badge_key}")
+    def ob2_badge_class(badge_key: str) -> Response:
+        base = services.settings.public_url
+        credential = services.catalog.credentials.get(badge_key)
+        if credential is not None:
+            badge_class = BadgeClass.from_credential(
+                credential,
+                id=f"{base}/ob2/badges/{badge_key}",
+                image=f"{base}/achievements/{badge_key}/image.png",
+                issuer=ob2_issuer_url(services, credential.issuer.id),
+            )
+            return JSONResponse(dict(badge_class.document()), media_type=JSON_LD)
+        for pathway in pathways(services).values():
+            for info in pathway.badges:
+                if info.id == badge_key:
+                    badge_class = BadgeClass(
+                        id=f"{base}/ob2/badges/{badge_key}",
+                        name=info.name,
+                        description=info.description,
+                        image=f"{base}/achievements/{badge_key}/image.png",
+                        criteria=f"{pathway.title}: {info.description}",
+                        issuer=ob2_issuer_url(services, pathway.issuer),
+                    )
+                    return JSONResponse(dict(badge_class.document()), media_type=JSON_LD)
+        return JSONResponse({"error": "no such badge class"}, status_code=404)
+
+    @app.get("/ob2/issuers/{issuer_id}")
+    def ob2_issuer(issuer_id: str) -> Response:
+        issuer = catalog_issuer(issuer_id)
+        if issuer is None:
+            return JSONResponse({"error": "no such issuer"}, status_code=404)
+        key = ob2_key_store(services, issuer_id).current()
+        url = ob2_issuer_url(services, issuer_id)
+        profile = OB2Issuer(
+            id=url,
+            name=issuer.name,
+            url=str(issuer.url),
+            email=issuer.email,
+            public_key=PublicKey(id=f"{url}/keys/{key.name}", owner=url, public_key_pem=key.public_key_pem),
+            revocation_list=f"{url}/revocations",
+        )
+        return JSONResponse(dict(profile.document()), media_type=JSON_LD)
+
+    @app.get("/ob2/issuers/{issuer_id}/keys/{name}")
+    def ob2_key(issuer_id: str, name: str) -> Response:
+        if catalog_issuer(issuer_id) is None:
+            return JSONResponse({"error": "no such issuer"}, status_code=404)
+        pem = ob2_key_store(services, issuer_id).public_keys().get(name)
+        if pem is None:
+            return JSONResponse({"error": "no such key"}, status_code=404)
+        url = ob2_issuer_url(services, issuer_id)
+        return JSONResponse(
+            dict(PublicKey(id=f"{url}/keys/{name}", owner=url, public_key_pem=pem).document()), media_type=JSON_LD
+        )
+
+    @app.get("/ob2/issuers/{issuer_id}/revocations")
+    def ob2_revocations(issuer_id: str) -> Response:
+        if catalog_issuer(issuer_id) is None:
+            return JSONResponse({"error": "no such issuer"}, status_code=404)
+        with services.db.session() as session:
+            rows = session.scalars(
+                select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == "revoked")
+            ).all()
+            revoked = {str(r.ob2["signed_id"]): r.revoke_reason for r in rows if r.ob2}
+        url = ob2_issuer_url(services, issuer_id)
+        return JSONResponse(
+            dict(revocation_list_document(id=f"{url}/revocations", issuer=url, revoked=revoked)), media_type=JSON_LD
+        )
+
+    @app.get("/status/{issuer_id}/{fingerprint}/revocation")
+    def status_list(issuer_id: str, fingerprint: str) -> Response:
+        if not any(c.issuer.id == issuer_id for c in services.catalog):
+            return JSONResponse({"error": "no such issuer"}, status_code=404)
+        try:
+            document = status_list_credential(services, issuer_id, fingerprint, now=clock())
+        except KeyStoreError:
+            return JSONResponse({"error": "no such revocation list"}, status_code=404)
+        return Response(json.dumps(document), media_type=JSON_LD)
