@@ -80,7 +80,7 @@ def test_a_video_submission_goes_through_on_postgres_s3_and_sendgrid(production,
         obj["Key"] for obj in boto3.client("s3", region_name="us-east-1").list_objects_v2(Bucket="evidence")["Contents"]
     }
     assert f"credflow/transcodes/{job.sha256}.mp4" in keys and f"credflow/posters/{job.sha256}.jpg" in keys
-    assert sum(key.startswith("credflow/validation/") for key in keys) == 2
+    assert sum(key.startswith("credflow/evidence/") for key in keys) == 2
     [accepted] = fake.messages
     assert accepted.payload["personalizations"][0]["to"][0]["email"] == "pat.prod@example.org"
     assert send_notice(services, sid, Notice.RECEIVED).delivery is Delivery.ALREADY_SENT
