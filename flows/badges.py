@@ -5,7 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from flows.alerts import email_operator_on_failure
-from tasks.review import badge_sweep_task
+from tasks.issuance import badge_sweep_task
 
 
 @flow(name="badge-sweep", persist_result=False, on_failure=[email_operator_on_failure])

@@ -5,20 +5,17 @@ from __future__ import annotations
 from prefect import flow
 
 from credflow.lifecycle import State
+from credflow.notifications.badges import BadgeNotice
 from credflow.notifications.reviewers import ReviewerMail
 from flows.alerts import email_operator_on_failure
 from tasks.artifacts import publish_submission
-from tasks.review import (
-    aggregate_verdicts,
-    assignment_round,
-    close_exhausted,
-    deadline_sweep,
-    issue_badges,
-    publish_waiting,
-    resubmission_sweep,
-    reviewer_mail,
-    send_result_letter,
-)
+from tasks.assignment import assignment_round
+from tasks.decision import aggregate_verdicts
+from tasks.issuance import issue_badges, record_earned_hours
+from tasks.letters import send_result_letter
+from tasks.notifications import badge_notice, reviewer_mail
+from tasks.resubmission import close_exhausted, resubmission_sweep
+from tasks.review import deadline_sweep, publish_waiting
 
 
 def announce_round() -> list[str]:
@@ -51,7 +48,12 @@ def decide_submission(submission_id: str) -> str:
     if outcome.state in (State.IN_REVIEW, State.AWAITING_REVIEW) and outcome.waiting_for:
         announce_round()  # a decline leaves a gap: fill it now rather than at the next sweep
     if outcome.state is State.EARNED:
-        issue_badges(submission_id)
+        report = issue_badges(submission_id)
+        record_earned_hours(submission_id)
+        for badge_id in report.issued:
+            badge_notice(badge_id, BadgeNotice.ISSUED)
+        for badge_id in report.renewed:
+            badge_notice(badge_id, BadgeNotice.RENEWED)
     if outcome.state in (State.EARNED, State.NOT_YET):
         send_result_letter(submission_id)
     if outcome.state is State.NOT_YET:

@@ -11,10 +11,10 @@ from credflow.submissions import get_submission
 from flows.alerts import email_operator_on_failure
 from flows.review import announce_round
 from tasks.artifacts import publish_submission
-from tasks.evidence import validate_evidence
-from tasks.media import ensure_transcode_limit, finish, list_videos, transcode
-from tasks.notify import notify_applicant
+from tasks.notifications import notify_applicant
 from tasks.runtime import services
+from tasks.transcoding import ensure_transcode_limit, finish, list_videos, transcode
+from tasks.validation import validate_evidence
 
 
 def submission_run_name() -> str:

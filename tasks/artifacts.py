@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from prefect import task
 from prefect.artifacts import create_markdown_artifact
-from prefect.cache_policies import NO_CACHE
 
 from credflow.reports.operator_view import artifact_key, submission_markdown
 from credflow.submissions import events_of, view
+from tasks.retry import artifact_task
 from tasks.runtime import services
 
 
-@task(name="publish-submission", task_run_name="publish-{submission_id}", cache_policy=NO_CACHE)
+@artifact_task(name="publish-submission", task_run_name="publish-{submission_id}")
 def publish_submission(submission_id: str) -> str:
     """Publish the submission's evidence, state and timeline as a markdown artifact."""
     with services().db.session() as session:

@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from prefect import task
 from prefect.artifacts import create_table_artifact
-from prefect.cache_policies import NO_CACHE
 
 from credflow.db.models import utcnow
 from credflow.reports.program import program_report
+from tasks.retry import artifact_task
 from tasks.runtime import services
 
 #: The artifact's key: each run publishes a new version of the same artifact.
 ARTIFACT_KEY = "program-report"
 
 
-@task(name="publish-program-report", cache_policy=NO_CACHE)
+@artifact_task(name="publish-program-report")
 def publish_program_report() -> dict[str, int]:
     """Publish every educator's status per program as the program-report table artifact."""
     report = program_report(services(), now=utcnow())

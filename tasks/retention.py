@@ -1,25 +1,17 @@
-"""Prefect task of the evidence retention sweep."""
+"""Prefect tasks of the retention step: the evidence retention sweep and the sign-in records sweep."""
 
 from __future__ import annotations
 
-from prefect import get_run_logger, task
-from prefect.cache_policies import NO_CACHE
+from prefect import get_run_logger
 
 from credflow.accounts.signin import sweep_ended
 from credflow.db.models import utcnow
 from credflow.retention.stage import sweep_retention
-from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
+from tasks.retry import retried_task
 from tasks.runtime import services
 
 
-@task(
-    name="retention-sweep",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=only_transient,
-    cache_policy=NO_CACHE,
-)
+@retried_task(name="retention-sweep")
 def retention_sweep_task(dry_run: bool = False) -> dict[str, int]:
     """Delete the evidence files of attempts past the retention period, keeping their records."""
     result = sweep_retention(services(), dry_run=dry_run)
@@ -37,14 +29,7 @@ def retention_sweep_task(dry_run: bool = False) -> dict[str, int]:
     return result.counts()
 
 
-@task(
-    name="sign-in-sweep",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=only_transient,
-    cache_policy=NO_CACHE,
-)
+@retried_task(name="sign-in-sweep")
 def sign_in_sweep_task() -> int:
     """Delete sign-in links and sessions that ended more than a day ago."""
     deleted = sweep_ended(services(), now=utcnow())

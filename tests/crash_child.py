@@ -78,15 +78,15 @@ def _patch(point: str) -> None:
 
         _set(OutboxMailer, "send", send)
     elif point == "aggregate":
-        import tasks.review as review_tasks
+        import tasks.decision as decision_tasks
 
-        real_aggregate = _get(review_tasks, "aggregate")
+        real_aggregate = _get(decision_tasks, "aggregate")
 
         def aggregate(*args: Any, **kwargs: Any) -> Any:
             real_aggregate(*args, **kwargs)  # its session has committed when it returns
             _die()
 
-        _set(review_tasks, "aggregate", aggregate)  # the task calls tasks.review.aggregate
+        _set(decision_tasks, "aggregate", aggregate)  # the task calls tasks.decision.aggregate
     elif point == "issue":
         import credflow.issuance.stage as issuance
 

@@ -1,4 +1,4 @@
-"""Prefect tasks that make videos reviewable, under a global concurrency limit."""
+"""Prefect tasks of the transcoding step: make videos reviewable, under a global concurrency limit."""
 
 from __future__ import annotations
 
@@ -6,9 +6,8 @@ import time
 from typing import cast
 from uuid import UUID
 
-from prefect import get_run_logger, task
+from prefect import get_run_logger
 from prefect.artifacts import create_progress_artifact, update_progress_artifact
-from prefect.cache_policies import NO_CACHE
 from prefect.client.orchestration import get_client
 from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 from prefect.concurrency.sync import concurrency
@@ -16,7 +15,7 @@ from prefect.exceptions import ObjectNotFound
 
 from credflow.lifecycle import State
 from credflow.transcoding.stage import TranscodeOutcome, VideoJob, finish_transcoding, transcode_video, video_jobs
-from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
+from tasks.retry import retried_task
 from tasks.runtime import services, worker_identity
 
 TRANSCODE_LIMIT = "transcode"
@@ -31,21 +30,13 @@ def ensure_transcode_limit(limit: int) -> None:
             client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=TRANSCODE_LIMIT, limit=limit))
 
 
-@task(name="list-videos", cache_policy=NO_CACHE, retries=RETRIES, retry_condition_fn=only_transient)
+@retried_task(name="list-videos")
 def list_videos(submission_id: str) -> list[VideoJob]:
     """List the submission's videos that need a review version."""
     return video_jobs(services(), submission_id)
 
 
-@task(
-    name="transcode-video",
-    task_run_name="transcode-{job.sha256:.12}",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_jitter_factor=RETRY_JITTER,
-    retry_condition_fn=only_transient,
-    cache_policy=NO_CACHE,
-)
+@retried_task(name="transcode-video", task_run_name="transcode-{job.sha256:.12}")
 def transcode(job: VideoJob) -> TranscodeOutcome:
     """Transcode one video to H.264/AAC MP4 with a poster, once per input sha256."""
     logger = get_run_logger()
@@ -81,13 +72,7 @@ def transcode(job: VideoJob) -> TranscodeOutcome:
     return outcome
 
 
-@task(
-    name="finish-transcoding",
-    retries=RETRIES,
-    retry_delay_seconds=RETRY_DELAYS,
-    retry_condition_fn=only_transient,
-    cache_policy=NO_CACHE,
-)
+@retried_task(name="finish-transcoding")
 def finish(submission_id: str) -> State:
     """Move the submission to review, or back to the applicant if a video cannot be played."""
     return finish_transcoding(services(), submission_id)

@@ -1,0 +1,35 @@
+"""Prefect tasks of the notifications step: one email each (applicant notice, reviewer mail, badge notice)."""
+
+from __future__ import annotations
+
+from prefect import get_run_logger
+
+from credflow.notifications.badges import BadgeNotice, send_badge_notice
+from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
+from credflow.notifications.stage import Delivery, DeliveryOutcome, Notice, send_notice
+from tasks.retry import retried_task
+from tasks.runtime import services
+
+
+@retried_task(name="send-notice", task_run_name="notice-{notice}-{submission_id}")
+def notify_applicant(submission_id: str, notice: Notice) -> DeliveryOutcome:
+    """Email the applicant one notice, never twice."""
+    outcome = send_notice(services(), submission_id, notice)
+    logger = get_run_logger()
+    if outcome.delivery is Delivery.FAILED:
+        logger.error("notice %s refused by the mail service: %s (operator alerted)", outcome.key, outcome.error)
+    else:
+        logger.info("notice %s: %s", outcome.key, outcome.delivery.value)
+    return outcome
+
+
+@retried_task(name="reviewer-mail", task_run_name="{kind}-{assignment_id}")
+def reviewer_mail(assignment_id: str, kind: ReviewerMail) -> DeliveryOutcome:
+    """Email a reviewer once about one assignment."""
+    return send_reviewer_mail(services(), assignment_id, kind)
+
+
+@retried_task(name="send-badge-notice", task_run_name="{notice}-{badge_id}")
+def badge_notice(badge_id: str, notice: BadgeNotice) -> DeliveryOutcome:
+    """Email the holder once about one issued or renewed badge."""
+    return send_badge_notice(services(), badge_id, notice)

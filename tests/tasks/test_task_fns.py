@@ -1,0 +1,96 @@
+"""Tasks run alone through ``.fn()`` with installed services: each does its one step, and mail goes out once."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+
+import pytest
+from prefect.logging import disable_run_logger
+
+from cli import demo_evidence as ev
+from credflow.db.models import utcnow
+from credflow.intake.stage import IntakeRequest, Upload, submit
+from credflow.lifecycle import State
+from credflow.notifications.badges import BadgeNotice
+from credflow.notifications.stage import Delivery, Notice
+from credflow.submissions import get_submission, transition
+from credflow.validation.stage import run_validation
+from tasks.decision import aggregate_verdicts
+from tasks.issuance import issue_badges, record_earned_hours
+from tasks.notifications import badge_notice, notify_applicant
+from tasks.runtime import use_services
+from tasks.validation import validate_evidence
+from tests import badfiles
+from tests.builders import anchoring_request, applicant
+from tests.review_world import assign
+
+
+@pytest.fixture
+def installed(services) -> Iterator:
+    """The test's services installed for tasks, with Prefect's run logger quiet outside a run."""
+    with use_services(services), disable_run_logger():
+        yield services
+
+
+def _mails(services, kind: str) -> int:
+    return len(list(services.settings.resolved_outbox_dir.glob(f"{kind}-*.eml")))
+
+
+def _earned(services, tmp_path) -> str:
+    """An anchoring-phenomenon submission with two all-Met reviews in, decided by the decision task."""
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    assert run_validation(services, sid).state is State.AWAITING_REVIEW
+    with services.db.session() as session:
+        transition(session, get_submission(session, sid), State.IN_REVIEW, actor="test")
+    credential = services.catalog.get("openscied-anchoring-phenomenon")
+    met = {c.key: {"verdict": "met", "comment": ""} for c in credential.criteria}
+    for _ in range(credential.reviewers_per_submission):
+        assign(services, sid, state="submitted", scores=met, completed_at=utcnow())
+    assert aggregate_verdicts.fn(sid).state is State.EARNED
+    return sid
+
+
+def test_validate_evidence_moves_a_complete_submission_on_and_returns_a_bad_one(installed, tmp_path):
+    good = submit(installed, anchoring_request(tmp_path)).submission_id
+    assert validate_evidence.fn(good) is State.AWAITING_REVIEW
+    assert validate_evidence.fn(good) is State.AWAITING_REVIEW  # a re-run reports, and moves nothing
+
+    bomb = badfiles.zip_bomb_docx(tmp_path)
+    bad = IntakeRequest(
+        applicant=applicant("Bo Bad"),
+        credential_id="udl-level-1",
+        answers={"learner_variability": ev.words(200), "reflection": ev.words(250)},
+        uploads=[Upload("udl_lesson_plan", "plan.docx", io.BytesIO(bomb.read_bytes()))],
+    )
+    bad_id = submit(installed, bad).submission_id
+    assert validate_evidence.fn(bad_id) is State.RETURNED
+    with installed.db.session() as session:
+        assert get_submission(session, bad_id).problems
+
+
+def test_send_notice_emails_the_applicant_once(installed, tmp_path):
+    sid = submit(installed, anchoring_request(tmp_path)).submission_id
+    assert notify_applicant.fn(sid, Notice.RECEIVED).delivery is Delivery.SENT
+    assert notify_applicant.fn(sid, Notice.RECEIVED).delivery is Delivery.ALREADY_SENT  # a retry or re-run
+    assert _mails(installed, "received") == 1
+
+
+def test_issue_badges_issues_and_sends_nothing_the_flow_then_notifies_each_badge_once(installed, tmp_path):
+    sid = _earned(installed, tmp_path)
+    report = issue_badges.fn(sid)
+    assert report.micro is not None and len(report.issued) == 1  # the anchoring badge starts a pathway
+    assert issue_badges.fn(sid).micro == report.micro  # never twice
+    assert list(installed.settings.resolved_outbox_dir.glob("badge_*.eml")) == []  # notices are the flow's loop
+
+    for _ in range(2):
+        assert record_earned_hours.fn(sid) == 3
+        for badge_id in report.issued:
+            badge_notice.fn(badge_id, BadgeNotice.ISSUED)
+    assert _mails(installed, "badge_issued") == len(report.issued)
+
+
+def test_no_badge_or_hours_before_an_earned_decision(installed, tmp_path):
+    sid = submit(installed, anchoring_request(tmp_path)).submission_id
+    assert issue_badges.fn(sid).micro is None
+    assert record_earned_hours.fn(sid) is None
