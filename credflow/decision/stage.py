@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credflow.assignment.eligibility import exclusions
 from credflow.assignment.models import AssignmentPolicy, WaitingSubmission
+from credflow.assignment.rules import exclusions
 from credflow.assignment.stage import REVIEW_BUSINESS_DAYS, candidates
 from credflow.calendar import add_business_days
 from credflow.catalog.models import Credential
