@@ -17,7 +17,8 @@ from credflow.notifications.reviewers import ReviewerMail, review_link, send_rev
 from credflow.review.deadlines import sweep_deadlines
 from credflow.review.links import AccessDenied
 from credflow.review.stage import ScoringError, decline, open_assignment, submit_review
-from credflow.reviewers.pool import export_pool, import_pool, parse_pool
+from credflow.reviewers.rules import parse_pool
+from credflow.reviewers.stage import export_pool, import_pool
 from credflow.submissions import get_submission
 from credflow.validation.stage import run_validation
 from tests.builders import anchoring_request, applicant
