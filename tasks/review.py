@@ -14,8 +14,7 @@ from credflow.notifications.badges import BadgeNotice, BadgeSweep, send_badge_no
 from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
 from credflow.notifications.stage import DeliveryOutcome
 from credflow.resubmission.stage import ChainSweep, close_if_exhausted, sweep_resubmissions
-from credflow.review.deadlines import SweepResult, sweep_deadlines
-from credflow.review.waiting import waiting_for_review
+from credflow.review.stage import SweepResult, sweep_deadlines, waiting_for_review
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
 from tasks.runtime import services
 
