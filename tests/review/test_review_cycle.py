@@ -9,7 +9,8 @@ from sqlalchemy import select
 
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import Assignment, Decision, Event, Reviewer
-from credflow.decision.stage import aggregate, is_backread
+from credflow.decision.rules import is_backread
+from credflow.decision.stage import aggregate
 from credflow.errors import ConfigurationError
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
