@@ -9,7 +9,8 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from credflow.assignment import AssignmentPolicy, Reviewer, WaitingSubmission, solve
+from credflow.assignment.models import AssignmentPolicy, Reviewer, WaitingSubmission
+from credflow.assignment.solver import solve
 
 NAME = "assignment"
 SEED = 20260415

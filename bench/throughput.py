@@ -52,7 +52,8 @@ from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
 from credflow.notifications.stage import Notice, send_notice
 from credflow.resubmission.stage import close_if_exhausted
 from credflow.review.stage import open_assignment, submit_review
-from credflow.reviewers.pool import import_pool, parse_pool
+from credflow.reviewers.rules import parse_pool
+from credflow.reviewers.stage import import_pool
 from credflow.services import Services
 from credflow.transcoding.stage import finish_transcoding, transcode_video, video_jobs
 from credflow.validation.stage import run_validation

@@ -18,7 +18,8 @@ from cli.launch import run_in_process
 from cli.main import submit_files
 from credflow.intake.stage import ApplicantInfo
 from credflow.media import samples
-from credflow.reviewers.pool import import_pool, parse_pool
+from credflow.reviewers.rules import parse_pool
+from credflow.reviewers.stage import import_pool
 from credflow.services import Services
 from credflow.settings import StorageBackend
 from credflow.submissions import get_submission

@@ -41,7 +41,8 @@ def _console() -> Any:
 @reviewers_app.command("import")
 def reviewers_import(file: Path) -> None:
     """Add and update reviewers from a YAML pool file (reviewers left out leave the pool)."""
-    from credflow.reviewers.pool import import_pool, parse_pool
+    from credflow.reviewers.rules import parse_pool
+    from credflow.reviewers.stage import import_pool
 
     try:
         services = _ctx()
@@ -58,7 +59,7 @@ def reviewers_export(
     output: Annotated[Path | None, typer.Option(help="File to write (default: stdout).")] = None,
 ) -> None:
     """Write the pool as YAML in the import format."""
-    from credflow.reviewers.pool import export_pool
+    from credflow.reviewers.stage import export_pool
 
     try:
         services = _ctx()
@@ -209,7 +210,7 @@ report_app = typer.Typer(help="Reports for program admins and lead reviewers.", 
 @gold_app.command("import")
 def gold_import(file: Path) -> None:
     """Add or replace gold-standard submissions with their known scores."""
-    from credflow.reviewers.calibration import import_gold
+    from credflow.reviewers.stage import import_gold
 
     try:
         services = _ctx()
@@ -224,7 +225,7 @@ def calibrate_command(email: str, scores: Path) -> None:
     """Score a reviewer's gold-standard answers; 80% agreement makes them calibrated today."""
     from datetime import date
 
-    from credflow.reviewers.calibration import record_calibration
+    from credflow.reviewers.stage import record_calibration
 
     try:
         services = _ctx()
@@ -244,8 +245,8 @@ def report_agreement(
     min_units: Annotated[int, typer.Option(help="Units a reviewer needs before drift is judged.")] = 5,
 ) -> None:
     """Percent agreement, Cohen's kappa per reviewer pair, Krippendorff's alpha per criterion, drifting reviewers."""
-    from credflow.reviewers.agreement import agreement_report
-    from credflow.reviewers.calibration import ratings_from_reviews
+    from credflow.reviewers.rules import agreement_report
+    from credflow.reviewers.stage import ratings_from_reviews
 
     try:
         services = _ctx()

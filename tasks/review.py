@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from prefect.artifacts import create_table_artifact
 
-from credflow.review.deadlines import SweepResult, sweep_deadlines
-from credflow.review.waiting import waiting_for_review
+from credflow.review.stage import SweepResult, sweep_deadlines, waiting_for_review
 from tasks.retry import artifact_task, retried_task
 from tasks.runtime import services
 

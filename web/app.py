@@ -30,10 +30,10 @@ from credflow.catalog.models import Criterion
 from credflow.db.models import Assignment, EvidenceItem, utcnow
 from credflow.errors import NotFoundError
 from credflow.review.links import AccessDenied
+from credflow.review.rules import ScoringError
 from credflow.review.stage import (
     EvidenceFile,
     ReviewContext,
-    ScoringError,
     decline,
     open_assignment,
     open_verdicts,

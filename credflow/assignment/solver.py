@@ -10,7 +10,6 @@ from datetime import timedelta
 import numpy as np
 from ortools.graph.python import min_cost_flow  # type: ignore[import-untyped]
 
-from credflow.assignment.eligibility import Explainer, Int32Array, IntArray, eligible_pairs
 from credflow.assignment.models import (
     AssignmentError,
     AssignmentPolicy,
@@ -19,6 +18,7 @@ from credflow.assignment.models import (
     Shortfall,
     WaitingSubmission,
 )
+from credflow.assignment.rules import Explainer, Int32Array, IntArray, eligible_pairs
 
 _DAY = timedelta(days=1)
 

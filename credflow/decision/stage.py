@@ -1,21 +1,19 @@
-"""Verdict aggregation: the conjunctive rule, adjudication of split criteria, back-reads, provenance."""
+"""The decision stage: wait for the reviews, send split criteria to a lead, record the decision and its back-read."""
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from credflow.assignment.eligibility import exclusions
 from credflow.assignment.models import AssignmentPolicy, WaitingSubmission
 from credflow.assignment.stage import REVIEW_BUSINESS_DAYS, candidates
 from credflow.calendar import add_business_days
 from credflow.catalog.models import Credential
 from credflow.db.models import Assignment, Decision, Submission, utcnow
+from credflow.decision.rules import choose_lead, decide, is_backread, outcome_of, split_criteria
 from credflow.lifecycle import State
 from credflow.notifications.stage import alert_operator
 from credflow.services import Services
@@ -32,36 +30,6 @@ class AggregationOutcome:
     decision_id: str | None = None
 
 
-def is_backread(submission_id: str, share: float) -> bool:
-    """Deterministic sample: the same submission is always in or out for the same share."""
-    digest = int(hashlib.sha256(f"backread:{submission_id}".encode()).hexdigest()[:8], 16)
-    return digest / 0xFFFFFFFF < share
-
-
-def split_criteria(credential: Credential, reviews: list[Assignment]) -> list[str]:
-    """Criteria on which the reviews disagree."""
-    return [c.key for c in credential.criteria if len({r.scores.get(c.key, {}).get("verdict") for r in reviews}) > 1]
-
-
-def decide(credential: Credential, reviews: list[Assignment], adjudication: Assignment | None) -> dict[str, Any]:
-    """Final verdict per criterion with its provenance; the rule is conjunctive (all Met to earn)."""
-    criteria: dict[str, Any] = {}
-    for criterion in credential.criteria:
-        verdicts = {r.scores[criterion.key]["verdict"] for r in reviews}
-        entry: dict[str, Any] = {"reviews": [r.id for r in reviews]}
-        if len(verdicts) == 1:
-            entry |= {"verdict": verdicts.pop(), "source": "reviews"}
-        else:
-            assert adjudication is not None, f"criterion {criterion.key} is split and not adjudicated"
-            entry |= {
-                "verdict": adjudication.scores[criterion.key]["verdict"],
-                "source": "adjudication",
-                "adjudication": adjudication.id,
-            }
-        criteria[criterion.key] = entry
-    return criteria
-
-
 def _pick_lead(session: Session, sub: Submission, credential: Credential, avoid: set[str], now: datetime) -> str | None:
     waiting = WaitingSubmission(
         id=sub.id,
@@ -72,11 +40,7 @@ def _pick_lead(session: Session, sub: Submission, credential: Credential, avoid:
         waiting_since=sub.created_at,
         excluded=frozenset(avoid),
     )
-    policy = AssignmentPolicy(today=now.date(), now=now)
-    leads = [c for c in candidates(session) if c.is_lead and not exclusions(c, waiting, policy)]
-    if not leads:
-        return None
-    return min(leads, key=lambda c: (c.active, c.id)).id
+    return choose_lead(candidates(session), waiting, AssignmentPolicy(today=now.date(), now=now))
 
 
 def _assign_lead(
@@ -163,7 +127,7 @@ def aggregate(
                 return AggregationOutcome(State.ADJUDICATING, waiting_for=1, new_assignment=new)
         else:
             criteria = decide(credential, reviews, adjudication)
-            outcome = State.EARNED if all(v["verdict"] == "met" for v in criteria.values()) else State.NOT_YET
+            outcome = outcome_of(criteria)
             backread = is_backread(sub.id, backread_share)
             decision = Decision(
                 submission_id=sub.id, outcome=outcome.value, criteria=criteria, backread=backread, decided_at=now

@@ -11,7 +11,7 @@ from credflow.db.models import Assignment, new_id
 from credflow.mail.render import render_message
 from credflow.notifications.stage import DeliveryOutcome, deliver
 from credflow.review.links import issue_token
-from credflow.review.stage import anonymous_id
+from credflow.review.rules import anonymous_id
 from credflow.services import Services
 from credflow.submissions import get_submission
 

@@ -1,41 +1,23 @@
-"""What a reviewer does with an assignment: open it, score criteria, save a draft, submit, or decline."""
+"""The review stage: a reviewer opens, scores, drafts, submits or declines; deadline sweeps; the waiting table."""
 
 from __future__ import annotations
 
-import hashlib
-import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
 
+from credflow.calendar import add_business_days
 from credflow.catalog.models import Credential, Criterion
 from credflow.db.models import Assignment, EvidenceItem, Submission, Transcode, utcnow
-from credflow.errors import PermanentError
+from credflow.lifecycle import State
 from credflow.review.links import AccessDenied, read_token
+from credflow.review.rules import anonymous_id, check_reason, check_scores
 from credflow.services import Services
 from credflow.submissions import get_submission, record_event
 
-
-class Verdict(StrEnum):
-    MET = "met"
-    NOT_YET = "not_yet"
-
-
-class ScoringError(PermanentError):
-    """A review cannot be saved as sent; ``problems`` maps each criterion to what is wrong."""
-
-    def __init__(self, problems: dict[str, str]) -> None:
-        super().__init__("; ".join(f"{key}: {text}" for key, text in problems.items()))
-        self.problems = problems
-
-
-def anonymous_id(submission: Submission) -> str:
-    """The applicant as reviewers see them: stable per applicant and credential, never the name."""
-    digest = hashlib.sha256(f"{submission.applicant_id}:{submission.credential_id}".encode()).hexdigest()
-    return f"Applicant {digest[:6].upper()}"
+REMINDER_BUSINESS_DAYS = 2
 
 
 @dataclass(frozen=True)
@@ -159,49 +141,6 @@ def _file(item: EvidenceItem, titles: dict[str, Any], transcodes: dict[str, Tran
     )
 
 
-CONTROL_CHARACTER = "the text holds a control character (such as NUL): remove it and send again"
-
-
-def _has_control(text: str) -> bool:
-    # PostgreSQL can hold no NUL in text or JSON (it answered 500); other control characters are never typed.
-    return any(unicodedata.category(c) == "Cc" and c not in "\n\r\t" for c in text)
-
-
-def check_scores(criteria: tuple[Criterion, ...], scores: dict[str, Any], *, final: bool) -> dict[str, dict[str, str]]:
-    """Normalise scores; for a final submission every criterion needs a verdict and Not Yet a comment.
-
-    Raises:
-        ScoringError: naming each criterion that is missing a verdict or a required comment.
-    """
-    clean: dict[str, dict[str, str]] = {}
-    problems: dict[str, str] = {}
-    known = {c.key: c for c in criteria}
-    for key in scores:
-        if key not in known:
-            problems[key] = "not a criterion of this assignment"
-    for criterion in criteria:
-        raw = scores.get(criterion.key) or {}
-        verdict = str(raw.get("verdict") or "").strip()
-        comment = str(raw.get("comment") or "").strip()
-        if _has_control(comment):
-            problems[criterion.key] = CONTROL_CHARACTER
-            continue
-        if verdict and verdict not in (Verdict.MET, Verdict.NOT_YET):
-            problems[criterion.key] = f"verdict must be 'met' or 'not_yet', not {verdict!r}"
-            continue
-        if final and not verdict:
-            problems[criterion.key] = "choose Met or Not Yet"
-            continue
-        if final and verdict == Verdict.NOT_YET and not comment:
-            problems[criterion.key] = "a comment is required for Not Yet: say what to strengthen"
-            continue
-        if verdict or comment:
-            clean[criterion.key] = {"verdict": verdict, "comment": comment[:5000]}
-    if problems:
-        raise ScoringError(problems)
-    return clean
-
-
 def save_draft(services: Services, assignment_id: str, scores: dict[str, Any]) -> dict[str, dict[str, str]]:
     """Keep a partial review; nothing is final until submitted."""
     with services.db.session() as session:
@@ -267,11 +206,7 @@ def open_verdicts(services: Services, submission_id: str) -> int:
 
 def decline(services: Services, assignment_id: str, reason: str, *, now: datetime | None = None) -> str:
     """Decline an assignment with a reason; its link is revoked and the submission is reassigned."""
-    reason = reason.strip()
-    if not reason:
-        raise ScoringError({"reason": "say why you decline, so the program team can plan"})
-    if _has_control(reason):
-        raise ScoringError({"reason": CONTROL_CHARACTER})
+    reason = check_reason(reason)
     now = now or utcnow()
     with services.db.session() as session:
         assignment = session.get_one(Assignment, assignment_id)
@@ -294,3 +229,101 @@ def decline(services: Services, assignment_id: str, reason: str, *, now: datetim
 def _require_active(assignment: Assignment) -> None:
     if assignment.state != "active":
         raise AccessDenied("This assignment is closed.")
+
+
+# --- deadlines: a reminder before, withdrawal and reassignment after --------------------------------
+
+
+@dataclass
+class SweepResult:
+    """Assignments to remind and those withdrawn in one sweep."""
+
+    remind: list[str] = field(default_factory=list)
+    withdrawn: list[str] = field(default_factory=list)
+    submissions: set[str] = field(default_factory=set)  # submissions that now need reassignment
+
+
+def sweep_deadlines(services: Services, *, now: datetime | None = None) -> SweepResult:
+    """Mark reminders due and withdraw overdue assignments (revoking their links).
+
+    A reminder is marked once per assignment; sending it is the caller's job (its mail
+    key makes the send itself once only).
+    """
+    now = now or utcnow()
+    result = SweepResult()
+    with services.db.session() as session:
+        active = session.scalars(
+            select(Assignment).where(Assignment.state == "active").order_by(Assignment.due_at)
+        ).all()
+        for assignment in active:
+            if now > assignment.due_at:
+                assignment.state = "withdrawn"
+                assignment.token_nonce = None
+                assignment.completed_at = now
+                result.withdrawn.append(assignment.id)
+                result.submissions.add(assignment.submission_id)
+                record_event(
+                    session,
+                    submission_id=assignment.submission_id,
+                    kind="assignment_withdrawn",
+                    actor="deadline-sweep",
+                    detail={
+                        "assignment": assignment.id,
+                        "reviewer": assignment.reviewer_id,
+                        "due": assignment.due_at.isoformat(),
+                    },
+                    at=now,
+                )
+            elif assignment.reminded_at is None and now >= add_business_days(
+                assignment.due_at, -REMINDER_BUSINESS_DAYS
+            ):
+                assignment.reminded_at = now
+                result.remind.append(assignment.id)
+    return result
+
+
+# --- the operators' table of submissions waiting on people (the Prefect UI) -----------------------
+
+
+@dataclass(frozen=True)
+class WaitingRow:
+    submission: str
+    credential: str
+    state: str
+    reviews_in: int
+    reviews_needed: int
+    open_assignments: int
+    next_due: str
+    waiting_days: float
+
+    def as_dict(self) -> dict[str, object]:
+        return self.__dict__.copy()
+
+
+def waiting_for_review(services: Services, *, now: datetime | None = None) -> list[WaitingRow]:
+    """Every submission waiting for reviewers or verdicts, oldest first."""
+    now = now or utcnow()
+    rows = []
+    with services.db.session() as session:
+        subs = session.scalars(
+            select(Submission)
+            .where(Submission.state.in_([State.AWAITING_REVIEW.value, State.IN_REVIEW.value, State.ADJUDICATING.value]))
+            .order_by(Submission.created_at)
+        ).all()
+        for sub in subs:
+            credential = services.catalog.get(sub.credential_id)
+            assignments = session.scalars(select(Assignment).where(Assignment.submission_id == sub.id)).all()
+            active = [a for a in assignments if a.state == "active"]
+            rows.append(
+                WaitingRow(
+                    submission=sub.id,
+                    credential=sub.credential_id,
+                    state=sub.state,
+                    reviews_in=sum(1 for a in assignments if a.role == "review" and a.state == "submitted"),
+                    reviews_needed=credential.reviewers_per_submission,
+                    open_assignments=len(active),
+                    next_due=min(a.due_at for a in active).isoformat() if active else "",
+                    waiting_days=round((now - sub.created_at).total_seconds() / 86400, 1),
+                )
+            )
+    return rows

@@ -9,15 +9,9 @@ import networkx as nx  # type: ignore[import-untyped]
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from credflow.assignment import (
-    AssignmentPolicy,
-    AssignmentResult,
-    Reviewer,
-    WaitingSubmission,
-    eligible_pairs,
-    exclusions,
-    solve,
-)
+from credflow.assignment.models import AssignmentPolicy, AssignmentResult, Reviewer, WaitingSubmission
+from credflow.assignment.rules import eligible_pairs, exclusions
+from credflow.assignment.solver import solve
 
 TODAY = date(2026, 3, 10)
 NOW = datetime(2026, 3, 10, 8, 30, tzinfo=UTC)

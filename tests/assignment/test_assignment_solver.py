@@ -8,19 +8,16 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from credflow.assignment import (
+from credflow.assignment.models import (
     AssignmentError,
     AssignmentPolicy,
     Exclusion,
     Reviewer,
     Shortfall,
     WaitingSubmission,
-    eligible_pairs,
-    exclusions,
-    load_costs,
-    pair_cost,
-    solve,
 )
+from credflow.assignment.rules import eligible_pairs, exclusions
+from credflow.assignment.solver import load_costs, pair_cost, solve
 
 TODAY = date(2026, 11, 25)
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

@@ -9,15 +9,17 @@ from sqlalchemy import select
 
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import Assignment, Decision, Event, Reviewer
-from credflow.decision.stage import aggregate, is_backread
+from credflow.decision.rules import is_backread
+from credflow.decision.stage import aggregate
 from credflow.errors import ConfigurationError
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.notifications.reviewers import ReviewerMail, review_link, send_reviewer_mail
-from credflow.review.deadlines import sweep_deadlines
 from credflow.review.links import AccessDenied
-from credflow.review.stage import ScoringError, decline, open_assignment, submit_review
-from credflow.reviewers.pool import export_pool, import_pool, parse_pool
+from credflow.review.rules import ScoringError
+from credflow.review.stage import decline, open_assignment, submit_review, sweep_deadlines
+from credflow.reviewers.rules import parse_pool
+from credflow.reviewers.stage import export_pool, import_pool
 from credflow.submissions import get_submission
 from credflow.validation.stage import run_validation
 from tests.builders import anchoring_request, applicant

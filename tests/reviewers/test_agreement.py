@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from credflow.reviewers.agreement import (
+from credflow.reviewers.rules import (
     AgreementReport,
     CalibrationResult,
     Rating,

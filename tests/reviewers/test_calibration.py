@@ -9,9 +9,8 @@ from sqlalchemy import select
 
 from credflow.db.models import CalibrationRecord, Reviewer
 from credflow.errors import ConfigurationError
-from credflow.reviewers.agreement import agreement_report
-from credflow.reviewers.calibration import import_gold, ratings_from_reviews, record_calibration
-from credflow.reviewers.pool import import_pool, parse_pool
+from credflow.reviewers.rules import agreement_report, parse_pool
+from credflow.reviewers.stage import import_gold, import_pool, ratings_from_reviews, record_calibration
 
 CRED = "openscied-anchoring-phenomenon"
 KEYS = ["purpose_explained", "plan_models_routine", "facilitator_moves", "reflection_on_learners"]

@@ -15,7 +15,8 @@ from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import Decision, utcnow
 from credflow.decision.stage import aggregate
 from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
-from credflow.reviewers.pool import import_pool, parse_pool
+from credflow.reviewers.rules import parse_pool
+from credflow.reviewers.stage import import_pool
 from credflow.services import Services
 from credflow.submissions import get_submission
 from tests.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission

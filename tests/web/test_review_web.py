@@ -14,7 +14,7 @@ import pytest
 from credflow.db.models import Assignment, utcnow
 from credflow.keyring import KeyRing
 from credflow.review.links import GRACE, issue_token
-from credflow.review.stage import anonymous_id
+from credflow.review.rules import anonymous_id
 from credflow.services import Services
 from credflow.submissions import get_submission
 from tests.review_world import PLAN_NAME, Applied, assign, assignment_row, make_clip, make_services, udl_submission

@@ -1,58 +1,36 @@
-"""The reviewer pool: import and export YAML; re-imports update without losing history."""
+"""The reviewers stage: the pool imported and exported (re-imports keep history), gold standards, calibration."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Self
+from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credflow.catalog import Catalog
-from credflow.db.models import Reviewer, ReviewerCertification, ReviewerRelation, ReviewerUnavailability
-from credflow.errors import ConfigurationError
+from credflow.db.models import (
+    Assignment,
+    CalibrationRecord,
+    GoldStandard,
+    Reviewer,
+    ReviewerCertification,
+    ReviewerRelation,
+    ReviewerUnavailability,
+)
+from credflow.errors import NotFoundError
+from credflow.reviewers.rules import (
+    CalibrationResult,
+    PoolFile,
+    Rating,
+    ReviewerEntry,
+    calibrate,
+    parse_gold,
+    reads_as_met,
+)
 from credflow.submissions import record_event
-
-
-class _Entry(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-
-class Period(_Entry):
-    starts: date = Field(alias="from")
-    ends: date = Field(alias="to")
-
-    @model_validator(mode="after")
-    def _ordered(self) -> Self:
-        if self.ends < self.starts:
-            raise ValueError(f"'to' ({self.ends}) is before 'from' ({self.starts})")
-        return self
-
-
-class Relation(_Entry):
-    applicant: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="The applicant's email.")
-    kind: str = Field(pattern=r"^(coach|mentor|supervisor|mentee|colleague|family|other)$")
-
-
-class ReviewerEntry(_Entry):
-    """One reviewer as written in the pool file."""
-
-    name: str = Field(min_length=1)
-    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-    organisation: str = Field(min_length=1)
-    certified_for: tuple[str, ...] = ()
-    calibrated_on: date | None = None
-    max_active: int = Field(default=5, ge=0, le=100)
-    lead: bool = False
-    unavailable: tuple[Period, ...] = ()
-    relations: tuple[Relation, ...] = ()
-
-
-class PoolFile(_Entry):
-    reviewers: tuple[ReviewerEntry, ...]
 
 
 @dataclass
@@ -69,34 +47,6 @@ class ImportReport:
             f"{len(self.added)} added, {len(self.updated)} updated, {len(self.unchanged)} unchanged, "
             f"{len(self.left_pool)} left the pool"
         )
-
-
-def parse_pool(text: str, *, catalog: Catalog, source: str = "pool file") -> PoolFile:
-    """Parse and check a pool file.
-
-    Raises:
-        ConfigurationError: every problem, each with its reviewer index and field.
-    """
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{source}: not valid YAML: {exc}") from None
-    try:
-        pool = PoolFile.model_validate(data)
-    except ValidationError as exc:
-        lines = [f"{source}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
-        raise ConfigurationError("\n".join(lines)) from None
-    problems = []
-    emails = [entry.email.lower() for entry in pool.reviewers]
-    for index, entry in enumerate(pool.reviewers):
-        unknown = [c for c in entry.certified_for if c not in catalog.credentials]
-        if unknown:
-            problems.append(f"{source}: reviewers.{index}.certified_for: unknown micro-credentials {unknown}")
-        if emails.count(entry.email.lower()) > 1:
-            problems.append(f"{source}: reviewers.{index}.email: {entry.email} appears more than once")
-    if problems:
-        raise ConfigurationError("\n".join(dict.fromkeys(problems)))
-    return pool
 
 
 def _snapshot(reviewer: Reviewer) -> dict[str, Any]:
@@ -213,3 +163,77 @@ def export_pool(session: Session) -> str:
             entry["relations"] = [{"applicant": r.applicant_email, "kind": r.kind} for r in reviewer.relations]
         entries.append(entry)
     return yaml.safe_dump({"reviewers": entries}, sort_keys=False, allow_unicode=True)
+
+
+def import_gold(session: Session, text: str, *, catalog: Catalog, source: str = "gold file") -> int:
+    """Add or replace gold-standard submissions; every criterion of the credential must be scored.
+
+    Raises:
+        ConfigurationError: unknown credential, missing or unknown criteria, bad YAML.
+    """
+    data = parse_gold(text, catalog=catalog, source=source)
+    for gold in data.gold:
+        row = session.scalar(select(GoldStandard).where(GoldStandard.name == gold.name))
+        if row is None:
+            session.add(GoldStandard(name=gold.name, credential_id=gold.credential, scores=dict(gold.scores)))
+        else:
+            row.credential_id, row.scores = gold.credential, dict(gold.scores)
+    return len(data.gold)
+
+
+def record_calibration(
+    session: Session, *, reviewer_email: str, scores: dict[str, dict[str, Any]], today: date
+) -> CalibrationResult:
+    """Score a reviewer's answers on the gold standards of the credentials they are certified for.
+
+    ``scores`` maps gold name -> criterion -> ``met``/``not_yet`` (or true/false). A reviewer
+    who agrees on at least 80% of all those criteria becomes calibrated today.
+    """
+    reviewer = session.scalar(select(Reviewer).where(Reviewer.email == reviewer_email.lower()))
+    if reviewer is None:
+        raise NotFoundError(f"no reviewer {reviewer_email!r} in the pool")
+    certified = {c.credential_id for c in reviewer.certifications}
+    golds = list(session.scalars(select(GoldStandard).where(GoldStandard.credential_id.in_(certified))))
+    if not golds:
+        raise NotFoundError(
+            f"no gold-standard submissions for {sorted(certified)}; import some with `credflow gold import`"
+        )
+    ratings = []
+    for gold in golds:
+        for criterion, verdict in (scores.get(gold.name) or {}).items():
+            ratings.append(Rating(gold.name, criterion, reviewer.id, reads_as_met(verdict)))
+    gold_scores = {gold.name: {k: bool(v) for k, v in gold.scores.items()} for gold in golds}
+    result = calibrate(ratings, gold_scores, today=today, reviewer_id=reviewer.id)
+    for gold in golds:
+        given = {r.criterion: r.met for r in ratings if r.submission_id == gold.name}
+        agreed = sum(1 for k, v in gold.scores.items() if given.get(k) == bool(v))
+        session.add(
+            CalibrationRecord(
+                reviewer_id=reviewer.id, gold_id=gold.id, scores=given, agreed=agreed, total=len(gold.scores)
+            )
+        )
+    if result.calibrated:
+        reviewer.calibrated_on = today
+    record_event(
+        session,
+        submission_id=None,
+        kind="calibration",
+        actor="calibration",
+        detail={"reviewer": reviewer.email, "share": round(result.share, 3), "calibrated": result.calibrated},
+    )
+    return result
+
+
+def ratings_from_reviews(session: Session) -> list[Rating]:
+    """Every submitted review's verdicts, per criterion, for the agreement report."""
+    ratings = []
+    reviews = session.scalars(
+        select(Assignment).where(Assignment.role.in_(["review", "backread"]), Assignment.state == "submitted")
+    )
+    for review in reviews:
+        for criterion, score in (review.scores or {}).items():
+            if score.get("verdict") in ("met", "not_yet"):
+                ratings.append(
+                    Rating(review.submission_id, criterion, review.reviewer.email, score["verdict"] == "met")
+                )
+    return ratings

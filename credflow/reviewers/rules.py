@@ -1,4 +1,7 @@
-"""Inter-rater agreement and reviewer calibration for Met / Not Yet rubric scores.
+"""The reviewers' pure rules: the pool and gold-standard files, inter-rater agreement, calibration.
+
+The pool file (:func:`parse_pool`) and the gold-standard file (:func:`parse_gold`) are
+parsed and checked against the catalog here; the stage stores them.
 
 Reviewers score each rubric criterion of a submission Met (``True``) or Not Yet
 (``False``). A *unit* is one (submission, criterion) pair; agreement is measured on
@@ -29,23 +32,35 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
-from typing import ClassVar
+from typing import ClassVar, Self
 
 import krippendorff
 import numpy as np
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from credflow.catalog import Catalog
+from credflow.errors import ConfigurationError
 
 __all__ = [
     "AgreementReport",
     "CalibrationResult",
     "GoldScores",
     "PairAgreement",
+    "Period",
+    "PoolFile",
     "Rating",
+    "Relation",
     "ReviewerAgreement",
+    "ReviewerEntry",
     "agreement_report",
     "alpha_by_criterion",
     "calibrate",
     "pair_agreement",
+    "parse_gold",
+    "parse_pool",
     "percent_agreement",
+    "reads_as_met",
     "reviewer_agreement",
 ]
 
@@ -508,3 +523,122 @@ def calibrate(
         calibrated_on=today if calibrated else None,
         missing=missing,
     )
+
+
+# --- the pool file ---------------------------------------------------------------------------------
+
+
+class _Entry(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Period(_Entry):
+    starts: date = Field(alias="from")
+    ends: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.ends < self.starts:
+            raise ValueError(f"'to' ({self.ends}) is before 'from' ({self.starts})")
+        return self
+
+
+class Relation(_Entry):
+    applicant: str = Field(pattern=r"^[^@\s]+@[^@\s]+$", description="The applicant's email.")
+    kind: str = Field(pattern=r"^(coach|mentor|supervisor|mentee|colleague|family|other)$")
+
+
+class ReviewerEntry(_Entry):
+    """One reviewer as written in the pool file."""
+
+    name: str = Field(min_length=1)
+    email: str = Field(pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+    organisation: str = Field(min_length=1)
+    certified_for: tuple[str, ...] = ()
+    calibrated_on: date | None = None
+    max_active: int = Field(default=5, ge=0, le=100)
+    lead: bool = False
+    unavailable: tuple[Period, ...] = ()
+    relations: tuple[Relation, ...] = ()
+
+
+class PoolFile(_Entry):
+    reviewers: tuple[ReviewerEntry, ...]
+
+
+def parse_pool(text: str, *, catalog: Catalog, source: str = "pool file") -> PoolFile:
+    """Parse and check a pool file.
+
+    Raises:
+        ConfigurationError: every problem, each with its reviewer index and field.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(f"{source}: not valid YAML: {exc}") from None
+    try:
+        pool = PoolFile.model_validate(data)
+    except ValidationError as exc:
+        lines = [f"{source}: {'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()]
+        raise ConfigurationError("\n".join(lines)) from None
+    problems = []
+    emails = [entry.email.lower() for entry in pool.reviewers]
+    for index, entry in enumerate(pool.reviewers):
+        unknown = [c for c in entry.certified_for if c not in catalog.credentials]
+        if unknown:
+            problems.append(f"{source}: reviewers.{index}.certified_for: unknown micro-credentials {unknown}")
+        if emails.count(entry.email.lower()) > 1:
+            problems.append(f"{source}: reviewers.{index}.email: {entry.email} appears more than once")
+    if problems:
+        raise ConfigurationError("\n".join(dict.fromkeys(problems)))
+    return pool
+
+
+# --- the gold-standard file ------------------------------------------------------------------------
+
+
+# The class names show in pydantic's messages, which the operator reads: they keep their names.
+class _Gold(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str = Field(min_length=1)
+    credential: str
+    scores: dict[str, bool]  # criterion -> Met
+
+
+class _GoldFile(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    gold: tuple[_Gold, ...]
+
+
+def parse_gold(text: str, *, catalog: Catalog, source: str = "gold file") -> _GoldFile:
+    """Parse and check a gold-standard file; every criterion of the credential must be scored.
+
+    Raises:
+        ConfigurationError: unknown credential, missing or unknown criteria, bad YAML.
+    """
+    try:
+        data = _GoldFile.model_validate(yaml.safe_load(text))
+    except (yaml.YAMLError, ValidationError) as exc:
+        raise ConfigurationError(f"{source}: {exc}") from None
+    problems = []
+    for index, gold in enumerate(data.gold):
+        credential = catalog.credentials.get(gold.credential)
+        if credential is None:
+            problems.append(f"{source}: gold.{index}.credential: unknown micro-credential {gold.credential!r}")
+            continue
+        keys = {c.key for c in credential.criteria}
+        if set(gold.scores) != keys:
+            problems.append(
+                f"{source}: gold.{index}.scores: must score exactly the criteria {sorted(keys)}; "
+                f"missing {sorted(keys - set(gold.scores))}, unknown {sorted(set(gold.scores) - keys)}"
+            )
+    if problems:
+        raise ConfigurationError("\n".join(problems))
+    return data
+
+
+def reads_as_met(verdict: object) -> bool:
+    """A calibration answer as Met: ``True``, or ``met``/``true``/``yes`` in any case; anything else is Not Yet."""
+    return verdict if isinstance(verdict, bool) else str(verdict).strip().lower() in ("met", "true", "yes")
