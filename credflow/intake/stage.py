@@ -22,11 +22,12 @@ from sqlalchemy.orm import Session
 from credflow.catalog.models import Credential
 from credflow.db.models import Applicant, Enrolment, EvidenceItem, Submission, utcnow
 from credflow.errors import IntakeRefused
+from credflow.formatting import human_size
 from credflow.lifecycle import State
 from credflow.services import Services
 from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, new_key
 from credflow.submissions import record_event, transition, unlock_count
-from credflow.validation.inspect import human_size, printable
+from credflow.validation.inspect import printable
 from credflow.validation.names import safe_display_name
 
 # No spaces, angle brackets, control or text-direction characters anywhere (the HTTP upload grant checks with it too).

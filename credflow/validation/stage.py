@@ -16,6 +16,7 @@ from typing import Any
 
 from credflow.catalog.models import Credential, EvidenceKind, EvidenceRequirement
 from credflow.db.models import EvidenceItem
+from credflow.formatting import human_size
 from credflow.lifecycle import State
 from credflow.media.base import MediaProbe, ProbeError
 from credflow.media.probe import probe
@@ -67,14 +68,6 @@ def count_words(text: str) -> int:
     return len(WORD.findall(text))
 
 
-def _size(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"  # pragma: no cover - the loop always returns
-
-
 def _duration(seconds: float) -> str:
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs} s" if minutes else f"{secs} s"
@@ -108,7 +101,7 @@ def check_file(requirement: EvidenceRequirement, facts: FileFacts) -> list[Probl
     if limit is not None and facts.size > limit:
         return problem(
             "too_large",
-            f"'{name}' is {_size(facts.size)}; the limit for '{requirement.title}' is {_size(limit)}.",
+            f"'{name}' is {human_size(facts.size)}; the limit for '{requirement.title}' is {human_size(limit)}.",
             "Compress or shorten the file, or export it at a lower resolution, then upload it again.",
         )
     content = [f for f in facts.findings if not f.code.startswith("unsafe_filename")]
