@@ -18,7 +18,8 @@ from credflow.media.samples import make_video
 from credflow.media.transcode import build_command, make_poster
 from credflow.services import Services
 from credflow.storage.base import new_key
-from credflow.transcoding.stage import TranscodeOutcome, VideoJob, output_keys, transcode_of, transcode_video
+from credflow.transcoding.rules import TranscodeOutcome, VideoJob, output_keys
+from credflow.transcoding.stage import transcode_of, transcode_video
 
 NAME = "transcode"
 TARGET = 1.05

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cli import demo_evidence as ev
 from credflow.badges import AchievementInfo
-from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload
+from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
 
 
 def applicant(name: str = "Ana Alvarez", org: str = "Riverside Unified") -> ApplicantInfo:

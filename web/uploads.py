@@ -38,7 +38,7 @@ from credflow.catalog.models import EvidenceKind
 from credflow.db.models import Applicant
 from credflow.errors import IntakeRefused, NotFoundError
 from credflow.formatting import human_size
-from credflow.intake.stage import EMAIL, Upload
+from credflow.intake.rules import EMAIL, Upload
 from credflow.keyring import KeyRing, Purpose
 from credflow.services import Services
 from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
