@@ -218,7 +218,7 @@ def _decide_now(services: Services) -> Callable[[str], None]:
 def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dict[str, Any]]:
     """Generate inputs, submit the cohort, let demo reviewers score over HTTP, and print the outcomes."""
     console.print(f"[bold]credflow demo[/]: generating sample evidence in {workdir} ...")
-    _inputs(workdir, services.media.ffmpeg)
+    _inputs(workdir, services.settings.ffmpeg_path)
     with services.db.session() as session:
         report = import_pool(
             session, parse_pool(DEMO_POOL.read_text(), catalog=services.catalog, source=str(DEMO_POOL))

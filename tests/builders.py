@@ -44,6 +44,22 @@ def anchoring_request(
     )
 
 
+def discussion_request(tmp: Path, video: bytes, *, who: ApplicantInfo | None = None) -> IntakeRequest:
+    """A complete submission for the facilitating-discussions micro-credential, with ``video`` as its video.
+
+    With :func:`credflow.media.fake.fake_mp4` bytes and a FakeMedia, it needs no ffmpeg.
+    """
+    return IntakeRequest(
+        applicant=who or applicant(),
+        credential_id="openscied-facilitating-discussions",
+        answers={"discussion_context": ev.words(200), "reflection": ev.words(400, seed=2)},
+        uploads=[
+            Upload("discussion_video", "discussion.mp4", io.BytesIO(video)),
+            Upload("discussion_plan", "plan.pdf", io.BytesIO(pdf_bytes(tmp))),
+        ],
+    )
+
+
 #: A micro-credential achievement for badge tests (OB 3.0 credentials signed and verified directly).
 ACHIEVEMENT = AchievementInfo(
     id="https://badges.example.org/achievements/openscied-facilitating-discussions",

@@ -16,7 +16,6 @@ from credflow.db.models import Transcode, utcnow
 from credflow.errors import TransientError
 from credflow.lifecycle import State
 from credflow.media.base import MediaProbe, TranscodeError
-from credflow.media.transcode import make_poster, transcode
 from credflow.services import Services
 from credflow.submissions import get_submission, transition
 from credflow.transcoding.rules import TranscodeOutcome, VideoJob, output_keys, unplayable
@@ -116,15 +115,8 @@ def transcode_video(
     try:
         with services.store.local_path(job.storage_key) as src, tempfile.TemporaryDirectory(prefix="credflow-") as tmp:
             out, poster = Path(tmp) / "review.mp4", Path(tmp) / "poster.jpg"
-            result = transcode(
-                src,
-                out,
-                probe=job.probe,
-                ffmpeg=services.media.ffmpeg,
-                ffprobe=services.media.ffprobe,
-                on_progress=progress,
-            )
-            make_poster(out, poster, duration=result.duration, ffmpeg=services.media.ffmpeg)
+            result = services.media.transcode(src, out, probe=job.probe, on_progress=progress)
+            services.media.make_poster(out, poster, duration=result.duration)
             stored = services.store.put_file(output_key, out, content_type="video/mp4")
             services.store.put_file(poster_key, poster, content_type="image/jpeg")
     except TranscodeError as exc:

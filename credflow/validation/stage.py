@@ -16,7 +16,6 @@ from credflow.catalog.models import Credential, EvidenceKind, EvidenceRequiremen
 from credflow.db.models import EvidenceItem
 from credflow.lifecycle import State
 from credflow.media.base import MediaProbe, ProbeError
-from credflow.media.probe import probe
 from credflow.services import Services
 from credflow.submissions import get_submission, transition
 from credflow.validation.inspect import inspect_content
@@ -43,7 +42,7 @@ def inspect_item(services: Services, item: EvidenceItem, requirement: EvidenceRe
         wants_video = requirement is not None and requirement.kind is EvidenceKind.VIDEO
         if wants_video and sniffed.kind in ("video", "audio") and not findings and not oversize and item.size > 0:
             try:
-                media = probe(path, ffprobe=services.media.ffprobe)
+                media = services.media.probe(path)
             except ProbeError as exc:
                 error = str(exc)
     return FileFacts(
