@@ -15,7 +15,8 @@ from bench.common import OUT, Sizes, alternating, log, make_services, median, ra
 from bench.report import Result
 from cli import demo_evidence as ev
 from cli.offline import apply_offline_defaults
-from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.notifications.stage import Notice, send_notice
 from credflow.services import Services

@@ -10,7 +10,8 @@ from pathlib import Path
 
 from bench.common import make_services
 from cli import demo_evidence as ev
-from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.validation.stage import run_validation
 
 CREDENTIAL = "udl-level-1"

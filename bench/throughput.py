@@ -43,7 +43,8 @@ from cli.demo_reviewers import LINK, review_over_http
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import Assignment, Decision, IssuedBadge, OutgoingMessage, Submission
 from credflow.decision.stage import aggregate
-from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.issuance.stage import issue_for_decision
 from credflow.letters.stage import record_hours, send_result
 from credflow.lifecycle import State

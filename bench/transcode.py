@@ -18,7 +18,8 @@ from credflow.media.samples import make_video
 from credflow.media.transcode import build_command, make_poster
 from credflow.services import Services
 from credflow.storage.base import new_key
-from credflow.transcoding.stage import TranscodeOutcome, VideoJob, output_keys, transcode_of, transcode_video
+from credflow.transcoding.rules import TranscodeOutcome, VideoJob, output_keys
+from credflow.transcoding.stage import transcode_of, transcode_video
 
 NAME = "transcode"
 TARGET = 1.05
@@ -89,11 +90,11 @@ def _overheads(services: Services, output: Path, workdir: Path) -> dict[str, flo
     """Time the steps the stage adds after ffmpeg, once each, on a finished review file."""
     seconds: dict[str, float] = {}
     start = time.perf_counter()
-    found = probe(output, ffprobe=services.media.ffprobe)
+    found = probe(output, ffprobe=services.settings.ffprobe_path)
     seconds["reprobe_s"] = time.perf_counter() - start
     poster = workdir / "poster.jpg"
     start = time.perf_counter()
-    make_poster(output, poster, duration=found.duration, ffmpeg=services.media.ffmpeg)
+    make_poster(output, poster, duration=found.duration, ffmpeg=services.settings.ffmpeg_path)
     seconds["poster_s"] = time.perf_counter() - start
     start = time.perf_counter()
     services.store.put_file("bench/overhead.mp4", output)
@@ -109,12 +110,12 @@ def run(sizes: Sizes, workdir: Path) -> Result:
     services = make_services(workdir / "data")
     try:
         start = time.perf_counter()
-        clip, made = sample_clip(sizes, ffmpeg=services.media.ffmpeg, ffprobe=services.media.ffprobe)
+        clip, made = sample_clip(sizes, ffmpeg=services.settings.ffmpeg_path, ffprobe=services.settings.ffprobe_path)
         clip_s = time.perf_counter() - start
         log(NAME, f"clip {clip.name} {'generated' if made else 'reused'} ({clip_s:.1f} s)")
         stored = services.store.put_file(new_key("evidence"), clip, content_type="video/mp4")
         with services.store.local_path(stored.key) as src:
-            media = probe(src, ffprobe=services.media.ffprobe)
+            media = probe(src, ffprobe=services.settings.ffprobe_path)
         base: list[float] = []
         subj: list[float] = []
         base_cpu: list[float] = []
@@ -133,7 +134,7 @@ def run(sizes: Sizes, workdir: Path) -> Result:
                 if side == "baseline":
                     with services.store.local_path(stored.key) as src:
                         seconds, cpu, size = cpu_timed(
-                            partial(_plain_ffmpeg, src, baseline_out, media, services.media.ffmpeg)
+                            partial(_plain_ffmpeg, src, baseline_out, media, services.settings.ffmpeg_path)
                         )
                     base.append(seconds)
                     base_cpu.append(cpu)

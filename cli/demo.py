@@ -16,7 +16,7 @@ from cli import demo_evidence as ev
 from cli.demo_reviewers import ReviewerScript, free_port, run_reviewers, running_server
 from cli.launch import run_in_process
 from cli.main import submit_files
-from credflow.intake.stage import ApplicantInfo
+from credflow.intake.rules import ApplicantInfo
 from credflow.media import samples
 from credflow.reviewers.rules import parse_pool
 from credflow.reviewers.stage import import_pool
@@ -219,7 +219,7 @@ def _decide_now(services: Services) -> Callable[[str], None]:
 def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dict[str, Any]]:
     """Generate inputs, submit the cohort, let demo reviewers score over HTTP, and print the outcomes."""
     console.print(f"[bold]credflow demo[/]: generating sample evidence in {workdir} ...")
-    _inputs(workdir, services.media.ffmpeg)
+    _inputs(workdir, services.settings.ffmpeg_path)
     with services.db.session() as session:
         report = import_pool(
             session, parse_pool(DEMO_POOL.read_text(), catalog=services.catalog, source=str(DEMO_POOL))

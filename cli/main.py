@@ -15,15 +15,8 @@ from rich.table import Table
 from cli.offline import apply_offline_defaults
 from credflow.catalog.loader import check_catalog
 from credflow.errors import CredflowError
-from credflow.intake.stage import (
-    MAX_ANSWERS_BYTES,
-    ApplicantInfo,
-    IntakeRequest,
-    IntakeResult,
-    Upload,
-    parse_answers,
-    submit,
-)
+from credflow.intake.rules import MAX_ANSWERS_BYTES, ApplicantInfo, IntakeRequest, IntakeResult, Upload, parse_answers
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.services import Services, build_services
 from credflow.settings import load_settings

@@ -12,7 +12,8 @@ import typer
 from sqlalchemy import select
 
 from credflow.errors import CredflowError
-from credflow.intake.stage import ApplicantInfo, CarryOver, IntakeRequest, IntakeResult, Upload, submit
+from credflow.intake.rules import ApplicantInfo, CarryOver, IntakeRequest, IntakeResult, Upload
+from credflow.intake.stage import submit
 from credflow.services import Services
 
 

@@ -9,16 +9,9 @@ from credflow.db.engine import Database
 from credflow.db.migrate import upgrade
 from credflow.keyring import Purpose
 from credflow.mail.base import Mailer
+from credflow.media.base import Media
 from credflow.settings import MailBackend, Settings, StorageBackend
 from credflow.storage.base import ObjectStore
-
-
-@dataclass(frozen=True)
-class MediaTools:
-    """Where Debian's ffmpeg and ffprobe are."""
-
-    ffmpeg: str
-    ffprobe: str
 
 
 @dataclass(frozen=True)
@@ -31,7 +24,7 @@ class Services:
     mailer: Mailer
     mail_backend: str
     catalog: Catalog
-    media: MediaTools
+    media: Media
 
     def close(self) -> None:
         self.db.dispose()
@@ -74,10 +67,22 @@ def build_mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.resolved_outbox_dir, sender=settings.mail_sender)
 
 
-def build_services(settings: Settings, *, migrate: bool = True) -> Services:
-    """Build every service; fails fast on a bad catalog, missing ffmpeg or bad settings."""
-    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the database and evidence
+def build_media(settings: Settings) -> Media:
+    """The media tool: Debian's ffmpeg and ffprobe at the paths the settings name (checked now)."""
+    from credflow.media.ffmpeg import FfmpegMedia
+
     settings.check_tools()
+    return FfmpegMedia(ffmpeg=settings.ffmpeg_path, ffprobe=settings.ffprobe_path)
+
+
+def build_services(settings: Settings, *, migrate: bool = True, media: Media | None = None) -> Services:
+    """Build every service; fails fast on a bad catalog, missing ffmpeg or bad settings.
+
+    ``media`` replaces ffmpeg (tests pass a :class:`~credflow.media.fake.FakeMedia`); then ffmpeg
+    need not be installed.
+    """
+    settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)  # it holds the database and evidence
+    media = media if media is not None else build_media(settings)
     catalog = load_catalog(settings.catalog_dir)
     db = Database(settings.resolved_database_url)
     if migrate:
@@ -89,5 +94,5 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         mailer=build_mailer(settings),
         mail_backend=settings.mail_backend.value,
         catalog=catalog,
-        media=MediaTools(ffmpeg=settings.ffmpeg_path, ffprobe=settings.ffprobe_path),
+        media=media,
     )

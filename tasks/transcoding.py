@@ -14,7 +14,8 @@ from prefect.concurrency.sync import concurrency
 from prefect.exceptions import ObjectNotFound
 
 from credflow.lifecycle import State
-from credflow.transcoding.stage import TranscodeOutcome, VideoJob, finish_transcoding, transcode_video, video_jobs
+from credflow.transcoding.rules import TranscodeOutcome, VideoJob
+from credflow.transcoding.stage import finish_transcoding, transcode_video, video_jobs
 from tasks.retry import retried_task
 from tasks.runtime import services, worker_identity
 

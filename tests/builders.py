@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cli import demo_evidence as ev
 from credflow.badges import AchievementInfo
-from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload
+from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
 
 
 def applicant(name: str = "Ana Alvarez", org: str = "Riverside Unified") -> ApplicantInfo:
@@ -41,6 +41,22 @@ def anchoring_request(
         uploads=[Upload("facilitation_plan", "plan.pdf", io.BytesIO(pdf_bytes(tmp, title))), *(extra or [])],
         idempotency_key=key,
         enrolled_on=enrolled_on,
+    )
+
+
+def discussion_request(tmp: Path, video: bytes, *, who: ApplicantInfo | None = None) -> IntakeRequest:
+    """A complete submission for the facilitating-discussions micro-credential, with ``video`` as its video.
+
+    With :func:`credflow.media.fake.fake_mp4` bytes and a FakeMedia, it needs no ffmpeg.
+    """
+    return IntakeRequest(
+        applicant=who or applicant(),
+        credential_id="openscied-facilitating-discussions",
+        answers={"discussion_context": ev.words(200), "reflection": ev.words(400, seed=2)},
+        uploads=[
+            Upload("discussion_video", "discussion.mp4", io.BytesIO(video)),
+            Upload("discussion_plan", "plan.pdf", io.BytesIO(pdf_bytes(tmp))),
+        ],
     )
 
 

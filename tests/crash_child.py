@@ -43,7 +43,6 @@ def _set(owner: Any, name: str, value: Any) -> None:
 def _patch(point: str) -> None:
     if point == "transcode":
         import credflow.media.transcode as media_transcode
-        import credflow.transcoding.stage as transcoding
 
         real_build = media_transcode.build_command
 
@@ -52,7 +51,7 @@ def _patch(point: str) -> None:
             return ["veryslow" if arg == "veryfast" else arg for arg in real_build(*args, **kwargs)]
 
         _set(media_transcode, "build_command", slow_build)  # looked up as a global by transcode()
-        real_transcode = _get(transcoding, "transcode")
+        real_transcode = _get(media_transcode, "transcode")
 
         def transcode(src: Any, dst: Any, *, on_progress: Any = None, **kwargs: Any) -> Any:
             def progress(fraction: float) -> None:
@@ -63,7 +62,7 @@ def _patch(point: str) -> None:
 
             return real_transcode(src, dst, on_progress=progress, **kwargs)
 
-        _set(transcoding, "transcode", transcode)  # transcode_video looks it up in credflow.transcoding.stage
+        _set(media_transcode, "transcode", transcode)  # FfmpegMedia.transcode looks it up in credflow.media.transcode
     elif point == "mail":
         from credflow.mail.outbox import OutboxMailer
 

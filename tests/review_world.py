@@ -11,7 +11,8 @@ from typing import Any
 
 from cli import demo_evidence as ev
 from credflow.db.models import Assignment, EvidenceItem, Reviewer, new_id, utcnow
-from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
+from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.media import samples
 from credflow.review.links import issue_token

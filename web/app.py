@@ -29,6 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from credflow.catalog.models import Criterion
 from credflow.db.models import Assignment, EvidenceItem, utcnow
 from credflow.errors import NotFoundError
+from credflow.formatting import human_size
 from credflow.review.links import AccessDenied
 from credflow.review.rules import ScoringError
 from credflow.review.stage import (
@@ -42,7 +43,6 @@ from credflow.review.stage import (
     submit_review,
 )
 from credflow.services import Services
-from credflow.validation.inspect import human_size
 from web.badges import register_badge_routes
 from web.csrf import COOKIE, FIELD, CsrfTokens
 from web.intake import create_intake_app

@@ -24,7 +24,7 @@ from sqlalchemy import select
 from credflow.accounts.tokens import TokenRefused, how_to_get_one, token_email
 from credflow.db.models import Applicant, utcnow
 from credflow.errors import CredflowError, IntakeRefused, NotFoundError
-from credflow.intake.stage import (
+from credflow.intake.rules import (
     ApplicantInfo,
     CarryOver,
     IntakeInvalid,
@@ -32,8 +32,8 @@ from credflow.intake.stage import (
     Upload,
     parse_answers,
     refusal_status,
-    submit,
 )
+from credflow.intake.stage import submit
 from credflow.services import Services
 from credflow.submissions import get_submission
 from web.limits import submission_limits

@@ -21,8 +21,8 @@ import anyio
 from fastapi import Depends, Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from credflow.formatting import human_size
 from credflow.settings import Settings
-from credflow.validation.inspect import human_size
 from web.ratelimit import (
     STATE_KEY,
     RateLimited,

@@ -37,12 +37,12 @@ from sqlalchemy import select
 from credflow.catalog.models import EvidenceKind
 from credflow.db.models import Applicant
 from credflow.errors import IntakeRefused, NotFoundError
-from credflow.intake.stage import EMAIL, Upload
+from credflow.formatting import human_size
+from credflow.intake.rules import EMAIL, Upload
 from credflow.keyring import KeyRing, Purpose
 from credflow.services import Services
 from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
 from credflow.storage.local import LocalStore
-from credflow.validation.inspect import human_size
 from web.limits import intake_rules_of
 from web.ratelimit import RateLimited, client_address, limiter_of, too_many
 

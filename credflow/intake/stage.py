@@ -1,19 +1,15 @@
 """Intake: store a submission's evidence and record it, once, whatever the number of sends.
 
-The CLI (``credflow submit``) and the HTTP intake both call :func:`submit`.
+The CLI (``credflow submit``) and the HTTP intake both call :func:`submit`; what a submission may
+carry is decided in :mod:`credflow.intake.rules`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
-import re
-import unicodedata
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from io import BytesIO
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -22,327 +18,26 @@ from sqlalchemy.orm import Session
 from credflow.catalog.models import Credential
 from credflow.db.models import Applicant, Enrolment, EvidenceItem, Submission, utcnow
 from credflow.errors import IntakeRefused
+from credflow.formatting import human_size
+from credflow.intake.rules import (
+    CarryOver,
+    EvidenceTooLarge,
+    IdempotencyKeyReused,
+    IntakeRequest,
+    IntakeResult,
+    Upload,
+    check_access_window,
+    check_request,
+    client_key,
+    derived_key,
+    next_attempt,
+)
 from credflow.lifecycle import State
 from credflow.services import Services
 from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, new_key
 from credflow.submissions import record_event, transition, unlock_count
-from credflow.validation.inspect import human_size, printable
+from credflow.validation.inspect import printable
 from credflow.validation.names import safe_display_name
-
-# No spaces, angle brackets, control or text-direction characters anywhere (the HTTP upload grant checks with it too).
-_ADDRESS_PART = r"[^@\s<>\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]+"
-EMAIL = re.compile(rf"^{_ADDRESS_PART}@{_ADDRESS_PART}\.{_ADDRESS_PART}$")
-
-#: Caps on what one submission may carry; beyond them intake refuses with a message naming the cap.
-MAX_NAME_CHARS = 200  # a person's or an organisation's name
-MAX_EMAIL_CHARS = 254  # RFC 5321's longest usable address
-MAX_ANSWERS = 50  # written answers in one submission (credentials ask for a handful)
-MAX_ANSWER_KEY_CHARS = 100
-MAX_ANSWER_CHARS = 50_000  # about 8,000 words, ten times the longest answer any credential allows
-MAX_ANSWERS_BYTES = 1 << 20  # the answers as sent (a JSON or YAML document)
-MAX_FILES = 50
-MAX_FILENAME_CHARS = 1_000  # as sent; the display name keeps at most 200
-MAX_IDEMPOTENCY_KEY_CHARS = 255
-
-# Text-direction controls: they can make a name display as something else (U+202E turns "ab" into "ba").
-_BIDI_CONTROLS = frozenset("\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
-# Control characters (CR and LF among them), line and paragraph separators and lone surrogates.
-_FORBIDDEN_CATEGORIES = frozenset({"Cc", "Zl", "Zp", "Cs"})
-_ANSWER_WHITESPACE = frozenset("\t\n\r")
-# What a decoder puts where bytes were not valid text: a name holding it was mangled on the way.
-_REPLACEMENT = "\ufffd"
-
-
-class IntakeInvalid(IntakeRefused):
-    """The request itself is malformed (forbidden characters, too deep, too long): fix it and send it again."""
-
-
-class EvidenceTooLarge(IntakeInvalid):
-    """A file is larger than its requirement (or the upload cap) allows; nothing of it was kept."""
-
-
-class IdempotencyKeyReused(IntakeRefused):
-    """An Idempotency-Key already named a submission with other content."""
-
-
-def refusal_status(refusal: IntakeRefused) -> int:
-    """The HTTP status of a refusal: 413 for a file too large, 422 for a malformed request, else 409."""
-    if isinstance(refusal, EvidenceTooLarge):
-        return 413
-    if isinstance(refusal, IntakeInvalid):
-        return 422
-    return 409
-
-
-def _forbidden_characters(text: str, *, in_text: bool = False) -> list[str]:
-    """The distinct forbidden characters of ``text`` as ``<U+XXXX>``.
-
-    On one line (names, keys): control, line-breaking and text-direction characters, and U+FFFD
-    (bytes that were not valid text). In a written
-    answer (``in_text``): control characters other than tab and line breaks; right-to-left writing
-    legitimately uses direction marks there.
-    """
-    if in_text:
-        found = {ch for ch in text if ch not in _ANSWER_WHITESPACE and unicodedata.category(ch) in {"Cc", "Cs"}}
-    else:
-        found = {
-            ch
-            for ch in text
-            if ch in _BIDI_CONTROLS or ch == _REPLACEMENT or unicodedata.category(ch) in _FORBIDDEN_CATEGORIES
-        }
-    return [f"<U+{ord(ch):04X}>" for ch in sorted(found)]
-
-
-def check_text_field(label: str, value: str, *, max_chars: int) -> str:
-    """Refuse a name-like field with control, line-break or text-direction characters, or too long.
-
-    Returns:
-        The value without surrounding whitespace.
-
-    Raises:
-        IntakeInvalid: naming the field and the characters (never echoing more than a short excerpt).
-    """
-    bad = _forbidden_characters(value)
-    if bad:
-        raise IntakeInvalid(
-            f"{label} '{printable(value, 60)}' contains characters that are not allowed in it "
-            f"({', '.join(bad[:5])}): line breaks, control, text-direction or unreadable characters. Type it "
-            "on one line without them."
-        )
-    if len(value) > max_chars:
-        raise IntakeInvalid(f"{label} is {len(value):,} characters long; the limit is {max_chars:,}")
-    return value.strip()
-
-
-def parse_answers(text: str | bytes, *, source: str = "answers", yaml_too: bool = False) -> dict[str, Any]:
-    """Parse a JSON (or, with ``yaml_too``, YAML) document of written answers within the caps.
-
-    Args:
-        text: The document as sent.
-        source: How to name it in messages (``answers``, ``answers file plan.yaml``).
-        yaml_too: Accept YAML as well (the CLI's answers files); the HTTP intake takes JSON.
-
-    Returns:
-        The mapping as parsed; :func:`submit` checks its keys and values.
-
-    Raises:
-        IntakeInvalid: too large, unreadable, nested too deeply, or not a mapping.
-    """
-    import yaml
-
-    size = len(text.encode() if isinstance(text, str) else text)
-    if size > MAX_ANSWERS_BYTES:
-        raise IntakeInvalid(f"{source} is {human_size(size)}; the limit is {human_size(MAX_ANSWERS_BYTES)}")
-    try:
-        # Both parsers recurse per nesting level: a deep document ends in RecursionError, caught below.
-        data = yaml.safe_load(text) if yaml_too else json.loads(text)
-    except RecursionError:
-        raise IntakeInvalid(
-            f"{source} is nested too deeply: send one object of question keys to answer texts"
-        ) from None
-    except (ValueError, yaml.YAMLError) as exc:
-        kind = "JSON or YAML" if yaml_too else "JSON"
-        raise IntakeInvalid(f"{source} is not {kind}: {printable(str(exc), 200)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise IntakeInvalid(f"{source} must map question keys to answers")
-    return data
-
-
-@dataclass(frozen=True)
-class ApplicantInfo:
-    """Who is applying."""
-
-    name: str
-    email: str
-    organisation: str
-
-
-@dataclass(frozen=True)
-class Upload:
-    """One evidence file as sent: the requirement it answers, its name as sent, its bytes."""
-
-    requirement_key: str
-    filename: str
-    stream: BinaryIO
-    content_type: str | None = None
-
-
-@dataclass(frozen=True)
-class CarryOver:
-    """An evidence file of the previous attempt kept as it was: named by its sha256, not sent again."""
-
-    requirement_key: str
-    sha256: str
-
-
-@dataclass(frozen=True)
-class IntakeRequest:
-    """Everything one submission carries."""
-
-    applicant: ApplicantInfo
-    credential_id: str
-    answers: Mapping[str, Any]
-    uploads: Sequence[Upload] = field(default=())
-    idempotency_key: str | None = None
-    enrolled_on: date | None = None  # first enrolment date; later sends never move it
-    carried: Sequence[CarryOver] = field(default=())  # resubmissions: unchanged files of the previous attempt
-    previous_id: str | None = None  # resubmissions: the attempt this one follows (checked against the chain)
-    # False when nobody proved the address (HTTP without a token): such a request may make a new
-    # applicant but never touches an existing one's record (name, organisation, submissions).
-    address_verified: bool = True
-
-
-@dataclass(frozen=True)
-class IntakeResult:
-    """What intake did: the submission's id and state, and whether this call created it."""
-
-    submission_id: str
-    credential_id: str
-    attempt: int
-    state: str
-    created: bool
-    previous_id: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "submission_id": self.submission_id,
-            "credential_id": self.credential_id,
-            "attempt": self.attempt,
-            "state": self.state,
-            "created": self.created,
-            "previous_id": self.previous_id,
-        }
-
-
-def _check_request(request: IntakeRequest) -> dict[str, str]:
-    applicant = request.applicant
-    name = check_text_field("applicant name", applicant.name, max_chars=MAX_NAME_CHARS)
-    if not name:
-        raise IntakeRefused("applicant name is empty")
-    email = applicant.email.strip()
-    if len(email) > MAX_EMAIL_CHARS or _forbidden_characters(email) or not EMAIL.match(email):
-        raise IntakeInvalid(f"applicant email '{printable(applicant.email, 60)}' is not an email address")
-    organisation = check_text_field("applicant organisation", applicant.organisation, max_chars=MAX_NAME_CHARS)
-    if not organisation:
-        raise IntakeRefused("applicant organisation is empty (it is needed to avoid reviewer conflicts)")
-    if request.idempotency_key is not None and (
-        len(request.idempotency_key) > MAX_IDEMPOTENCY_KEY_CHARS or _forbidden_characters(request.idempotency_key)
-    ):
-        raise IntakeInvalid(
-            f"the Idempotency-Key must be at most {MAX_IDEMPOTENCY_KEY_CHARS} characters, without control characters"
-        )
-    if len(request.answers) > MAX_ANSWERS:
-        raise IntakeInvalid(f"{len(request.answers):,} answers were sent; the limit is {MAX_ANSWERS}")
-    files = len(request.uploads) + len(request.carried)
-    if files > MAX_FILES:
-        raise IntakeInvalid(f"{files:,} files were sent; the limit is {MAX_FILES}")
-    keys = {u.requirement_key for u in request.uploads} | {c.requirement_key for c in request.carried}
-    for requirement_key in keys:
-        if len(requirement_key) > MAX_ANSWER_KEY_CHARS or _forbidden_characters(requirement_key):
-            raise IntakeInvalid(
-                f"requirement key '{printable(requirement_key, 40)}' is not a requirement key (short text on one line)"
-            )
-    for upload in request.uploads:
-        if len(upload.filename) > MAX_FILENAME_CHARS:
-            raise IntakeInvalid(
-                f"a file name for {printable(upload.requirement_key, 40)!r} is {len(upload.filename):,} characters "
-                f"long ('{printable(upload.filename, 40)}'); the limit is {MAX_FILENAME_CHARS:,}"
-            )
-    answers: dict[str, str] = {}
-    for key, value in request.answers.items():
-        label = printable(str(key), 40)
-        if not isinstance(key, str) or len(key) > MAX_ANSWER_KEY_CHARS or _forbidden_characters(key):
-            raise IntakeInvalid(f"answer key '{label}' is not a question key (short text on one line)")
-        if not isinstance(value, str):
-            raise IntakeInvalid(f"the answer to '{label}' must be text, not {type(value).__name__}")
-        if len(value) > MAX_ANSWER_CHARS:
-            raise IntakeInvalid(
-                f"the answer to '{label}' is {len(value):,} characters long; the limit is {MAX_ANSWER_CHARS:,}"
-            )
-        bad = _forbidden_characters(value, in_text=True)
-        if bad:
-            raise IntakeInvalid(
-                f"the answer to '{label}' contains control characters ({', '.join(bad[:5])}); paste it as plain text"
-            )
-        answers[key] = value
-    return answers
-
-
-def access_ends(enrolled_on: date, years: int) -> date:
-    """The last day of access: the enrolment date plus ``years`` (29 February falls back to the 28th)."""
-    try:
-        return enrolled_on.replace(year=enrolled_on.year + years)
-    except ValueError:
-        return enrolled_on.replace(year=enrolled_on.year + years, day=28)
-
-
-def check_access_window(*, credential: Credential, enrolled_on: date, today: date) -> None:
-    """Refuse a submission outside the applicant's access window.
-
-    Raises:
-        IntakeRefused: with the enrolment date, the window and what to do.
-    """
-    if today < enrolled_on:
-        raise IntakeRefused(f"enrolment for {credential.id} starts on {enrolled_on}; it cannot be used before then")
-    ends = access_ends(enrolled_on, credential.access_years)
-    if today > ends:
-        raise IntakeRefused(
-            f"access to {credential.title!r} ended on {ends}: enrolled on {enrolled_on} with "
-            f"{credential.access_years} years of access. Ask your program administrator to renew the enrolment."
-        )
-
-
-def next_attempt(latest: Submission | None, credential: Credential, *, now: datetime, unlocks: int = 0) -> int:
-    """The attempt number a new submission gets after ``latest`` in the same chain.
-
-    A returned (incomplete) or withdrawn attempt costs nothing: the correction keeps its
-    number. After "not yet" the next attempt counts, up to the catalog's limit.
-
-    Raises:
-        IntakeRefused: the chain does not accept a new submission now, saying why.
-    """
-    if latest is None:
-        return 1
-    state = State(latest.state)
-    if state in (State.RETURNED, State.WITHDRAWN):
-        return latest.attempt
-    if state is State.NOT_YET:
-        if latest.attempt >= credential.max_attempts + unlocks:
-            raise IntakeRefused(
-                f"all {credential.max_attempts} attempts at {credential.id} are used; "
-                "an operator must unlock the chain after a coaching meeting"
-            )
-        deadline = latest.state_since + timedelta(days=credential.resubmission_window_days)
-        if now > deadline:
-            raise IntakeRefused(f"the resubmission window for submission {latest.id} closed on {deadline.date()}")
-        return latest.attempt + 1
-    if state is State.EARNED:
-        raise IntakeRefused(f"{credential.id} is already earned (submission {latest.id})")
-    if state is State.CLOSED:
-        raise IntakeRefused(f"the attempts at {credential.id} are closed (submission {latest.id}); ask an operator")
-    if state is State.FAILED:
-        raise IntakeRefused(f"submission {latest.id} hit a system failure; operators are on it, no new send needed")
-    raise IntakeRefused(f"submission {latest.id} for {credential.id} is still {state}; wait for its result")
-
-
-def _derived_key(
-    email: str, credential_id: str, answers: dict[str, str], stored: list[tuple[Upload, StoredObject]]
-) -> str:
-    content = {
-        "email": email,
-        "credential": credential_id,
-        "answers": answers,
-        "files": sorted([upload.requirement_key, obj.sha256] for upload, obj in stored),
-    }
-    digest = hashlib.sha256(json.dumps(content, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
-    return f"content:{digest}"
-
-
-def _client_key(email: str, key: str) -> str:
-    # Namespaced by applicant: two applicants who pick the same key never see each other's work.
-    return "client:" + hashlib.sha256(f"{email}\n{key}".encode()).hexdigest()
 
 
 def _existing(session: Session, key: str) -> IntakeResult | None:
@@ -460,9 +155,9 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
     if credential is None:
         known = ", ".join(sorted(services.catalog.credentials))
         raise IntakeRefused(f"no micro-credential '{printable(request.credential_id, 60)}'; known: {known}")
-    answers = _check_request(request)
+    answers = check_request(request)
     email = request.applicant.email.strip().lower()
-    key = _client_key(email, request.idempotency_key) if request.idempotency_key else None
+    key = client_key(email, request.idempotency_key) if request.idempotency_key else None
     if key is not None:
         with services.db.session() as session:
             sub = session.scalar(select(Submission).where(Submission.idempotency_key == key))
@@ -480,7 +175,7 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
             stored.append(_carry_over(services, request, carried))
         for upload in request.uploads:
             stored.append((upload, _store_upload(services, credential, upload)))
-        key = key or _derived_key(email, credential.id, answers, stored)
+        key = key or derived_key(email, credential.id, answers, stored)
         try:
             with services.db.session() as session:
                 found = _existing(session, key)

@@ -1,9 +1,15 @@
-"""Records the media adapter returns: what ffprobe saw and what a transcode produced."""
+"""The media interface (:class:`Media`) and the records it returns: what a probe saw, what a transcode produced.
+
+:class:`credflow.media.ffmpeg.FfmpegMedia` runs Debian's ffmpeg; :class:`credflow.media.fake.FakeMedia`
+runs nothing, for tests. The composition root (:mod:`credflow.services`) picks one.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
 
 from credflow.errors import PermanentError, TransientError
 
@@ -74,3 +80,36 @@ class TranscodeError(PermanentError):
 
 class TranscodeInterrupted(TransientError):
     """ffmpeg was killed or ran out of a resource; the same input may succeed later."""
+
+
+@runtime_checkable
+class Media(Protocol):
+    """What the pipeline needs from a media tool: probe an upload, make the review MP4 and its poster."""
+
+    def probe(self, path: Path) -> MediaProbe:
+        """Describe the media file at ``path``.
+
+        Raises:
+            ProbeError: the file cannot be read as media.
+        """
+        ...
+
+    def transcode(
+        self,
+        src: Path,
+        dst: Path,
+        *,
+        probe: MediaProbe,
+        on_progress: Callable[[float], None] | None = None,
+    ) -> TranscodeResult:
+        """Write the review MP4 of ``src`` (described by ``probe``) to ``dst``, reporting progress from 0 to 1.
+
+        Raises:
+            TranscodeError: the input cannot be transcoded; retrying will not help.
+            TranscodeInterrupted: the tool was stopped; the same input may succeed later.
+        """
+        ...
+
+    def make_poster(self, video: Path, poster: Path, *, duration: float) -> None:
+        """Write one JPEG frame of the review MP4 ``video`` (``duration`` seconds long) to ``poster``."""
+        ...

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from credflow.db.models import OutgoingMessage, Submission, utcnow
 from credflow.errors import TransientError
+from credflow.formatting import human_size
 from credflow.mail.base import Message, PermanentMailError, TransientMailError
 from credflow.mail.render import render_message
 from credflow.services import Services
@@ -48,16 +49,6 @@ class DeliveryOutcome:
     error: str | None = None
 
 
-def _size(n: int) -> str:
-    if n < 1024:
-        return f"{n} bytes"
-    if n < 1 << 20:
-        return f"{n / 1024:.0f} KB"
-    if n < 1 << 30:
-        return f"{n / (1 << 20):.1f} MB"
-    return f"{n / (1 << 30):.2f} GB"
-
-
 def notice_key(notice: Notice, submission_id: str) -> str:
     """The idempotency key of one notice about one submission attempt."""
     return f"{notice.value}:{submission_id}"
@@ -81,7 +72,7 @@ def render_notice(services: Services, submission_id: str, notice: Notice) -> Mes
                 {
                     "requirement": titles.get(i.requirement_key, i.requirement_key),
                     "name": i.display_name,
-                    "size": _size(i.size),
+                    "size": human_size(i.size),
                 }
                 for i in sub.evidence
             ],

@@ -5,7 +5,6 @@ from __future__ import annotations
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -13,45 +12,16 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from credflow.catalog.models import EvidenceKind
-from credflow.db.models import EvidenceItem, Transcode, utcnow
+from credflow.db.models import Transcode, utcnow
 from credflow.errors import TransientError
 from credflow.lifecycle import State
 from credflow.media.base import MediaProbe, TranscodeError
-from credflow.media.transcode import make_poster, transcode
 from credflow.services import Services
 from credflow.submissions import get_submission, transition
-from credflow.validation.stage import Problem
+from credflow.transcoding.rules import TranscodeOutcome, VideoJob, output_keys, unplayable
 
 LEASE = timedelta(minutes=2)
 LEASE_RENEWAL_SECONDS = 30.0
-
-
-@dataclass(frozen=True)
-class VideoJob:
-    """One video of a submission to make reviewable."""
-
-    evidence_id: str
-    sha256: str
-    storage_key: str
-    display_name: str
-    probe: MediaProbe
-
-
-@dataclass(frozen=True)
-class TranscodeOutcome:
-    """What happened to one video: done (now or earlier) or failed for good, with the reason."""
-
-    sha256: str
-    done: bool
-    reused: bool
-    output_key: str | None = None
-    poster_key: str | None = None
-    error: str | None = None
-
-
-def output_keys(sha256: str) -> tuple[str, str]:
-    """Storage keys of the review file and poster: derived from the input's hash, never from a name."""
-    return f"transcodes/{sha256}.mp4", f"posters/{sha256}.jpg"
 
 
 def video_jobs(services: Services, submission_id: str) -> list[VideoJob]:
@@ -145,15 +115,8 @@ def transcode_video(
     try:
         with services.store.local_path(job.storage_key) as src, tempfile.TemporaryDirectory(prefix="credflow-") as tmp:
             out, poster = Path(tmp) / "review.mp4", Path(tmp) / "poster.jpg"
-            result = transcode(
-                src,
-                out,
-                probe=job.probe,
-                ffmpeg=services.media.ffmpeg,
-                ffprobe=services.media.ffprobe,
-                on_progress=progress,
-            )
-            make_poster(out, poster, duration=result.duration, ffmpeg=services.media.ffmpeg)
+            result = services.media.transcode(src, out, probe=job.probe, on_progress=progress)
+            services.media.make_poster(out, poster, duration=result.duration)
             stored = services.store.put_file(output_key, out, content_type="video/mp4")
             services.store.put_file(poster_key, poster, content_type="image/jpeg")
     except TranscodeError as exc:
@@ -207,7 +170,7 @@ def finish_transcoding(services: Services, submission_id: str, *, actor: str = "
         if waiting:
             raise TransientError(f"videos not transcoded yet: {', '.join(waiting)}")
         problems = [
-            _unplayable(item, rows[item.sha256].error or "unknown error")
+            unplayable(item.display_name, item.requirement_key, rows[item.sha256].error or "unknown error")
             for item in videos
             if rows[item.sha256].state == "failed"
         ]
@@ -217,16 +180,6 @@ def finish_transcoding(services: Services, submission_id: str, *, actor: str = "
             return State.RETURNED
         transition(session, sub, State.AWAITING_REVIEW, actor=actor, detail={"videos": len(videos)})
         return State.AWAITING_REVIEW
-
-
-def _unplayable(item: EvidenceItem, error: str) -> Problem:
-    return Problem(
-        "video_unplayable",
-        f"'{item.display_name}' could not be converted for reviewers: {error}",
-        "Play the file to the end on your computer; export or copy it again and upload the new file.",
-        item.requirement_key,
-        item.display_name,
-    )
 
 
 def transcode_of(services: Services, sha256: str) -> Transcode | None:

@@ -17,6 +17,7 @@ from PIL import Image
 from pypdf import PasswordType, PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject, IndirectObject, PdfObject
 
+from credflow.formatting import human_size
 from credflow.validation.formats import Sniffed
 from credflow.validation.sniff import ZipDirectoryTooLarge, open_zip
 
@@ -170,28 +171,6 @@ def printable(text: str, limit: int = 80) -> str:
         else:
             shown.append(ch)
     return "".join(shown) + ("…" if len(text) > limit else "")
-
-
-def human_size(size: int) -> str:
-    """Format a byte count the way file managers do (``"5.0 GB"``, ``"300 bytes"``).
-
-    Args:
-        size: A number of bytes.
-
-    Returns:
-        The size in bytes, KB, MB or GB (powers of 1024; larger sizes in GB).
-    """
-    if size < 1024:
-        return f"{size} bytes" if size != 1 else "1 byte"
-    value = size / 1024
-    units = iter(("KB", "MB", "GB"))
-    unit = next(units)
-    for bigger in units:
-        if value < 1024:
-            break
-        value /= 1024
-        unit = bigger
-    return f"{value:.1f} {unit}"
 
 
 # --------------------------------------------------------------------------- zip-based files

@@ -11,7 +11,8 @@ from sqlalchemy import func, select
 from credflow.accounts.signin import make_link, resume, sweep_ended, use_link
 from credflow.accounts.tokens import TokenRefused, token_email
 from credflow.db.models import ApiToken, Person, PersonSession, SignInLink
-from credflow.intake.stage import ApplicantInfo, submit
+from credflow.intake.rules import ApplicantInfo
+from credflow.intake.stage import submit
 from credflow.privacy.erase import erase_applicant
 from tests.builders import anchoring_request
 from tests.identity import api_token

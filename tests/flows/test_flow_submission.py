@@ -13,7 +13,8 @@ from sqlalchemy import func, select
 
 from cli import demo_evidence as ev
 from credflow.db.models import OutgoingMessage, Transcode
-from credflow.intake.stage import IntakeRequest, Upload, submit
+from credflow.intake.rules import IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.mail.outbox import OutboxMailer
 from credflow.media import samples
 from credflow.submissions import events_of, get_submission

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from cli import demo_evidence as ev
-from credflow.intake.stage import EvidenceTooLarge, IntakeRequest, Upload, submit
+from credflow.intake.rules import EvidenceTooLarge, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.media import samples
 from credflow.submissions import get_submission

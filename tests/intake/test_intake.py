@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 
 from credflow.db.models import EvidenceItem, Submission
 from credflow.errors import IntakeRefused
-from credflow.intake.stage import ApplicantInfo, IdempotencyKeyReused, IntakeRequest, Upload, access_ends, submit
+from credflow.intake.rules import ApplicantInfo, IdempotencyKeyReused, IntakeRequest, Upload, access_ends
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.submissions import get_submission, transition
 from tests.builders import anchoring_request, applicant

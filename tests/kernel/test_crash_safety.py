@@ -28,7 +28,8 @@ from credflow.db.models import (
 )
 from credflow.decision.stage import aggregate
 from credflow.errors import TransientError
-from credflow.intake.stage import IntakeRequest, Upload, submit
+from credflow.intake.rules import IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.media import samples
 from credflow.notifications.stage import Notice, send_notice
 from credflow.review.stage import submit_review

@@ -8,7 +8,8 @@ from sqlalchemy import select
 
 from credflow.db.models import Event, OutgoingMessage
 from credflow.errors import TransientError
-from credflow.intake.stage import ApplicantInfo, submit
+from credflow.intake.rules import ApplicantInfo
+from credflow.intake.stage import submit
 from credflow.mail.base import Message, SendReceipt, TransientMailError
 from credflow.mail.outbox import OutboxMailer
 from credflow.notifications.stage import Delivery, Notice, deliver, render_notice, send_notice

@@ -34,7 +34,8 @@ from credflow.db.models import (
     utcnow,
 )
 from credflow.decision.stage import aggregate
-from credflow.intake.stage import IntakeRequest, Upload, submit
+from credflow.intake.rules import IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.issuance.stage import issue_for_decision
 from credflow.letters.stage import record_hours, send_result
 from credflow.lifecycle import State

@@ -13,7 +13,8 @@ from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import EvidenceItem, IssuedBadge
 from credflow.decision.stage import aggregate
 from credflow.errors import IntakeRefused
-from credflow.intake.stage import CarryOver, IntakeRequest, Upload, submit
+from credflow.intake.rules import CarryOver, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.issuance.stage import issue_for_decision
 from credflow.letters.stage import send_result
 from credflow.lifecycle import State

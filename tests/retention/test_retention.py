@@ -12,7 +12,8 @@ from sqlalchemy import select
 from cli import demo_evidence as ev
 from credflow.db.models import Decision, EvidenceItem, Submission, Transcode, utcnow
 from credflow.errors import ConfigurationError, IntakeRefused
-from credflow.intake.stage import CarryOver, IntakeRequest, Upload, submit
+from credflow.intake.rules import CarryOver, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.retention.stage import sweep_retention
 from credflow.services import build_services

@@ -32,7 +32,8 @@ from credflow.db.models import (
     new_id,
 )
 from credflow.errors import IntakeRefused
-from credflow.intake.stage import EvidenceTooLarge, IntakeRequest, Upload, submit
+from credflow.intake.rules import EvidenceTooLarge, IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.keyring import Purpose
 from credflow.lifecycle import State
 from credflow.mail.base import Message, SendReceipt

@@ -9,7 +9,8 @@ import pytest
 from moto import mock_aws
 
 from cli import demo_evidence as ev
-from credflow.intake.stage import IntakeRequest, Upload, submit
+from credflow.intake.rules import IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.notifications.stage import Delivery, Notice, send_notice
 from credflow.services import build_services

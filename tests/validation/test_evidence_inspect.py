@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
+from credflow.formatting import human_size
 from credflow.validation import inspect as evidence_inspect
 from credflow.validation.formats import sniffed_as
-from credflow.validation.inspect import Finding, human_size, inspect_content, printable
+from credflow.validation.inspect import Finding, inspect_content, printable
 from credflow.validation.sniff import sniff
 from tests import badfiles
 

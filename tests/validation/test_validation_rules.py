@@ -6,7 +6,7 @@ from credflow.catalog import EvidenceRequirement, load_catalog
 from credflow.media.base import MediaProbe, VideoStream
 from credflow.validation.formats import sniffed_as
 from credflow.validation.inspect import Finding
-from credflow.validation.stage import FileFacts, SentFile, check_file, check_requirements, count_words
+from credflow.validation.rules import FileFacts, SentFile, check_file, check_requirements, count_words
 from tests.conftest import ROOT
 
 CATALOG = load_catalog(ROOT / "rubrics")

@@ -16,7 +16,8 @@ from credflow.accounts.grants import add_grant
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import Enrolment
 from credflow.decision.stage import aggregate
-from credflow.intake.stage import ApplicantInfo, submit
+from credflow.intake.rules import ApplicantInfo
+from credflow.intake.stage import submit
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
 from tests.builders import anchoring_request, applicant

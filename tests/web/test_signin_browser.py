@@ -13,7 +13,8 @@ from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, e
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.accounts.grants import add_grant
-from credflow.intake.stage import ApplicantInfo, submit
+from credflow.intake.rules import ApplicantInfo
+from credflow.intake.stage import submit
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from tests.builders import anchoring_request
