@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
 
@@ -59,7 +60,7 @@ def test_the_back_read_sample_is_stable_and_near_its_share():
 
 def test_the_least_busy_eligible_lead_is_chosen():
     def lead(rid: str, **changes) -> Reviewer:
-        values = {
+        values: dict[str, Any] = {
             "id": rid,
             "name": rid,
             "email": f"{rid}@reviewers.org",

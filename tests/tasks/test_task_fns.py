@@ -10,7 +10,8 @@ from prefect.logging import disable_run_logger
 
 from cli import demo_evidence as ev
 from credflow.db.models import utcnow
-from credflow.intake.stage import IntakeRequest, Upload, submit
+from credflow.intake.rules import IntakeRequest, Upload
+from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.notifications.badges import BadgeNotice
 from credflow.notifications.stage import Delivery, Notice
