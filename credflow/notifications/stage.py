@@ -13,17 +13,29 @@ from enum import StrEnum
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from credflow.db.models import OutgoingMessage, Submission, utcnow
 from credflow.errors import TransientError
+from credflow.leases import Lease
 from credflow.mail.base import Message, PermanentMailError, TransientMailError
 from credflow.mail.render import render_message
 from credflow.services import Services
 from credflow.submissions import get_submission, record_event
 
 CLAIM = timedelta(minutes=5)
+#: A message is claimed per idempotency key before the mail service is called; a lapsed claim
+#: (the sender crashed) lets a later run try again.
+MESSAGE_LEASE = Lease(
+    model=OutgoingMessage,
+    key=OutgoingMessage.idempotency_key,
+    state=OutgoingMessage.state,
+    until=OutgoingMessage.claimed_until,
+    attempts=OutgoingMessage.attempts,
+    length=CLAIM,
+    held="sending",
+    free=("pending",),
+)
 #: What rendering a message or building it for the wire raises when its content cannot make an email
 #: (a bad template variable, text no header takes): retrying cannot help, so the message is given up.
 UNSENDABLE: tuple[type[BaseException], ...] = (TemplateError, ValueError, TypeError, LookupError, PermanentMailError)
@@ -102,45 +114,31 @@ def render_notice(services: Services, submission_id: str, notice: Notice) -> Mes
 def _claim(services: Services, message: Message, submission_id: str | None, now: datetime) -> DeliveryOutcome | None:
     key = message.idempotency_key
     with services.db.session() as session:
-        row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
-        if row is None:
-            try:
-                with session.begin_nested():
-                    row = OutgoingMessage(
-                        idempotency_key=key,
-                        submission_id=submission_id,
-                        kind=message.kind,
-                        recipient=message.to_email,
-                        subject=message.subject,
-                        state="pending",
-                    )
-                    session.add(row)
-            except IntegrityError:
-                row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
-                assert row is not None
-        if row.state == "sent":
-            return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
-        if row.state == "failed":
-            return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
-        claimed = session.execute(
-            update(OutgoingMessage)
-            .where(
-                OutgoingMessage.idempotency_key == key,
-                or_(
-                    OutgoingMessage.state == "pending",
-                    (OutgoingMessage.state == "sending") & (OutgoingMessage.claimed_until < now),
-                ),
-            )
-            .values(state="sending", claimed_until=now + CLAIM, attempts=OutgoingMessage.attempts + 1)
+        claim = MESSAGE_LEASE.claim(
+            session,
+            key,
+            now=now,
+            new=lambda: OutgoingMessage(
+                idempotency_key=key,
+                submission_id=submission_id,
+                kind=message.kind,
+                recipient=message.to_email,
+                subject=message.subject,
+                state="pending",
+            ),
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if claim.settled and claim.row.state == "sent":
+            return DeliveryOutcome(key, Delivery.ALREADY_SENT, claim.row.provider_id)
+        if claim.settled:
+            return DeliveryOutcome(key, Delivery.FAILED, error=claim.row.last_error)
+        if not claim.taken:
             raise TransientError(f"message {key} is being sent by another run")
     return None
 
 
 def _settle(services: Services, key: str, **values: Any) -> None:
     with services.db.session() as session:
-        session.execute(update(OutgoingMessage).where(OutgoingMessage.idempotency_key == key).values(**values))
+        MESSAGE_LEASE.settle(session, key, **values)
 
 
 def deliver(
