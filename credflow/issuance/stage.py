@@ -28,7 +28,7 @@ from credflow.badges.status_list import StatusList, build_status_list_credential
 from credflow.catalog.models import Credential, Issuer
 from credflow.db.models import Applicant, Decision, Event, IssuedBadge, OutgoingMessage, Submission, utcnow
 from credflow.errors import NotFoundError
-from credflow.issuance.pathways import (
+from credflow.issuance.rules import (
     Action,
     EarnedStep,
     Expire,

@@ -10,7 +10,7 @@ import pytest
 
 from credflow.catalog import load_catalog
 from credflow.catalog.loader import check_catalog
-from credflow.issuance.pathways import (
+from credflow.issuance.rules import (
     EarnedStep,
     Expire,
     HeldBadge,

@@ -40,7 +40,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from credflow.catalog.loader import CatalogProblem
+from credflow.catalog.loader import CatalogProblem, field_path
 from credflow.catalog.models import Record, Slug
 from credflow.errors import ConfigurationError
 
@@ -200,13 +200,6 @@ class PathwayError(ConfigurationError):
         self.problems = problems
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(file)"
-
-
 def _parse(path: Path, known_credentials: Collection[str] | None) -> tuple[Pathway | None, list[CatalogProblem]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -217,7 +210,7 @@ def _parse(path: Path, known_credentials: Collection[str] | None) -> tuple[Pathw
     try:
         pathway = Pathway.model_validate(data)
     except ValidationError as exc:
-        return None, [CatalogProblem(path, _field_path(err["loc"]), err["msg"]) for err in exc.errors()]
+        return None, [CatalogProblem(path, field_path(err["loc"]), err["msg"]) for err in exc.errors()]
     if known_credentials is not None:
         known = ", ".join(sorted(known_credentials)) or "none"
         unknown = [
