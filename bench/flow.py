@@ -17,7 +17,8 @@ from cli import demo_evidence as ev
 from cli.offline import apply_offline_defaults
 from credflow.intake.stage import ApplicantInfo, IntakeRequest, Upload, submit
 from credflow.lifecycle import State
-from credflow.notifications.stage import Notice, send_notice
+from credflow.notifications.rules import Notice
+from credflow.notifications.stage import send_notice
 from credflow.services import Services
 from credflow.validation.stage import run_validation
 

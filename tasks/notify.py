@@ -5,7 +5,8 @@ from __future__ import annotations
 from prefect import get_run_logger, task
 from prefect.cache_policies import NO_CACHE
 
-from credflow.notifications.stage import Delivery, DeliveryOutcome, Notice, send_notice
+from credflow.notifications.rules import Delivery, DeliveryOutcome, Notice
+from credflow.notifications.stage import send_notice
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
 from tasks.runtime import services
 

@@ -8,11 +8,10 @@ from prefect.cache_policies import NO_CACHE
 
 from credflow.assignment.stage import AssignmentRound, assign_reviewers
 from credflow.decision.stage import AggregationOutcome, aggregate
-from credflow.issuance.stage import IssueReport, issue_for_decision
-from credflow.letters.stage import record_hours, send_result
-from credflow.notifications.badges import BadgeNotice, BadgeSweep, send_badge_notice, sweep_badges
-from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
-from credflow.notifications.stage import DeliveryOutcome
+from credflow.issuance.stage import BadgeSweep, IssueReport, issue_for_decision, record_hours, sweep_badges
+from credflow.letters.stage import send_result
+from credflow.notifications.rules import BadgeNotice, DeliveryOutcome, ReviewerMail
+from credflow.notifications.stage import send_badge_notice, send_reviewer_mail
 from credflow.resubmission.stage import ChainSweep, close_if_exhausted, sweep_resubmissions
 from credflow.review.deadlines import SweepResult, sweep_deadlines
 from credflow.review.waiting import waiting_for_review

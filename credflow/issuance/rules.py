@@ -45,6 +45,7 @@ from credflow.catalog.models import Record, Slug
 from credflow.errors import ConfigurationError
 
 NEVER = "never"
+REMIND_DAYS = 60  # Credly reminds 60 days before a badge expires
 _DURATION = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<days>\d+)D)?$")
 
 
@@ -510,7 +511,7 @@ def apply_actions(
     return result
 
 
-def expiring(held: Sequence[HeldBadge], today: date, remind_days: int = 60) -> list[HeldBadge]:
+def expiring(held: Sequence[HeldBadge], today: date, remind_days: int = REMIND_DAYS) -> list[HeldBadge]:
     """Current credentials that expire within ``remind_days`` (Credly reminds 60 days before).
 
     Args:
@@ -539,3 +540,8 @@ def expired(held: Sequence[HeldBadge], today: date) -> list[HeldBadge]:
     """
     found = [h for h in held if h.current and h.valid_until is not None and h.valid_until <= today]
     return sorted(found, key=lambda h: (h.valid_until or date.max, h.id))
+
+
+def badge_page_url(public_url: str, badge_id: str) -> str:
+    """Where an issued badge is shown (and its OB 3.0 credential id)."""
+    return f"{public_url}/badges/{badge_id}"

@@ -30,7 +30,8 @@ from credflow.decision.stage import aggregate
 from credflow.errors import TransientError
 from credflow.intake.stage import IntakeRequest, Upload, submit
 from credflow.media import samples
-from credflow.notifications.stage import Notice, send_notice
+from credflow.notifications.rules import Notice
+from credflow.notifications.stage import send_notice
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
 from credflow.transcoding.stage import _claim as claim_transcode

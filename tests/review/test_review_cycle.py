@@ -13,7 +13,8 @@ from credflow.decision.stage import aggregate, is_backread
 from credflow.errors import ConfigurationError
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
-from credflow.notifications.reviewers import ReviewerMail, review_link, send_reviewer_mail
+from credflow.notifications.rules import ReviewerMail
+from credflow.notifications.stage import review_link, send_reviewer_mail
 from credflow.review.deadlines import sweep_deadlines
 from credflow.review.links import AccessDenied
 from credflow.review.stage import ScoringError, decline, open_assignment, submit_review
