@@ -12,7 +12,8 @@ from credflow.issuance.stage import BadgeSweep, IssueReport, issue_for_decision,
 from credflow.letters.stage import send_result
 from credflow.notifications.rules import BadgeNotice, DeliveryOutcome, ReviewerMail
 from credflow.notifications.stage import send_badge_notice, send_reviewer_mail
-from credflow.resubmission.stage import ChainSweep, close_if_exhausted, sweep_resubmissions
+from credflow.resubmission.rules import ChainSweep
+from credflow.resubmission.stage import close_if_exhausted, sweep_resubmissions
 from credflow.review.deadlines import SweepResult, sweep_deadlines
 from credflow.review.waiting import waiting_for_review
 from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient
