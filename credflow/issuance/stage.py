@@ -49,7 +49,6 @@ from credflow.issuance.rules import (
     Renew,
     badge_page_url,
     evaluate,
-    load_pathways,
 )
 from credflow.notifications.rules import BadgeNotice, badge_notice_key
 from credflow.notifications.stage import send_badge_notice
@@ -271,18 +270,13 @@ def _pathway_issuer(services: Services, pathway: Pathway) -> Issuer:
     raise RuntimeError(f"pathway {pathway.id}: no micro-credential of issuer {pathway.issuer} in the catalog")
 
 
-def pathways(services: Services) -> dict[str, Pathway]:
-    """The pathway rules in ``<catalog>/pathways``."""
-    return load_pathways(services.settings.catalog_dir / "pathways", known_credentials=services.catalog.credentials)
-
-
 def apply_pathways(services: Services, applicant_id: str, *, today: date | None = None) -> IssueReport:
     """Evaluate every pathway for one applicant and issue, renew or expire their pathway badges."""
     today = today or utcnow().date()
     issued: list[str] = []
     renewed: list[str] = []
     expired: list[str] = []
-    for pathway in pathways(services).values():
+    for pathway in services.pathways.values():
         issuer = _pathway_issuer(services, pathway)
         badges = {badge.id: badge for badge in pathway.badges}
         with services.db.session() as session:
