@@ -18,7 +18,8 @@ from cli.offline import apply_offline_defaults
 from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
-from credflow.notifications.stage import Notice, send_notice
+from credflow.notifications.rules import Notice
+from credflow.notifications.stage import send_notice
 from credflow.services import Services
 from credflow.validation.stage import run_validation
 

@@ -45,12 +45,11 @@ from credflow.db.models import Assignment, Decision, IssuedBadge, OutgoingMessag
 from credflow.decision.stage import aggregate
 from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
 from credflow.intake.stage import submit
-from credflow.issuance.stage import issue_for_decision
-from credflow.letters.stage import record_hours, send_result
+from credflow.issuance.stage import issue_for_decision, record_hours
+from credflow.letters.stage import send_result
 from credflow.lifecycle import State
-from credflow.notifications.badges import BadgeNotice, send_badge_notice
-from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
-from credflow.notifications.stage import Notice, send_notice
+from credflow.notifications.rules import BadgeNotice, Notice, ReviewerMail
+from credflow.notifications.stage import send_badge_notice, send_notice, send_reviewer_mail
 from credflow.resubmission.stage import close_if_exhausted
 from credflow.review.stage import open_assignment, submit_review
 from credflow.reviewers.rules import parse_pool

@@ -162,7 +162,7 @@ def review_relink(
 
     For a leaked CREDFLOW_SECRET_KEY (after replacing it, open links are dead) or forwarded links.
     """
-    from credflow.notifications.reviewers import reissue_links
+    from credflow.notifications.stage import reissue_links
 
     if not yes and not typer.confirm("Replace every open review link and email the reviewers?"):
         _fail("nothing changed")

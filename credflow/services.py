@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from credflow.catalog import Catalog, load_catalog
 from credflow.db.engine import Database
 from credflow.db.migrate import upgrade
+from credflow.issuance.rules import Pathway, load_pathways
 from credflow.keyring import Purpose
 from credflow.mail.base import Mailer
 from credflow.media.base import Media
@@ -25,6 +27,11 @@ class Services:
     mail_backend: str
     catalog: Catalog
     media: Media
+
+    @cached_property
+    def pathways(self) -> dict[str, Pathway]:
+        """The pathway rules in ``<catalog>/pathways``, by id: parsed on first use, then kept for the process."""
+        return load_pathways(self.settings.catalog_dir / "pathways", known_credentials=self.catalog.credentials)
 
     def close(self) -> None:
         self.db.dispose()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from credflow.notifications.stage import alert_operator, run_summary
+from credflow.notifications.rules import run_summary
+from credflow.notifications.stage import alert_operator
 from tasks.runtime import services
 
 

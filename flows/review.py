@@ -5,8 +5,7 @@ from __future__ import annotations
 from prefect import flow
 
 from credflow.lifecycle import State
-from credflow.notifications.badges import BadgeNotice
-from credflow.notifications.reviewers import ReviewerMail
+from credflow.notifications.rules import BadgeNotice, ReviewerMail
 from flows.alerts import email_operator_on_failure
 from tasks.artifacts import publish_submission
 from tasks.assignment import assignment_round

@@ -6,7 +6,7 @@ from prefect import flow, tags
 from prefect.runtime import flow_run
 
 from credflow.lifecycle import State
-from credflow.notifications.stage import Notice
+from credflow.notifications.rules import Notice
 from credflow.submissions import get_submission
 from flows.alerts import email_operator_on_failure
 from flows.review import announce_round

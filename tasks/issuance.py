@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prefect import get_run_logger
 
-from credflow.issuance.stage import IssueReport, issue_for_decision
-from credflow.letters.stage import record_hours
-from credflow.notifications.badges import BadgeSweep, sweep_badges
+from credflow.issuance.stage import BadgeSweep, IssueReport, issue_for_decision, record_hours, sweep_badges
 from tasks.retry import retried_task
 from tasks.runtime import services
 

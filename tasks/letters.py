@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from credflow.letters.stage import send_result
-from credflow.notifications.stage import DeliveryOutcome
+from credflow.notifications.rules import DeliveryOutcome
 from tasks.retry import retried_task
 from tasks.runtime import services
 

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from prefect import get_run_logger
 
-from credflow.notifications.badges import BadgeNotice, send_badge_notice
-from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
-from credflow.notifications.stage import Delivery, DeliveryOutcome, Notice, send_notice
+from credflow.notifications.rules import BadgeNotice, Delivery, DeliveryOutcome, Notice, ReviewerMail
+from credflow.notifications.stage import send_badge_notice, send_notice, send_reviewer_mail
 from tasks.retry import retried_task
 from tasks.runtime import services
 

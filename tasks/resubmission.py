@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from credflow.resubmission.stage import ChainSweep, close_if_exhausted, sweep_resubmissions
+from credflow.resubmission.rules import ChainSweep
+from credflow.resubmission.stage import close_if_exhausted, sweep_resubmissions
 from tasks.retry import retried_task
 from tasks.runtime import services
 

@@ -20,7 +20,7 @@ from credflow.badges.ob2 import Issuer as OB2Issuer
 from credflow.badges.verify import verify_credential
 from credflow.catalog.models import Issuer
 from credflow.db.models import Decision, IssuedBadge, Submission
-from credflow.issuance.stage import key_store, ob2_issuer_url, ob2_key_store, pathways, status_list_credential
+from credflow.issuance.stage import key_store, ob2_issuer_url, ob2_key_store, status_list_credential
 from credflow.services import Services
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def _art(services: Services, badge_key: str) -> BadgeArt | None:
     credential = services.catalog.credentials.get(badge_key)
     if credential is not None:
         return BadgeArt.for_credential(credential)
-    for pathway in pathways(services).values():
+    for pathway in services.pathways.values():
         for info in pathway.badges:
             if info.id == badge_key:
                 issuer = next(
@@ -211,7 +211,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
                 issuer=ob2_issuer_url(services, credential.issuer.id),
             )
             return JSONResponse(dict(badge_class.document()), media_type=JSON_LD)
-        for pathway in pathways(services).values():
+        for pathway in services.pathways.values():
             for info in pathway.badges:
                 if info.id == badge_key:
                     badge_class = BadgeClass(

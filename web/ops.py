@@ -16,7 +16,8 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from credflow.keyring import KeyRing, Purpose
-from credflow.notifications.stage import alert_operator, run_summary
+from credflow.notifications.rules import run_summary
+from credflow.notifications.stage import alert_operator
 from credflow.services import Services
 
 ALERT_PATH = "/ops/alerts"

@@ -33,7 +33,8 @@ class CatalogError(ConfigurationError):
         self.problems = problems
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
+def field_path(loc: tuple[int | str, ...]) -> str:
+    """A pydantic error location as a field path (``criteria[2].levels``), or ``(file)`` for the whole file."""
     path = ""
     for part in loc:
         path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
@@ -50,7 +51,7 @@ def _parse(path: Path) -> tuple[Credential | None, list[CatalogProblem]]:
     try:
         return Credential.model_validate(data), []
     except ValidationError as exc:
-        return None, [CatalogProblem(path, _field_path(err["loc"]), err["msg"]) for err in exc.errors()]
+        return None, [CatalogProblem(path, field_path(err["loc"]), err["msg"]) for err in exc.errors()]
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ import json
 import secrets
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
@@ -26,9 +26,20 @@ from credflow.badges.ob3 import AchievementInfo, EvidenceLink, IssuerProfile, St
 from credflow.badges.proof import add_proof, sign_credential
 from credflow.badges.status_list import StatusList, build_status_list_credential
 from credflow.catalog.models import Credential, Issuer
-from credflow.db.models import Applicant, Decision, Event, IssuedBadge, OutgoingMessage, Submission, utcnow
+from credflow.db.models import (
+    Applicant,
+    Decision,
+    Event,
+    InServiceHours,
+    IssuedBadge,
+    OutgoingMessage,
+    Submission,
+    utcnow,
+)
 from credflow.errors import NotFoundError
-from credflow.issuance.pathways import (
+from credflow.issuance.hours import confirmation_code
+from credflow.issuance.rules import (
+    REMIND_DAYS,
     Action,
     EarnedStep,
     Expire,
@@ -36,11 +47,13 @@ from credflow.issuance.pathways import (
     Issue,
     Pathway,
     Renew,
+    badge_page_url,
     evaluate,
-    load_pathways,
 )
+from credflow.notifications.rules import BadgeNotice, badge_notice_key
+from credflow.notifications.stage import send_badge_notice
 from credflow.services import Services
-from credflow.submissions import record_event
+from credflow.submissions import get_submission, record_event
 
 
 @dataclass(frozen=True)
@@ -69,7 +82,7 @@ def status_list_url(services: Services, issuer_id: str, fingerprint: str) -> str
 
 
 def badge_url(services: Services, badge_id: str) -> str:
-    return f"{services.settings.public_url}/badges/{badge_id}"
+    return badge_page_url(services.settings.public_url, badge_id)
 
 
 def _profile(services: Services, issuer: Issuer) -> IssuerProfile:
@@ -257,18 +270,13 @@ def _pathway_issuer(services: Services, pathway: Pathway) -> Issuer:
     raise RuntimeError(f"pathway {pathway.id}: no micro-credential of issuer {pathway.issuer} in the catalog")
 
 
-def pathways(services: Services) -> dict[str, Pathway]:
-    """The pathway rules in ``<catalog>/pathways``."""
-    return load_pathways(services.settings.catalog_dir / "pathways", known_credentials=services.catalog.credentials)
-
-
 def apply_pathways(services: Services, applicant_id: str, *, today: date | None = None) -> IssueReport:
     """Evaluate every pathway for one applicant and issue, renew or expire their pathway badges."""
     today = today or utcnow().date()
     issued: list[str] = []
     renewed: list[str] = []
     expired: list[str] = []
-    for pathway in pathways(services).values():
+    for pathway in services.pathways.values():
         issuer = _pathway_issuer(services, pathway)
         badges = {badge.id: badge for badge in pathway.badges}
         with services.db.session() as session:
@@ -413,7 +421,7 @@ def _with_unannounced(
             session.scalars(
                 select(OutgoingMessage.idempotency_key).where(
                     OutgoingMessage.idempotency_key.in_(
-                        [f"{n}:{b.id}" for b in badges for n in ("badge_issued", "badge_renewed")]
+                        [badge_notice_key(n, b.id) for b in badges for n in (BadgeNotice.ISSUED, BadgeNotice.RENEWED)]
                     ),
                     OutgoingMessage.state == "sent",
                 )
@@ -422,10 +430,74 @@ def _with_unannounced(
         for badge in badges:
             if badge.state != "active" or badge.id in issued or badge.id in renewed:
                 continue
-            notice = "badge_renewed" if badge.id in successors else "badge_issued"
-            if f"{notice}:{badge.id}" not in sent:
+            notice = BadgeNotice.RENEWED if badge.id in successors else BadgeNotice.ISSUED
+            if badge_notice_key(notice, badge.id) not in sent:
                 (renewed if badge.id in successors else issued).append(badge.id)
     return tuple(issued), tuple(renewed)
+
+
+def record_hours(services: Services, submission_id: str) -> InServiceHours | None:
+    """Record the in-service hours of an earned micro-credential (one record per decision)."""
+    with services.db.session() as session:
+        decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
+        if decision is None or decision.outcome != "earned":
+            return None
+        existing = session.scalar(select(InServiceHours).where(InServiceHours.decision_id == decision.id))
+        if existing is not None:
+            return existing
+        sub = get_submission(session, submission_id)
+        credential = services.catalog.get(sub.credential_id)
+        row = InServiceHours(
+            decision_id=decision.id,
+            applicant_id=sub.applicant_id,
+            credential_id=credential.id,
+            hours=credential.in_service_hours,
+            earned_on=decision.decided_at.date(),
+            confirmation=confirmation_code(decision.id),
+        )
+        try:
+            with session.begin_nested():
+                session.add(row)
+        except IntegrityError:
+            return session.scalar(select(InServiceHours).where(InServiceHours.decision_id == decision.id))
+        record_event(
+            session,
+            submission_id=submission_id,
+            kind="hours_recorded",
+            actor="issuer",
+            detail={"hours": row.hours, "confirmation": row.confirmation},
+        )
+        return row
+
+
+@dataclass(frozen=True)
+class BadgeSweep:
+    reminded: tuple[str, ...]
+    expired: tuple[str, ...]
+
+
+def sweep_badges(services: Services, *, today: date | None = None) -> BadgeSweep:
+    """Send the 60-day expiry reminder once per badge and record pathway expiries."""
+    today = today or utcnow().date()
+    horizon = today + timedelta(days=REMIND_DAYS)
+    with services.db.session() as session:
+        due = session.scalars(
+            select(IssuedBadge).where(
+                IssuedBadge.state == "active",
+                IssuedBadge.valid_until.is_not(None),
+                IssuedBadge.expiry_reminded_at.is_(None),
+            )
+        ).all()
+        remind = [b.id for b in due if b.valid_until is not None and today < b.valid_until.date() <= horizon]
+        holders = sorted(set(session.scalars(select(IssuedBadge.applicant_id).where(IssuedBadge.kind == "pathway"))))
+    for badge_id in remind:
+        send_badge_notice(services, badge_id, BadgeNotice.EXPIRING)
+        with services.db.session() as session:
+            session.get_one(IssuedBadge, badge_id).expiry_reminded_at = utcnow()
+    expired: list[str] = []
+    for applicant_id in holders:
+        expired += apply_pathways(services, applicant_id, today=today).expired
+    return BadgeSweep(tuple(remind), tuple(expired))
 
 
 def revoke(services: Services, badge_id: str, *, reason: str, actor: str = "operator") -> IssuedBadge:

@@ -1,4 +1,4 @@
-"""After a decision: in-service hours for an earned micro-credential, and the result letter, once."""
+"""After a decision: the applicant's result letter, rendered from the records and sent once."""
 
 from __future__ import annotations
 
@@ -6,18 +6,18 @@ from dataclasses import replace
 from datetime import timedelta
 
 from sqlalchemy import select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credflow.catalog.models import Credential
 from credflow.db.models import Assignment, Decision, InServiceHours, IssuedBadge
 from credflow.errors import NotFoundError, TransientError
-from credflow.issuance.hours import confirmation_code
+from credflow.issuance.rules import badge_page_url
 from credflow.letters.rules import BadgeLinks, LetterInput, Outcome, criterion_results, render_letter
 from credflow.mail.base import Attachment, Message
-from credflow.notifications.stage import DeliveryOutcome, deliver
+from credflow.notifications.rules import DeliveryOutcome
+from credflow.notifications.stage import deliver
 from credflow.services import Services
-from credflow.submissions import get_submission, record_event
+from credflow.submissions import get_submission
 
 
 def letter_verdicts(
@@ -35,42 +35,8 @@ def letter_verdicts(
 
 def badge_links(services: Services, badge_id: str) -> BadgeLinks:
     """Where an issued badge can be seen, downloaded and verified."""
-    base = f"{services.settings.public_url}/badges/{badge_id}"
+    base = badge_page_url(services.settings.public_url, badge_id)
     return BadgeLinks(verification_url=base, json_url=f"{base}/credential.json", png_url=f"{base}/badge.png")
-
-
-def record_hours(services: Services, submission_id: str) -> InServiceHours | None:
-    """Record the in-service hours of an earned micro-credential (one record per decision)."""
-    with services.db.session() as session:
-        decision = session.scalar(select(Decision).where(Decision.submission_id == submission_id))
-        if decision is None or decision.outcome != "earned":
-            return None
-        existing = session.scalar(select(InServiceHours).where(InServiceHours.decision_id == decision.id))
-        if existing is not None:
-            return existing
-        sub = get_submission(session, submission_id)
-        credential = services.catalog.get(sub.credential_id)
-        row = InServiceHours(
-            decision_id=decision.id,
-            applicant_id=sub.applicant_id,
-            credential_id=credential.id,
-            hours=credential.in_service_hours,
-            earned_on=decision.decided_at.date(),
-            confirmation=confirmation_code(decision.id),
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-        except IntegrityError:
-            return session.scalar(select(InServiceHours).where(InServiceHours.decision_id == decision.id))
-        record_event(
-            session,
-            submission_id=submission_id,
-            kind="hours_recorded",
-            actor="issuer",
-            detail={"hours": row.hours, "confirmation": row.confirmation},
-        )
-        return row
 
 
 def result_letter(services: Services, submission_id: str) -> Message:

@@ -1,4 +1,4 @@
-"""Notifications: render a message for a submission event and deliver it exactly once.
+"""Notifications: render a message (applicant notices, reviewer mail, badge notices) and deliver it exactly once.
 
 Every message has an idempotency key recorded in the ``messages`` table. A sender
 claims the key before calling the mail service, so retried tasks, re-run flows and
@@ -7,51 +7,48 @@ concurrent runs never send the same message twice.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
-from jinja2 import TemplateError
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
-from credflow.db.models import OutgoingMessage, Submission, utcnow
+from credflow.calendar import business_days_between
+from credflow.db.models import Applicant, Assignment, IssuedBadge, OutgoingMessage, Submission, new_id, utcnow
 from credflow.errors import TransientError
 from credflow.formatting import human_size
-from credflow.mail.base import Message, PermanentMailError, TransientMailError
+from credflow.issuance.rules import badge_page_url
+from credflow.leases import Lease
+from credflow.mail.base import Message, TransientMailError
 from credflow.mail.render import render_message
+from credflow.notifications.rules import (
+    UNSENDABLE,
+    BadgeNotice,
+    Delivery,
+    DeliveryOutcome,
+    Notice,
+    ReviewerMail,
+    badge_notice_key,
+    notice_key,
+    reviewer_mail_key,
+)
+from credflow.review.links import issue_token
+from credflow.review.rules import anonymous_id
 from credflow.services import Services
 from credflow.submissions import get_submission, record_event
 
 CLAIM = timedelta(minutes=5)
-#: What rendering a message or building it for the wire raises when its content cannot make an email
-#: (a bad template variable, text no header takes): retrying cannot help, so the message is given up.
-UNSENDABLE: tuple[type[BaseException], ...] = (TemplateError, ValueError, TypeError, LookupError, PermanentMailError)
-
-
-class Notice(StrEnum):
-    RECEIVED = "received"
-    RETURNED = "returned"
-
-
-class Delivery(StrEnum):
-    SENT = "sent"
-    ALREADY_SENT = "already_sent"
-    FAILED = "failed"  # permanently refused; the operator was told
-
-
-@dataclass(frozen=True)
-class DeliveryOutcome:
-    key: str
-    delivery: Delivery
-    provider_id: str | None = None
-    error: str | None = None
-
-
-def notice_key(notice: Notice, submission_id: str) -> str:
-    """The idempotency key of one notice about one submission attempt."""
-    return f"{notice.value}:{submission_id}"
+#: A message is claimed per idempotency key before the mail service is called; a lapsed claim
+#: (the sender crashed) lets a later run try again.
+MESSAGE_LEASE = Lease(
+    model=OutgoingMessage,
+    key=OutgoingMessage.idempotency_key,
+    state=OutgoingMessage.state,
+    until=OutgoingMessage.claimed_until,
+    attempts=OutgoingMessage.attempts,
+    length=CLAIM,
+    held="sending",
+    free=("pending",),
+)
 
 
 def render_notice(services: Services, submission_id: str, notice: Notice) -> Message:
@@ -93,45 +90,31 @@ def render_notice(services: Services, submission_id: str, notice: Notice) -> Mes
 def _claim(services: Services, message: Message, submission_id: str | None, now: datetime) -> DeliveryOutcome | None:
     key = message.idempotency_key
     with services.db.session() as session:
-        row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
-        if row is None:
-            try:
-                with session.begin_nested():
-                    row = OutgoingMessage(
-                        idempotency_key=key,
-                        submission_id=submission_id,
-                        kind=message.kind,
-                        recipient=message.to_email,
-                        subject=message.subject,
-                        state="pending",
-                    )
-                    session.add(row)
-            except IntegrityError:
-                row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
-                assert row is not None
-        if row.state == "sent":
-            return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
-        if row.state == "failed":
-            return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
-        claimed = session.execute(
-            update(OutgoingMessage)
-            .where(
-                OutgoingMessage.idempotency_key == key,
-                or_(
-                    OutgoingMessage.state == "pending",
-                    (OutgoingMessage.state == "sending") & (OutgoingMessage.claimed_until < now),
-                ),
-            )
-            .values(state="sending", claimed_until=now + CLAIM, attempts=OutgoingMessage.attempts + 1)
+        claim = MESSAGE_LEASE.claim(
+            session,
+            key,
+            now=now,
+            new=lambda: OutgoingMessage(
+                idempotency_key=key,
+                submission_id=submission_id,
+                kind=message.kind,
+                recipient=message.to_email,
+                subject=message.subject,
+                state="pending",
+            ),
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if claim.settled and claim.row.state == "sent":
+            return DeliveryOutcome(key, Delivery.ALREADY_SENT, claim.row.provider_id)
+        if claim.settled:
+            return DeliveryOutcome(key, Delivery.FAILED, error=claim.row.last_error)
+        if not claim.taken:
             raise TransientError(f"message {key} is being sent by another run")
     return None
 
 
 def _settle(services: Services, key: str, **values: Any) -> None:
     with services.db.session() as session:
-        session.execute(update(OutgoingMessage).where(OutgoingMessage.idempotency_key == key).values(**values))
+        MESSAGE_LEASE.settle(session, key, **values)
 
 
 def deliver(
@@ -237,11 +220,6 @@ def send_notice(services: Services, submission_id: str, notice: Notice) -> Deliv
     return deliver(services, message, submission_id=submission_id)
 
 
-def run_summary(*, flow_run_name: str, flow_name: str, flow_run_id: str, state: str) -> str:
-    """One line naming a flow run, shared by the failure hook and the automation (it keys the email)."""
-    return f"flow run {flow_run_name} ({flow_name}, {flow_run_id[:8]}) {state.lower()}"
-
-
 def alert_operator(
     services: Services, *, summary: str, submission_id: str | None, detail: str
 ) -> DeliveryOutcome | None:
@@ -278,3 +256,105 @@ def alert_operator(
         return deliver(services, message, submission_id=known)
     except TransientError:
         return None
+
+
+# -- reviewer mail ----------------------------------------------------------------------------
+
+
+def review_link(services: Services, assignment: Assignment) -> str:
+    """The private link of an active assignment."""
+    if assignment.token_nonce is None:
+        return ""
+    token = issue_token(
+        services.settings.keyring,
+        assignment_id=assignment.id,
+        nonce=assignment.token_nonce,
+        due_at=assignment.due_at,
+    )
+    return f"{services.settings.public_url}/review/{token}"
+
+
+def send_reviewer_mail(
+    services: Services, assignment_id: str, kind: ReviewerMail, *, reissued: bool = False
+) -> DeliveryOutcome:
+    """Render and deliver one reviewer email; its key (``<kind>:<assignment>``) makes it once only.
+
+    A reissued assignment email (after :func:`reissue_links`) is keyed by the link's new nonce, so
+    each reissue is sent once.
+    """
+    with services.db.session() as session:
+        assignment = session.get_one(Assignment, assignment_id)
+        sub = get_submission(session, assignment.submission_id)
+        credential = services.catalog.get(sub.credential_id)
+        context = {
+            "reviewer_name": assignment.reviewer.name,
+            "credential_title": credential.title,
+            "issuer_name": credential.issuer.name,
+            "applicant": anonymous_id(sub),
+            "attempt": sub.attempt,
+            "short_id": sub.id[:8],
+            "role": assignment.role,
+            "criteria_count": len(assignment.criteria or []),
+            "link": review_link(services, assignment),
+            "due": f"{assignment.due_at:%A %d %B %Y}",
+            "business_days": max(business_days_between(assignment.assigned_at, assignment.due_at), 0),
+            "reissued": reissued,
+        }
+        key = reviewer_mail_key(kind, assignment.id, reissued=reissued, nonce=assignment.token_nonce)
+        message = render_message(
+            kind.value,
+            idempotency_key=key,
+            to_email=assignment.reviewer.email,
+            to_name=assignment.reviewer.name,
+            context=context,
+        )
+        submission_id = sub.id
+    return deliver(services, message, submission_id=submission_id)
+
+
+def reissue_links(services: Services) -> list[str]:
+    """Give every active assignment a new private link and email it; the old links stop working at once.
+
+    For a leaked ``CREDFLOW_SECRET_KEY`` (replaced without a previous key, every open link is dead) or
+    links forwarded where they should not be. Each reviewer gets one email per reissue.
+
+    Returns:
+        The ids of the assignments whose links were reissued.
+    """
+    with services.db.session() as session:
+        active = list(
+            session.scalars(select(Assignment).where(Assignment.state == "active", Assignment.token_nonce.is_not(None)))
+        )
+        for assignment in active:
+            assignment.token_nonce = new_id()
+        ids = [assignment.id for assignment in active]
+    for assignment_id in ids:
+        send_reviewer_mail(services, assignment_id, ReviewerMail.ASSIGNMENT, reissued=True)
+    return ids
+
+
+# -- badge notices ----------------------------------------------------------------------------
+
+
+def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) -> DeliveryOutcome:
+    """Email the holder about one badge; the key ``<notice>:<badge>`` makes it once only."""
+    with services.db.session() as session:
+        badge = session.get_one(IssuedBadge, badge_id)
+        applicant = session.get_one(Applicant, badge.applicant_id)
+        message = render_message(
+            notice.value,
+            idempotency_key=badge_notice_key(notice, badge.id),
+            to_email=applicant.email,
+            to_name=applicant.name,
+            context={
+                "applicant_name": applicant.name,
+                "badge_name": badge.ob3["credentialSubject"]["achievement"]["name"],
+                "issuer_name": badge.ob3["issuer"].get("name", badge.issuer_id),
+                "valid_until": f"{badge.valid_until:%d %B %Y}" if badge.valid_until else "",
+                "link": badge_page_url(services.settings.public_url, badge.id),
+                "short_id": badge.id[:8],
+                "attempt": 1,
+            },
+        )
+        submission_id = badge.submission_id
+    return deliver(services, message, submission_id=submission_id)

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import datetime, timedelta
-from enum import StrEnum
+from datetime import datetime
 
 from sqlalchemy import select
 
@@ -12,16 +10,11 @@ from credflow.db.models import Submission, utcnow
 from credflow.errors import IllegalTransition
 from credflow.lifecycle import State
 from credflow.mail.render import render_message
-from credflow.notifications.stage import Delivery, DeliveryOutcome, deliver
+from credflow.notifications.rules import Delivery, DeliveryOutcome
+from credflow.notifications.stage import deliver
+from credflow.resubmission.rules import ChainNotice, ChainSweep, due_notice, resubmit_by
 from credflow.services import Services
 from credflow.submissions import get_submission, record_event, transition, unlock_count
-
-REMIND_BEFORE = timedelta(days=7)
-
-
-class ChainNotice(StrEnum):
-    REMINDER = "resubmit_reminder"
-    CLOSED = "chain_closed"
 
 
 def allowed_attempts(services: Services, submission: Submission) -> int:
@@ -35,7 +28,7 @@ def allowed_attempts(services: Services, submission: Submission) -> int:
 def resubmit_deadline(services: Services, submission: Submission) -> datetime:
     """When the resubmission window of a "not yet" attempt ends."""
     credential = services.catalog.get(submission.credential_id)
-    return submission.state_since + timedelta(days=credential.resubmission_window_days)
+    return resubmit_by(submission.state_since, credential.resubmission_window_days)
 
 
 def send_chain_notice(
@@ -76,12 +69,6 @@ def close_if_exhausted(services: Services, submission_id: str, *, now: datetime 
     return True
 
 
-@dataclass(frozen=True)
-class ChainSweep:
-    reminded: tuple[str, ...]
-    closed: tuple[str, ...]
-
-
 def sweep_resubmissions(services: Services, *, now: datetime | None = None) -> ChainSweep:
     """Remind a week before a resubmission window ends (once); close chains whose window lapsed."""
     now = now or utcnow()
@@ -90,7 +77,8 @@ def sweep_resubmissions(services: Services, *, now: datetime | None = None) -> C
         due = [(sub.id, resubmit_deadline(services, sub)) for sub in waiting]
     reminded, closed = [], []
     for submission_id, deadline in due:
-        if now > deadline:
+        notice = due_notice(deadline, now)
+        if notice is ChainNotice.CLOSED:
             with services.db.session() as session:
                 sub = get_submission(session, submission_id)
                 if sub.state != State.NOT_YET:
@@ -99,7 +87,7 @@ def sweep_resubmissions(services: Services, *, now: datetime | None = None) -> C
             send_chain_notice(services, submission_id, ChainNotice.CLOSED, reason="window")
             closed.append(submission_id)
         elif (
-            now >= deadline - REMIND_BEFORE
+            notice is ChainNotice.REMINDER
             and send_chain_notice(services, submission_id, ChainNotice.REMINDER).delivery == Delivery.SENT
         ):
             reminded.append(submission_id)

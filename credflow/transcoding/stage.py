@@ -8,12 +8,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import or_, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import select
 
 from credflow.catalog.models import EvidenceKind
 from credflow.db.models import Transcode, utcnow
 from credflow.errors import TransientError
+from credflow.leases import Lease
 from credflow.lifecycle import State
 from credflow.media.base import MediaProbe, TranscodeError
 from credflow.services import Services
@@ -22,6 +22,17 @@ from credflow.transcoding.rules import TranscodeOutcome, VideoJob, output_keys, 
 
 LEASE = timedelta(minutes=2)
 LEASE_RENEWAL_SECONDS = 30.0
+#: A transcode is claimed per input sha256 by one worker (its owner), under a lease that progress renews.
+TRANSCODE_LEASE = Lease(
+    model=Transcode,
+    key=Transcode.input_sha256,
+    state=Transcode.state,
+    until=Transcode.lease_until,
+    attempts=Transcode.attempts,
+    length=LEASE,
+    held="running",
+    owner="owner",
+)
 
 
 def video_jobs(services: Services, submission_id: str) -> list[VideoJob]:
@@ -49,40 +60,22 @@ def video_jobs(services: Services, submission_id: str) -> list[VideoJob]:
 def _claim(services: Services, sha256: str, owner: str, now: datetime) -> TranscodeOutcome | None:
     """Take the transcode of ``sha256`` for ``owner``; return the outcome instead if it is settled."""
     with services.db.session() as session:
-        row = session.scalar(select(Transcode).where(Transcode.input_sha256 == sha256))
-        if row is None:
-            try:
-                with session.begin_nested():
-                    session.add(
-                        Transcode(
-                            input_sha256=sha256, state="running", owner=owner, lease_until=now + LEASE, attempts=1
-                        )
-                    )
-                return None
-            except IntegrityError:
-                row = session.scalar(select(Transcode).where(Transcode.input_sha256 == sha256))
-                assert row is not None
-        if row.state == "done":
-            return TranscodeOutcome(sha256, True, True, row.output_key, row.poster_key)
-        if row.state == "failed":
-            return TranscodeOutcome(sha256, False, True, error=row.error)
-        taken = session.execute(
-            update(Transcode)
-            .where(
-                Transcode.input_sha256 == sha256,
-                Transcode.state == "running",
-                or_(Transcode.owner == owner, Transcode.lease_until.is_(None), Transcode.lease_until < now),
-            )
-            .values(owner=owner, lease_until=now + LEASE, attempts=Transcode.attempts + 1)
+        claim = TRANSCODE_LEASE.claim(
+            session, sha256, now=now, owner=owner, new=lambda: Transcode(input_sha256=sha256, state="running")
         )
-        if taken.rowcount != 1:  # type: ignore[attr-defined]
+        row = claim.row
+        if claim.settled and row.state == "done":
+            return TranscodeOutcome(sha256, True, True, row.output_key, row.poster_key)
+        if claim.settled:
+            return TranscodeOutcome(sha256, False, True, error=row.error)
+        if not claim.taken:
             raise TransientError(f"video {sha256[:12]} is being transcoded by {row.owner}; will check again")
         return None
 
 
 def _settle(services: Services, sha256: str, **values: object) -> None:
     with services.db.session() as session:
-        session.execute(update(Transcode).where(Transcode.input_sha256 == sha256).values(**values))
+        TRANSCODE_LEASE.settle(session, sha256, **values)
 
 
 def transcode_video(

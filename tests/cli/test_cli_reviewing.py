@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 from cli.main import app
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import utcnow
-from credflow.notifications.reviewers import review_link
+from credflow.notifications.stage import review_link
 from credflow.submissions import get_submission
 from tests.review.test_review_cycle import _assignments, _ready, _scores, pool_yaml
 

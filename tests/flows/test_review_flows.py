@@ -15,7 +15,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 from cli.launch import decide_in_background, run_in_process
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import utcnow
-from credflow.notifications.reviewers import review_link
+from credflow.notifications.stage import review_link
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
 from flows.review import review_sweep

@@ -118,7 +118,9 @@ def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tm
 def test_expiry_reminders_are_sent_once_and_expiries_recorded(services, tmp_path):
     from datetime import date
 
-    from credflow.notifications.badges import BadgeNotice, send_badge_notice, sweep_badges
+    from credflow.issuance.stage import sweep_badges
+    from credflow.notifications.rules import BadgeNotice
+    from credflow.notifications.stage import send_badge_notice
 
     sid = _decided(services, tmp_path)
     with services.db.session() as session:

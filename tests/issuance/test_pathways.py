@@ -10,7 +10,7 @@ import pytest
 
 from credflow.catalog import load_catalog
 from credflow.catalog.loader import check_catalog
-from credflow.issuance.pathways import (
+from credflow.issuance.rules import (
     EarnedStep,
     Expire,
     HeldBadge,
@@ -250,3 +250,27 @@ def test_yaml_errors_name_file_and_field(tmp_path):
 
 def test_a_missing_pathways_folder_means_no_pathways(tmp_path):
     assert check_pathways(tmp_path / "absent") == ({}, [])
+
+
+def test_services_parse_the_pathways_once_per_process(make_settings, tmp_path):
+    import shutil
+
+    from credflow.services import build_services
+
+    catalog = tmp_path / "rubrics"
+    shutil.copytree(RUBRICS, catalog)
+    services = build_services(make_settings(catalog_dir=catalog), migrate=False)
+    try:
+        first = services.pathways
+        assert set(first) == {"openscied-facilitator"}
+        for path in (catalog / "pathways").glob("*.yaml"):
+            path.write_text("not: [a pathway", encoding="utf-8")  # a re-read would now fail
+        assert services.pathways is first  # a badge page's second look reads no file
+    finally:
+        services.close()
+    fresh = build_services(make_settings(catalog_dir=catalog), migrate=False)
+    try:
+        with pytest.raises(PathwayError):
+            _ = fresh.pathways  # a new process would see the broken file
+    finally:
+        fresh.close()

@@ -31,7 +31,8 @@ from credflow.errors import TransientError
 from credflow.intake.rules import IntakeRequest, Upload
 from credflow.intake.stage import submit
 from credflow.media import samples
-from credflow.notifications.stage import Notice, send_notice
+from credflow.notifications.rules import Notice
+from credflow.notifications.stage import send_notice
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
 from credflow.transcoding.stage import _claim as claim_transcode

@@ -7,8 +7,9 @@ import pytest
 from credflow.assignment.stage import assign_reviewers
 from credflow.decision.stage import aggregate
 from credflow.errors import TransientError
-from credflow.letters.stage import record_hours, result_letter, send_result
-from credflow.notifications.stage import Delivery
+from credflow.issuance.stage import record_hours
+from credflow.letters.stage import result_letter, send_result
+from credflow.notifications.rules import Delivery
 from credflow.review.stage import submit_review
 from tests.review.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
 

@@ -12,7 +12,8 @@ from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.mail.base import Message, SendReceipt, TransientMailError
 from credflow.mail.outbox import OutboxMailer
-from credflow.notifications.stage import Delivery, Notice, deliver, render_notice, send_notice
+from credflow.notifications.rules import Delivery, Notice
+from credflow.notifications.stage import deliver, render_notice, send_notice
 from credflow.services import build_services
 from tests.builders import anchoring_request, applicant
 from tests.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid

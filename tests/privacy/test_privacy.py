@@ -36,10 +36,11 @@ from credflow.db.models import (
 from credflow.decision.stage import aggregate
 from credflow.intake.rules import IntakeRequest, Upload
 from credflow.intake.stage import submit
-from credflow.issuance.stage import issue_for_decision
-from credflow.letters.stage import record_hours, send_result
+from credflow.issuance.stage import issue_for_decision, record_hours
+from credflow.letters.stage import send_result
 from credflow.lifecycle import State
-from credflow.notifications.stage import Notice, send_notice
+from credflow.notifications.rules import Notice
+from credflow.notifications.stage import send_notice
 from credflow.privacy.erase import REVOKE_REASON, ErasureRefused, erase_applicant
 from credflow.privacy.export import ApplicantErased, export_applicant
 from credflow.privacy.identity import UnknownApplicant

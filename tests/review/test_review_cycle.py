@@ -14,7 +14,8 @@ from credflow.decision.stage import aggregate
 from credflow.errors import ConfigurationError
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
-from credflow.notifications.reviewers import ReviewerMail, review_link, send_reviewer_mail
+from credflow.notifications.rules import ReviewerMail
+from credflow.notifications.stage import review_link, send_reviewer_mail
 from credflow.review.links import AccessDenied
 from credflow.review.rules import ScoringError
 from credflow.review.stage import decline, open_assignment, submit_review, sweep_deadlines

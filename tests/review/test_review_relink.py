@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 
 from cli.main import app
 from credflow.db.models import utcnow
-from credflow.notifications.reviewers import reissue_links
+from credflow.notifications.stage import reissue_links
 from credflow.review.links import AccessDenied
 from credflow.review.stage import open_assignment
 from tests.review_world import assign, assignment_row, udl_submission

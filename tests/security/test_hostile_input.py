@@ -38,7 +38,8 @@ from credflow.keyring import Purpose
 from credflow.lifecycle import State
 from credflow.mail.base import Message, SendReceipt
 from credflow.mail.outbox import OutboxMailer
-from credflow.notifications.stage import Delivery, Notice, send_notice
+from credflow.notifications.rules import Delivery, Notice
+from credflow.notifications.stage import send_notice
 from credflow.review.links import issue_token
 from credflow.services import Services
 from credflow.storage.base import new_key

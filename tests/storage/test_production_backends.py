@@ -12,7 +12,8 @@ from cli import demo_evidence as ev
 from credflow.intake.rules import IntakeRequest, Upload
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
-from credflow.notifications.stage import Delivery, Notice, send_notice
+from credflow.notifications.rules import Delivery, Notice
+from credflow.notifications.stage import send_notice
 from credflow.services import build_services
 from credflow.transcoding.stage import finish_transcoding, transcode_video, video_jobs
 from credflow.validation.stage import run_validation

@@ -13,8 +13,7 @@ from credflow.db.models import utcnow
 from credflow.intake.rules import IntakeRequest, Upload
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
-from credflow.notifications.badges import BadgeNotice
-from credflow.notifications.stage import Delivery, Notice
+from credflow.notifications.rules import BadgeNotice, Delivery, Notice
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import run_validation
 from tasks.decision import aggregate_verdicts

@@ -14,7 +14,8 @@ from cli.demo_reviewers import free_port, link_in_email, running_server
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import Decision, utcnow
 from credflow.decision.stage import aggregate
-from credflow.notifications.reviewers import ReviewerMail, send_reviewer_mail
+from credflow.notifications.rules import ReviewerMail
+from credflow.notifications.stage import send_reviewer_mail
 from credflow.reviewers.rules import parse_pool
 from credflow.reviewers.stage import import_pool
 from credflow.services import Services

@@ -40,11 +40,12 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from credflow.catalog.loader import CatalogProblem
+from credflow.catalog.loader import CatalogProblem, field_path
 from credflow.catalog.models import Record, Slug
 from credflow.errors import ConfigurationError
 
 NEVER = "never"
+REMIND_DAYS = 60  # Credly reminds 60 days before a badge expires
 _DURATION = re.compile(r"^P(?:(?P<years>\d+)Y)?(?:(?P<months>\d+)M)?(?:(?P<days>\d+)D)?$")
 
 
@@ -200,13 +201,6 @@ class PathwayError(ConfigurationError):
         self.problems = problems
 
 
-def _field_path(loc: tuple[int | str, ...]) -> str:
-    path = ""
-    for part in loc:
-        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
-    return path or "(file)"
-
-
 def _parse(path: Path, known_credentials: Collection[str] | None) -> tuple[Pathway | None, list[CatalogProblem]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -217,7 +211,7 @@ def _parse(path: Path, known_credentials: Collection[str] | None) -> tuple[Pathw
     try:
         pathway = Pathway.model_validate(data)
     except ValidationError as exc:
-        return None, [CatalogProblem(path, _field_path(err["loc"]), err["msg"]) for err in exc.errors()]
+        return None, [CatalogProblem(path, field_path(err["loc"]), err["msg"]) for err in exc.errors()]
     if known_credentials is not None:
         known = ", ".join(sorted(known_credentials)) or "none"
         unknown = [
@@ -517,7 +511,7 @@ def apply_actions(
     return result
 
 
-def expiring(held: Sequence[HeldBadge], today: date, remind_days: int = 60) -> list[HeldBadge]:
+def expiring(held: Sequence[HeldBadge], today: date, remind_days: int = REMIND_DAYS) -> list[HeldBadge]:
     """Current credentials that expire within ``remind_days`` (Credly reminds 60 days before).
 
     Args:
@@ -546,3 +540,8 @@ def expired(held: Sequence[HeldBadge], today: date) -> list[HeldBadge]:
     """
     found = [h for h in held if h.current and h.valid_until is not None and h.valid_until <= today]
     return sorted(found, key=lambda h: (h.valid_until or date.max, h.id))
+
+
+def badge_page_url(public_url: str, badge_id: str) -> str:
+    """Where an issued badge is shown (and its OB 3.0 credential id)."""
+    return f"{public_url}/badges/{badge_id}"
