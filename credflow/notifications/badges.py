@@ -13,6 +13,7 @@ from credflow.issuance.stage import apply_pathways, badge_url
 from credflow.mail.render import render_message
 from credflow.notifications.stage import DeliveryOutcome, deliver
 from credflow.services import Services
+from credflow.states import BadgeState
 
 REMIND_DAYS = 60  # Credly reminds 60 days before a badge expires
 
@@ -60,7 +61,7 @@ def sweep_badges(services: Services, *, today: date | None = None) -> BadgeSweep
     with services.db.session() as session:
         due = session.scalars(
             select(IssuedBadge).where(
-                IssuedBadge.state == "active",
+                IssuedBadge.state == BadgeState.ACTIVE,
                 IssuedBadge.valid_until.is_not(None),
                 IssuedBadge.expiry_reminded_at.is_(None),
             )

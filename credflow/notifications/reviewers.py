@@ -13,6 +13,7 @@ from credflow.notifications.stage import DeliveryOutcome, deliver
 from credflow.review.links import issue_token
 from credflow.review.stage import anonymous_id
 from credflow.services import Services
+from credflow.states import AssignmentState
 from credflow.submissions import get_submission
 
 
@@ -86,7 +87,11 @@ def reissue_links(services: Services) -> list[str]:
     """
     with services.db.session() as session:
         active = list(
-            session.scalars(select(Assignment).where(Assignment.state == "active", Assignment.token_nonce.is_not(None)))
+            session.scalars(
+                select(Assignment).where(
+                    Assignment.state == AssignmentState.ACTIVE, Assignment.token_nonce.is_not(None)
+                )
+            )
         )
         for assignment in active:
             assignment.token_nonce = new_id()

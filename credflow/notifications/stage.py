@@ -13,7 +13,7 @@ from enum import StrEnum
 from typing import Any
 
 from jinja2 import TemplateError
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 from sqlalchemy.exc import IntegrityError
 
 from credflow.db.models import OutgoingMessage, Submission, utcnow
@@ -21,6 +21,7 @@ from credflow.errors import TransientError
 from credflow.mail.base import Message, PermanentMailError, TransientMailError
 from credflow.mail.render import render_message
 from credflow.services import Services
+from credflow.states import MessageState, move
 from credflow.submissions import get_submission, record_event
 
 CLAIM = timedelta(minutes=5)
@@ -112,35 +113,34 @@ def _claim(services: Services, message: Message, submission_id: str | None, now:
                         kind=message.kind,
                         recipient=message.to_email,
                         subject=message.subject,
-                        state="pending",
+                        state=MessageState.PENDING,
                     )
                     session.add(row)
             except IntegrityError:
                 row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
                 assert row is not None
-        if row.state == "sent":
+        if row.state == MessageState.SENT:
             return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
-        if row.state == "failed":
+        if row.state == MessageState.FAILED:
             return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
-        claimed = session.execute(
-            update(OutgoingMessage)
-            .where(
-                OutgoingMessage.idempotency_key == key,
-                or_(
-                    OutgoingMessage.state == "pending",
-                    (OutgoingMessage.state == "sending") & (OutgoingMessage.claimed_until < now),
-                ),
-            )
-            .values(state="sending", claimed_until=now + CLAIM, attempts=OutgoingMessage.attempts + 1)
+        # From pending, or from sending once the other sender's claim has lapsed.
+        claimed = move(
+            session,
+            OutgoingMessage.state,
+            MessageState.SENDING,
+            where=(OutgoingMessage.idempotency_key == key)
+            & or_(OutgoingMessage.state == MessageState.PENDING, OutgoingMessage.claimed_until < now),
+            values={"claimed_until": now + CLAIM, "attempts": OutgoingMessage.attempts + 1},
         )
-        if claimed.rowcount != 1:  # type: ignore[attr-defined]
+        if not claimed:
             raise TransientError(f"message {key} is being sent by another run")
     return None
 
 
-def _settle(services: Services, key: str, **values: Any) -> None:
+def _settle(services: Services, key: str, state: MessageState, **values: Any) -> None:
     with services.db.session() as session:
-        session.execute(update(OutgoingMessage).where(OutgoingMessage.idempotency_key == key).values(**values))
+        where = OutgoingMessage.idempotency_key == key
+        move(session, OutgoingMessage.state, state, where=where, current=MessageState.SENDING, values=values)
 
 
 def deliver(
@@ -160,21 +160,21 @@ def deliver(
     try:
         receipt = services.mailer.send(message)
     except TransientMailError as exc:
-        _settle(services, key, state="pending", claimed_until=None, last_error=str(exc))
+        _settle(services, key, MessageState.PENDING, claimed_until=None, last_error=str(exc))
         raise
     except UNSENDABLE as exc:
         # A permanent refusal by the mail service, or content the mailer could not build an email from.
         error = str(exc) or type(exc).__name__
-        _settle(services, key, state="failed", claimed_until=None, last_error=error)
+        _settle(services, key, MessageState.FAILED, claimed_until=None, last_error=error)
         _report_failure(services, kind=message.kind, key=key, submission_id=submission_id, error=error)
         return DeliveryOutcome(key, Delivery.FAILED, error=error)
     except BaseException:
-        _settle(services, key, state="pending", claimed_until=None)
+        _settle(services, key, MessageState.PENDING, claimed_until=None)
         raise
     _settle(
         services,
         key,
-        state="sent",
+        MessageState.SENT,
         claimed_until=None,
         provider_id=receipt.provider_id,
         backend=receipt.backend,
@@ -218,9 +218,21 @@ def _give_up_unrendered(services: Services, *, key: str, kind: str, submission_i
                 kind=kind,
                 recipient=(sub.applicant.email if sub is not None else "")[:320],
                 subject="",
+                state=MessageState.FAILED,
+                last_error=error,
             )
             session.add(row)
-        row.state, row.claimed_until, row.last_error = "failed", None, error
+        elif not move(
+            session,
+            OutgoingMessage.state,
+            MessageState.FAILED,
+            where=OutgoingMessage.id == row.id,
+            values={"claimed_until": None, "last_error": error},
+        ):  # another run settled it meanwhile: its outcome stands
+            session.refresh(row)
+            if row.state == MessageState.SENT:
+                return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
+            return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
     _report_failure(services, kind=kind, key=key, submission_id=submission_id, error=error)
     return DeliveryOutcome(key, Delivery.FAILED, error=error)
 
@@ -234,9 +246,9 @@ def send_notice(services: Services, submission_id: str, notice: Notice) -> Deliv
     key = notice_key(notice, submission_id)
     with services.db.session() as session:
         row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
-        if row is not None and row.state == "sent":
+        if row is not None and row.state == MessageState.SENT:
             return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
-        if row is not None and row.state == "failed":
+        if row is not None and row.state == MessageState.FAILED:
             return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
     try:
         message = render_notice(services, submission_id, notice)

@@ -25,6 +25,7 @@ from credflow.db.models import Assignment, EvidenceItem, Submission, utcnow
 from credflow.lifecycle import State
 from credflow.privacy.purge import purge_evidence
 from credflow.services import Services
+from credflow.states import AssignmentState
 
 #: States after which an attempt's evidence is kept only for the retention period.
 ENDED: frozenset[State] = frozenset({State.EARNED, State.RESUBMITTED, State.CLOSED, State.RETURNED, State.WITHDRAWN})
@@ -71,7 +72,7 @@ class RetentionSweep:
 
 def due_submissions(services: Services, *, cutoff: datetime) -> list[str]:
     """Ids of attempts whose evidence is due for deletion at ``cutoff`` (oldest first)."""
-    under_review = exists().where(Assignment.submission_id == Submission.id, Assignment.state == "active")
+    under_review = exists().where(Assignment.submission_id == Submission.id, Assignment.state == AssignmentState.ACTIVE)
     unpurged = exists().where(EvidenceItem.submission_id == Submission.id, EvidenceItem.purged_at.is_(None))
     with services.db.session() as session:
         return list(
@@ -116,7 +117,9 @@ def sweep_retention(services: Services, *, now: datetime | None = None, dry_run:
             if sub is None or State(sub.state) not in ENDED or sub.state_since >= cutoff:
                 continue
             busy = session.scalar(
-                select(Assignment.id).where(Assignment.submission_id == sub.id, Assignment.state == "active").limit(1)
+                select(Assignment.id)
+                .where(Assignment.submission_id == sub.id, Assignment.state == AssignmentState.ACTIVE)
+                .limit(1)
             )
             if busy is not None:
                 continue

@@ -10,6 +10,7 @@ from sqlalchemy import select
 from credflow.calendar import add_business_days
 from credflow.db.models import Assignment, utcnow
 from credflow.services import Services
+from credflow.states import AssignmentState, move
 from credflow.submissions import record_event
 
 REMINDER_BUSINESS_DAYS = 2
@@ -34,13 +35,20 @@ def sweep_deadlines(services: Services, *, now: datetime | None = None) -> Sweep
     result = SweepResult()
     with services.db.session() as session:
         active = session.scalars(
-            select(Assignment).where(Assignment.state == "active").order_by(Assignment.due_at)
+            select(Assignment).where(Assignment.state == AssignmentState.ACTIVE).order_by(Assignment.due_at)
         ).all()
         for assignment in active:
             if now > assignment.due_at:
-                assignment.state = "withdrawn"
-                assignment.token_nonce = None
-                assignment.completed_at = now
+                # The link is revoked with the move; a review submitted meanwhile stays submitted.
+                if not move(
+                    session,
+                    Assignment.state,
+                    AssignmentState.WITHDRAWN,
+                    where=Assignment.id == assignment.id,
+                    current=AssignmentState.ACTIVE,
+                    values={"token_nonce": None, "completed_at": now},
+                ):
+                    continue
                 result.withdrawn.append(assignment.id)
                 result.submissions.add(assignment.submission_id)
                 record_event(

@@ -10,12 +10,14 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from credflow.catalog.models import Credential, Criterion
 from credflow.db.models import Assignment, EvidenceItem, Submission, Transcode, utcnow
 from credflow.errors import PermanentError
 from credflow.review.links import AccessDenied, read_token
 from credflow.services import Services
+from credflow.states import AssignmentState, TranscodeState, move
 from credflow.submissions import get_submission, record_event
 
 
@@ -87,7 +89,7 @@ def open_assignment(services: Services, token: str, *, now: datetime | None = No
             raise AccessDenied(
                 "This review link is no longer active: the assignment was completed, declined or reassigned."
             )
-        if assignment.state != "active":
+        if assignment.state != AssignmentState.ACTIVE:
             raise AccessDenied("This assignment is closed.")
         session.expunge(assignment)
         return assignment
@@ -119,7 +121,11 @@ def review_context(services: Services, assignment_id: str) -> ReviewContext:
         if assignment.role == "adjudication":
             reviews = session.scalars(
                 select(Assignment)
-                .where(Assignment.submission_id == sub.id, Assignment.role == "review", Assignment.state == "submitted")
+                .where(
+                    Assignment.submission_id == sub.id,
+                    Assignment.role == "review",
+                    Assignment.state == AssignmentState.SUBMITTED,
+                )
                 .order_by(Assignment.completed_at)
             ).all()
             others = tuple({"label": f"Reviewer {n}", "scores": r.scores} for n, r in enumerate(reviews, start=1))
@@ -144,7 +150,7 @@ def _file(item: EvidenceItem, titles: dict[str, Any], transcodes: dict[str, Tran
     requirement = titles.get(item.requirement_key)
     kind = requirement.kind.value if requirement else "document"
     done = transcodes.get(item.sha256)
-    video = done if kind == "video" and done is not None and done.state == "done" else None
+    video = done if kind == "video" and done is not None and done.state == TranscodeState.DONE else None
     return EvidenceFile(
         id=item.id,
         requirement_key=item.requirement_key,
@@ -228,9 +234,7 @@ def submit_review(
         credential = services.catalog.get(get_submission(session, assignment.submission_id).credential_id)
         clean = check_scores(_criteria_for(assignment, credential), scores, final=True)
         assignment.scores = clean
-        assignment.state = "submitted"
-        assignment.completed_at = now
-        assignment.token_nonce = None
+        _close(session, assignment, AssignmentState.SUBMITTED, completed_at=now, token_nonce=None)
         record_event(
             session,
             submission_id=assignment.submission_id,
@@ -258,7 +262,7 @@ def open_verdicts(services: Services, submission_id: str) -> int:
             .select_from(Assignment)
             .where(
                 Assignment.submission_id == submission_id,
-                Assignment.state == "active",
+                Assignment.state == AssignmentState.ACTIVE,
                 Assignment.role.in_(("review", "adjudication")),
             )
         )
@@ -276,10 +280,14 @@ def decline(services: Services, assignment_id: str, reason: str, *, now: datetim
     with services.db.session() as session:
         assignment = session.get_one(Assignment, assignment_id)
         _require_active(assignment)
-        assignment.state = "declined"
-        assignment.decline_reason = reason[:2000]
-        assignment.completed_at = now
-        assignment.token_nonce = None
+        _close(
+            session,
+            assignment,
+            AssignmentState.DECLINED,
+            decline_reason=reason[:2000],
+            completed_at=now,
+            token_nonce=None,
+        )
         record_event(
             session,
             submission_id=assignment.submission_id,
@@ -292,5 +300,18 @@ def decline(services: Services, assignment_id: str, reason: str, *, now: datetim
 
 
 def _require_active(assignment: Assignment) -> None:
-    if assignment.state != "active":
+    if assignment.state != AssignmentState.ACTIVE:
+        raise AccessDenied("This assignment is closed.")
+
+
+def _close(session: Session, assignment: Assignment, target: AssignmentState, **values: object) -> None:
+    """Move an active assignment on (revoking its link), unless a sweep or another tab closed it first."""
+    if not move(
+        session,
+        Assignment.state,
+        target,
+        where=Assignment.id == assignment.id,
+        current=AssignmentState.ACTIVE,
+        values=values,
+    ):
         raise AccessDenied("This assignment is closed.")

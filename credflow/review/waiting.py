@@ -10,6 +10,7 @@ from sqlalchemy import select
 from credflow.db.models import Assignment, Submission, utcnow
 from credflow.lifecycle import State
 from credflow.services import Services
+from credflow.states import AssignmentState
 
 
 @dataclass(frozen=True)
@@ -40,13 +41,15 @@ def waiting_for_review(services: Services, *, now: datetime | None = None) -> li
         for sub in subs:
             credential = services.catalog.get(sub.credential_id)
             assignments = session.scalars(select(Assignment).where(Assignment.submission_id == sub.id)).all()
-            active = [a for a in assignments if a.state == "active"]
+            active = [a for a in assignments if a.state == AssignmentState.ACTIVE]
             rows.append(
                 WaitingRow(
                     submission=sub.id,
                     credential=sub.credential_id,
                     state=sub.state,
-                    reviews_in=sum(1 for a in assignments if a.role == "review" and a.state == "submitted"),
+                    reviews_in=sum(
+                        1 for a in assignments if a.role == "review" and a.state == AssignmentState.SUBMITTED
+                    ),
                     reviews_needed=credential.reviewers_per_submission,
                     open_assignments=len(active),
                     next_due=min(a.due_at for a in active).isoformat() if active else "",

@@ -14,6 +14,7 @@ from credflow.catalog import Catalog
 from credflow.db.models import Assignment, CalibrationRecord, GoldStandard, Reviewer
 from credflow.errors import ConfigurationError, NotFoundError
 from credflow.reviewers.agreement import CalibrationResult, Rating, calibrate
+from credflow.states import AssignmentState
 from credflow.submissions import record_event
 
 
@@ -112,7 +113,9 @@ def ratings_from_reviews(session: Session) -> list[Rating]:
     """Every submitted review's verdicts, per criterion, for the agreement report."""
     ratings = []
     reviews = session.scalars(
-        select(Assignment).where(Assignment.role.in_(["review", "backread"]), Assignment.state == "submitted")
+        select(Assignment).where(
+            Assignment.role.in_(["review", "backread"]), Assignment.state == AssignmentState.SUBMITTED
+        )
     )
     for review in reviews:
         for criterion, score in (review.scores or {}).items():

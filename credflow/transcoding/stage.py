@@ -19,6 +19,7 @@ from credflow.lifecycle import State
 from credflow.media.base import MediaProbe, TranscodeError
 from credflow.media.transcode import make_poster, transcode
 from credflow.services import Services
+from credflow.states import TranscodeState, move
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import Problem
 
@@ -85,22 +86,26 @@ def _claim(services: Services, sha256: str, owner: str, now: datetime) -> Transc
                 with session.begin_nested():
                     session.add(
                         Transcode(
-                            input_sha256=sha256, state="running", owner=owner, lease_until=now + LEASE, attempts=1
+                            input_sha256=sha256,
+                            state=TranscodeState.RUNNING,
+                            owner=owner,
+                            lease_until=now + LEASE,
+                            attempts=1,
                         )
                     )
                 return None
             except IntegrityError:
                 row = session.scalar(select(Transcode).where(Transcode.input_sha256 == sha256))
                 assert row is not None
-        if row.state == "done":
+        if row.state == TranscodeState.DONE:
             return TranscodeOutcome(sha256, True, True, row.output_key, row.poster_key)
-        if row.state == "failed":
+        if row.state == TranscodeState.FAILED:
             return TranscodeOutcome(sha256, False, True, error=row.error)
         taken = session.execute(
             update(Transcode)
             .where(
                 Transcode.input_sha256 == sha256,
-                Transcode.state == "running",
+                Transcode.state == TranscodeState.RUNNING,
                 or_(Transcode.owner == owner, Transcode.lease_until.is_(None), Transcode.lease_until < now),
             )
             .values(owner=owner, lease_until=now + LEASE, attempts=Transcode.attempts + 1)
@@ -110,9 +115,13 @@ def _claim(services: Services, sha256: str, owner: str, now: datetime) -> Transc
         return None
 
 
-def _settle(services: Services, sha256: str, **values: object) -> None:
+def _settle(services: Services, sha256: str, state: TranscodeState | None = None, **values: object) -> None:
     with services.db.session() as session:
-        session.execute(update(Transcode).where(Transcode.input_sha256 == sha256).values(**values))
+        where = Transcode.input_sha256 == sha256
+        if state is None:  # the lease alone: renewed or released
+            session.execute(update(Transcode).where(where).values(**values))
+        else:  # settled once: a transcode another worker already settled stays as it is
+            move(session, Transcode.state, state, where=where, current=TranscodeState.RUNNING, values=values)
 
 
 def transcode_video(
@@ -157,7 +166,7 @@ def transcode_video(
             stored = services.store.put_file(output_key, out, content_type="video/mp4")
             services.store.put_file(poster_key, poster, content_type="image/jpeg")
     except TranscodeError as exc:
-        _settle(services, job.sha256, state="failed", error=str(exc), owner=None, lease_until=None)
+        _settle(services, job.sha256, TranscodeState.FAILED, error=str(exc), owner=None, lease_until=None)
         return TranscodeOutcome(job.sha256, False, False, error=str(exc))
     except BaseException:
         _settle(services, job.sha256, owner=None, lease_until=None)
@@ -165,7 +174,7 @@ def transcode_video(
     _settle(
         services,
         job.sha256,
-        state="done",
+        TranscodeState.DONE,
         output_key=output_key,
         poster_key=poster_key,
         output_sha256=stored.sha256,
@@ -202,14 +211,14 @@ def finish_transcoding(services: Services, submission_id: str, *, actor: str = "
         waiting = [
             item.display_name
             for item in videos
-            if rows.get(item.sha256) is None or rows[item.sha256].state == "running"
+            if rows.get(item.sha256) is None or rows[item.sha256].state == TranscodeState.RUNNING
         ]
         if waiting:
             raise TransientError(f"videos not transcoded yet: {', '.join(waiting)}")
         problems = [
             _unplayable(item, rows[item.sha256].error or "unknown error")
             for item in videos
-            if rows[item.sha256].state == "failed"
+            if rows[item.sha256].state == TranscodeState.FAILED
         ]
         if problems:
             sub.problems = [p.to_json() for p in problems]
