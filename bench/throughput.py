@@ -55,6 +55,7 @@ from credflow.review.stage import open_assignment, submit_review
 from credflow.reviewers.rules import parse_pool
 from credflow.reviewers.stage import import_pool
 from credflow.services import Services
+from credflow.states import AssignmentState, MessageState
 from credflow.transcoding.stage import finish_transcoding, transcode_video, video_jobs
 from credflow.validation.stage import run_validation
 
@@ -173,7 +174,9 @@ def _all_met(services: Services, submission_id: str) -> int:
         credential_id = session.get_one(Submission, submission_id).credential_id
         open_reviews = session.scalars(
             select(Assignment.id).where(
-                Assignment.submission_id == submission_id, Assignment.role == "review", Assignment.state == "active"
+                Assignment.submission_id == submission_id,
+                Assignment.role == "review",
+                Assignment.state == AssignmentState.ACTIVE,
             )
         ).all()
     scores = {c.key: {"verdict": "met", "comment": ""} for c in services.catalog.get(credential_id).criteria}
@@ -257,7 +260,7 @@ def _finished(services: Services, submission_ids: list[str]) -> dict[str, int]:
         letters = session.scalars(
             select(OutgoingMessage.idempotency_key).where(
                 OutgoingMessage.idempotency_key.in_([f"result:{sid}" for sid in submission_ids]),
-                OutgoingMessage.state == "sent",
+                OutgoingMessage.state == MessageState.SENT,
             )
         ).all()
     return {

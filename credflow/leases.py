@@ -11,13 +11,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import QueryableAttribute, Session
+from sqlalchemy.orm import InstrumentedAttribute, QueryableAttribute, Session
 
 from credflow.db.models import Base
+from credflow.states import move
 
 Row = TypeVar("Row", bound=Base)
 
@@ -53,12 +55,12 @@ class Lease(Generic[Row]):
 
     model: type[Row]
     key: QueryableAttribute[str]
-    state: QueryableAttribute[str]
+    state: InstrumentedAttribute[str]
     until: QueryableAttribute[datetime | None]
     attempts: QueryableAttribute[int]
     length: timedelta
-    held: str
-    free: tuple[str, ...] = ()
+    held: StrEnum
+    free: tuple[StrEnum, ...] = ()
     owner: str | None = None
 
     def get(self, session: Session, key: str) -> Row | None:
@@ -108,6 +110,16 @@ class Lease(Generic[Row]):
         taken = session.execute(update(self.model).where(self.key == key, claimable).values(values))
         return Claim(row, taken=taken.rowcount == 1, settled=False)  # type: ignore[attr-defined]
 
-    def settle(self, session: Session, key: str, **values: object) -> None:
-        """Write the holder's result (or renew or give back the claim) to the row of ``key``."""
-        session.execute(update(self.model).where(self.key == key).values(**values))
+    def settle(self, session: Session, key: str, state: StrEnum | None = None, **values: object) -> bool:
+        """Write the holder's result to the row of ``key``: renew or give back the claim, or settle it.
+
+        With ``state`` the row moves there only from the held state (a guarded compare-and-set, so
+        a row another worker settled meanwhile stays as it is); without, only ``values`` change.
+
+        Returns:
+            Whether the row was written.
+        """
+        where = self.key == key
+        if state is None:
+            return bool(session.execute(update(self.model).where(where).values(**values)).rowcount)  # type: ignore[attr-defined]
+        return move(session, self.state, state, where=where, current=self.held, values=values)

@@ -22,6 +22,7 @@ from credflow.catalog.models import Issuer
 from credflow.db.models import Decision, IssuedBadge, Submission
 from credflow.issuance.stage import key_store, ob2_issuer_url, ob2_key_store, status_list_credential
 from credflow.services import Services
+from credflow.states import BadgeState
 
 if TYPE_CHECKING:
     from web.app import Pages
@@ -192,7 +193,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
         if badge is None or not badge.ob2:
             return JSONResponse({"error": "no such assertion"}, status_code=404)
         hosted: dict[str, Any] = badge.ob2["hosted"]
-        if badge.state == "revoked":
+        if badge.state == BadgeState.REVOKED:
             # OB 2.0 hosted verification: a revoked assertion answers 410 Gone with revoked: true.
             gone: dict[str, Any] = {k: hosted[k] for k in ("@context", "id", "type") if k in hosted}
             gone |= {"revoked": True, "revocationReason": badge.revoke_reason or "revoked by the issuer"}
@@ -260,7 +261,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             return JSONResponse({"error": "no such issuer"}, status_code=404)
         with services.db.session() as session:
             rows = session.scalars(
-                select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == "revoked")
+                select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == BadgeState.REVOKED)
             ).all()
             revoked = {str(r.ob2["signed_id"]): r.revoke_reason for r in rows if r.ob2}
         url = ob2_issuer_url(services, issuer_id)

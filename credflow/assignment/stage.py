@@ -17,10 +17,11 @@ from credflow.db.locks import hold_lock
 from credflow.db.models import Assignment, Event, Reviewer, Submission, utcnow
 from credflow.lifecycle import State
 from credflow.services import Services
+from credflow.states import AssignmentState
 from credflow.submissions import record_event, transition
 
 REVIEW_BUSINESS_DAYS = 5
-OPEN_STATES = ("active", "submitted")
+OPEN_STATES = (AssignmentState.ACTIVE, AssignmentState.SUBMITTED)
 
 
 @dataclass
@@ -44,7 +45,7 @@ def earlier_reviewers(session: Session, submission: Submission) -> set[str]:
                 select(Assignment.reviewer_id).where(
                     Assignment.submission_id == previous.id,
                     Assignment.role == "review",
-                    Assignment.state == "submitted",
+                    Assignment.state == AssignmentState.SUBMITTED,
                 )
             )
         )
@@ -97,7 +98,7 @@ def candidates(session: Session, *, reserve_lead_slot: bool = False) -> list[Can
     """
     query = (
         select(Assignment.reviewer_id, func.count())
-        .where(Assignment.state == "active")
+        .where(Assignment.state == AssignmentState.ACTIVE)
         .group_by(Assignment.reviewer_id)
     )
     active: dict[str, int] = {str(row[0]): int(row[1]) for row in session.execute(query)}
@@ -142,7 +143,7 @@ def assign_reviewers(services: Services, *, now: datetime | None = None, actor: 
                 submission_id=submission_id,
                 reviewer_id=reviewer_id,
                 role="review",
-                state="active",
+                state=AssignmentState.ACTIVE,
                 assigned_at=now,
                 due_at=due,
             )

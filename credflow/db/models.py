@@ -23,6 +23,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
 
+from credflow.states import BadgeState, MessageState
+
 JsonType = JSON().with_variant(JSONB(), "postgresql")
 
 
@@ -154,7 +156,7 @@ class Transcode(Base):
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
     input_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    state: Mapped[str] = mapped_column(String(16))  # running | done | failed
+    state: Mapped[str] = mapped_column(String(16))  # a credflow.states.TranscodeState
     output_key: Mapped[str | None] = mapped_column(String(255), default=None)
     poster_key: Mapped[str | None] = mapped_column(String(255), default=None)
     output_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -199,7 +201,7 @@ class OutgoingMessage(Base):
     kind: Mapped[str] = mapped_column(String(64))
     recipient: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(Text)
-    state: Mapped[str] = mapped_column(String(16), default="pending")  # pending | sending | sent | failed
+    state: Mapped[str] = mapped_column(String(16), default=MessageState.PENDING)
     # A sender claims the message before calling the mail service; a claim that lapses (the
     # sender crashed) lets a later run try again, so concurrent runs never both send.
     claimed_until: Mapped[datetime | None] = mapped_column(default=None)
@@ -275,7 +277,7 @@ class Assignment(Base):
     submission_id: Mapped[str] = mapped_column(ForeignKey("submissions.id", ondelete="CASCADE"))
     reviewer_id: Mapped[str] = mapped_column(ForeignKey("reviewers.id"))
     role: Mapped[str] = mapped_column(String(16))  # review | adjudication | backread
-    state: Mapped[str] = mapped_column(String(16))  # active | submitted | declined | withdrawn
+    state: Mapped[str] = mapped_column(String(16))  # a credflow.states.AssignmentState
     # Changing the nonce revokes every link issued for the assignment.
     token_nonce: Mapped[str | None] = mapped_column(String(32), default=new_id)
     criteria: Mapped[list[Any]] = mapped_column(default=list)  # adjudication: the split criteria
@@ -344,7 +346,7 @@ class IssuedBadge(Base):
     status_index: Mapped[int] = mapped_column(Integer)
     valid_from: Mapped[datetime] = mapped_column()
     valid_until: Mapped[datetime | None] = mapped_column(default=None)
-    state: Mapped[str] = mapped_column(String(16), default="active")  # active | superseded | revoked | expired
+    state: Mapped[str] = mapped_column(String(16), default=BadgeState.ACTIVE)
     ob3: Mapped[dict[str, Any]] = mapped_column(default=dict)
     ob2: Mapped[dict[str, Any] | None] = mapped_column(JsonType, default=None)
     ob2_jws: Mapped[str | None] = mapped_column(Text, default=None)

@@ -17,6 +17,7 @@ from credflow.decision.rules import choose_lead, decide, is_backread, outcome_of
 from credflow.lifecycle import State
 from credflow.notifications.stage import alert_operator
 from credflow.services import Services
+from credflow.states import AssignmentState
 from credflow.submissions import get_submission, record_event, transition
 
 
@@ -69,7 +70,7 @@ def _assign_lead(
         submission_id=sub.id,
         reviewer_id=lead,
         role=role,
-        state="active",
+        state=AssignmentState.ACTIVE,
         criteria=criteria,
         assigned_at=now,
         due_at=add_business_days(now, REVIEW_BUSINESS_DAYS),
@@ -108,15 +109,17 @@ def aggregate(
             .where(Assignment.submission_id == sub.id)
             .order_by(Assignment.completed_at, Assignment.id)
         ).all()
-        reviews = [a for a in assignments if a.role == "review" and a.state == "submitted"]
+        reviews = [a for a in assignments if a.role == "review" and a.state == AssignmentState.SUBMITTED]
         missing = credential.reviewers_per_submission - len(reviews)
         if missing > 0:
             return AggregationOutcome(state, waiting_for=missing)
         reviews = reviews[: credential.reviewers_per_submission]
-        adjudication = next((a for a in assignments if a.role == "adjudication" and a.state == "submitted"), None)
+        adjudication = next(
+            (a for a in assignments if a.role == "adjudication" and a.state == AssignmentState.SUBMITTED), None
+        )
         split = split_criteria(credential, reviews)
         if split and adjudication is None:
-            if any(a.role == "adjudication" and a.state == "active" for a in assignments):
+            if any(a.role == "adjudication" and a.state == AssignmentState.ACTIVE for a in assignments):
                 return AggregationOutcome(state, waiting_for=1)
             new = _assign_lead(session, services, sub, credential, role="adjudication", criteria=split, now=now)
             if new is None:

@@ -53,6 +53,7 @@ from credflow.issuance.rules import (
 from credflow.notifications.rules import BadgeNotice, badge_notice_key
 from credflow.notifications.stage import send_badge_notice
 from credflow.services import Services
+from credflow.states import BadgeState, MessageState, move
 from credflow.submissions import get_submission, record_event
 
 
@@ -306,20 +307,24 @@ def apply_pathways(services: Services, applicant_id: str, *, today: date | None 
                     badge_id=row.badge_key,
                     valid_from=row.valid_from.date(),
                     valid_until=row.valid_until.date() if row.valid_until else None,
-                    superseded=row.state == "superseded",
-                    expired=row.state == "expired",
+                    superseded=row.state == BadgeState.SUPERSEDED,
+                    expired=row.state == BadgeState.EXPIRED,
                 )
                 for row in rows
             ]
             actions: list[Action] = evaluate(pathway, earned, held, today)
             for action in actions:
                 if isinstance(action, Expire):
-                    row = session.get_one(IssuedBadge, action.held_id)
-                    row.state = "expired"
-                    expired.append(row.id)
-                    record_event(
-                        session, submission_id=None, kind="badge_expired", actor="issuer", detail={"badge": row.id}
-                    )
+                    # A revoked badge stays revoked (and on the revocation list) past its expiry.
+                    if move(session, IssuedBadge.state, BadgeState.EXPIRED, where=IssuedBadge.id == action.held_id):
+                        expired.append(action.held_id)
+                        record_event(
+                            session,
+                            submission_id=None,
+                            kind="badge_expired",
+                            actor="issuer",
+                            detail={"badge": action.held_id},
+                        )
                     continue
                 assert isinstance(action, Issue | Renew)
                 info = badges[action.badge_id]
@@ -345,8 +350,9 @@ def apply_pathways(services: Services, applicant_id: str, *, today: date | None 
                 )
                 if isinstance(action, Renew):
                     old = session.get_one(IssuedBadge, action.supersedes)
-                    old.state = "superseded"
                     old.superseded_by = new.id
+                    # A revoked predecessor stays revoked; the renewal is issued all the same.
+                    move(session, IssuedBadge.state, BadgeState.SUPERSEDED, where=IssuedBadge.id == old.id)
                     renewed.append(new.id)
                 else:
                     issued.append(new.id)
@@ -423,12 +429,12 @@ def _with_unannounced(
                     OutgoingMessage.idempotency_key.in_(
                         [badge_notice_key(n, b.id) for b in badges for n in (BadgeNotice.ISSUED, BadgeNotice.RENEWED)]
                     ),
-                    OutgoingMessage.state == "sent",
+                    OutgoingMessage.state == MessageState.SENT,
                 )
             )
         )
         for badge in badges:
-            if badge.state != "active" or badge.id in issued or badge.id in renewed:
+            if badge.state != BadgeState.ACTIVE or badge.id in issued or badge.id in renewed:
                 continue
             notice = BadgeNotice.RENEWED if badge.id in successors else BadgeNotice.ISSUED
             if badge_notice_key(notice, badge.id) not in sent:
@@ -483,7 +489,7 @@ def sweep_badges(services: Services, *, today: date | None = None) -> BadgeSweep
     with services.db.session() as session:
         due = session.scalars(
             select(IssuedBadge).where(
-                IssuedBadge.state == "active",
+                IssuedBadge.state == BadgeState.ACTIVE,
                 IssuedBadge.valid_until.is_not(None),
                 IssuedBadge.expiry_reminded_at.is_(None),
             )
@@ -508,10 +514,13 @@ def revoke(services: Services, badge_id: str, *, reason: str, actor: str = "oper
         row = session.get(IssuedBadge, badge_id)
         if row is None:
             raise NotFoundError(f"no badge {badge_id!r}")
-        if row.state != "revoked":
-            row.state = "revoked"
-            row.revoked_at = utcnow()
-            row.revoke_reason = reason.strip()
+        if move(
+            session,
+            IssuedBadge.state,
+            BadgeState.REVOKED,
+            where=IssuedBadge.id == row.id,
+            values={"revoked_at": utcnow(), "revoke_reason": reason.strip()},
+        ):
             record_event(
                 session,
                 submission_id=row.submission_id,
@@ -539,7 +548,7 @@ def status_list_credential(
     url = status_list_url(services, issuer_id, fingerprint)
     with services.db.session() as session:
         revoked = session.scalars(
-            select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == "revoked")
+            select(IssuedBadge).where(IssuedBadge.issuer_id == issuer_id, IssuedBadge.state == BadgeState.REVOKED)
         ).all()
         indexes = [
             b.status_index for b in revoked if b.ob3.get("credentialStatus", {}).get("statusListCredential") == url

@@ -17,6 +17,7 @@ from credflow.mail.base import Attachment, Message
 from credflow.notifications.rules import DeliveryOutcome
 from credflow.notifications.stage import deliver
 from credflow.services import Services
+from credflow.states import AssignmentState
 from credflow.submissions import get_submission
 
 
@@ -26,7 +27,7 @@ def letter_verdicts(
     """A decided submission's submitted reviews in the letter's order (Reviewer 1, 2, ...) and its adjudication."""
     submitted = session.scalars(
         select(Assignment)
-        .where(Assignment.submission_id == submission_id, Assignment.state == "submitted")
+        .where(Assignment.submission_id == submission_id, Assignment.state == AssignmentState.SUBMITTED)
         .order_by(Assignment.completed_at, Assignment.id)
     ).all()
     reviews = [a for a in submitted if a.role == "review"][: credential.reviewers_per_submission]

@@ -34,6 +34,7 @@ from credflow.notifications.rules import (
 from credflow.review.links import issue_token
 from credflow.review.rules import anonymous_id
 from credflow.services import Services
+from credflow.states import AssignmentState, MessageState, move
 from credflow.submissions import get_submission, record_event
 
 CLAIM = timedelta(minutes=5)
@@ -46,8 +47,8 @@ MESSAGE_LEASE = Lease(
     until=OutgoingMessage.claimed_until,
     attempts=OutgoingMessage.attempts,
     length=CLAIM,
-    held="sending",
-    free=("pending",),
+    held=MessageState.SENDING,
+    free=(MessageState.PENDING,),
 )
 
 
@@ -100,10 +101,10 @@ def _claim(services: Services, message: Message, submission_id: str | None, now:
                 kind=message.kind,
                 recipient=message.to_email,
                 subject=message.subject,
-                state="pending",
+                state=MessageState.PENDING,
             ),
         )
-        if claim.settled and claim.row.state == "sent":
+        if claim.settled and claim.row.state == MessageState.SENT:
             return DeliveryOutcome(key, Delivery.ALREADY_SENT, claim.row.provider_id)
         if claim.settled:
             return DeliveryOutcome(key, Delivery.FAILED, error=claim.row.last_error)
@@ -112,9 +113,9 @@ def _claim(services: Services, message: Message, submission_id: str | None, now:
     return None
 
 
-def _settle(services: Services, key: str, **values: Any) -> None:
+def _settle(services: Services, key: str, state: MessageState, **values: Any) -> None:
     with services.db.session() as session:
-        MESSAGE_LEASE.settle(session, key, **values)
+        MESSAGE_LEASE.settle(session, key, state, **values)
 
 
 def deliver(
@@ -134,21 +135,21 @@ def deliver(
     try:
         receipt = services.mailer.send(message)
     except TransientMailError as exc:
-        _settle(services, key, state="pending", claimed_until=None, last_error=str(exc))
+        _settle(services, key, MessageState.PENDING, claimed_until=None, last_error=str(exc))
         raise
     except UNSENDABLE as exc:
         # A permanent refusal by the mail service, or content the mailer could not build an email from.
         error = str(exc) or type(exc).__name__
-        _settle(services, key, state="failed", claimed_until=None, last_error=error)
+        _settle(services, key, MessageState.FAILED, claimed_until=None, last_error=error)
         _report_failure(services, kind=message.kind, key=key, submission_id=submission_id, error=error)
         return DeliveryOutcome(key, Delivery.FAILED, error=error)
     except BaseException:
-        _settle(services, key, state="pending", claimed_until=None)
+        _settle(services, key, MessageState.PENDING, claimed_until=None)
         raise
     _settle(
         services,
         key,
-        state="sent",
+        MessageState.SENT,
         claimed_until=None,
         provider_id=receipt.provider_id,
         backend=receipt.backend,
@@ -192,9 +193,21 @@ def _give_up_unrendered(services: Services, *, key: str, kind: str, submission_i
                 kind=kind,
                 recipient=(sub.applicant.email if sub is not None else "")[:320],
                 subject="",
+                state=MessageState.FAILED,
+                last_error=error,
             )
             session.add(row)
-        row.state, row.claimed_until, row.last_error = "failed", None, error
+        elif not move(
+            session,
+            OutgoingMessage.state,
+            MessageState.FAILED,
+            where=OutgoingMessage.id == row.id,
+            values={"claimed_until": None, "last_error": error},
+        ):  # another run settled it meanwhile: its outcome stands
+            session.refresh(row)
+            if row.state == MessageState.SENT:
+                return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
+            return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
     _report_failure(services, kind=kind, key=key, submission_id=submission_id, error=error)
     return DeliveryOutcome(key, Delivery.FAILED, error=error)
 
@@ -208,9 +221,9 @@ def send_notice(services: Services, submission_id: str, notice: Notice) -> Deliv
     key = notice_key(notice, submission_id)
     with services.db.session() as session:
         row = session.scalar(select(OutgoingMessage).where(OutgoingMessage.idempotency_key == key))
-        if row is not None and row.state == "sent":
+        if row is not None and row.state == MessageState.SENT:
             return DeliveryOutcome(key, Delivery.ALREADY_SENT, row.provider_id)
-        if row is not None and row.state == "failed":
+        if row is not None and row.state == MessageState.FAILED:
             return DeliveryOutcome(key, Delivery.FAILED, error=row.last_error)
     try:
         message = render_notice(services, submission_id, notice)
@@ -323,7 +336,11 @@ def reissue_links(services: Services) -> list[str]:
     """
     with services.db.session() as session:
         active = list(
-            session.scalars(select(Assignment).where(Assignment.state == "active", Assignment.token_nonce.is_not(None)))
+            session.scalars(
+                select(Assignment).where(
+                    Assignment.state == AssignmentState.ACTIVE, Assignment.token_nonce.is_not(None)
+                )
+            )
         )
         for assignment in active:
             assignment.token_nonce = new_id()

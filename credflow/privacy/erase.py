@@ -38,6 +38,7 @@ from credflow.privacy.identity import ERASED, email_fingerprints, find_applicant
 from credflow.privacy.purge import purge_evidence
 from credflow.privacy.scrub import Scrubber
 from credflow.services import Services
+from credflow.states import AssignmentState, BadgeState, move
 from credflow.submissions import record_event, transition
 
 #: The revocation reason of badges revoked with an erasure.
@@ -78,7 +79,7 @@ def _blocking(session: Session, subs: list[Submission]) -> list[tuple[Submission
     active_reviews = set(
         session.scalars(
             select(Assignment.submission_id).where(
-                Assignment.submission_id.in_([s.id for s in subs]), Assignment.state == "active"
+                Assignment.submission_id.in_([s.id for s in subs]), Assignment.state == AssignmentState.ACTIVE
             )
         )
     )
@@ -117,11 +118,15 @@ def _withdraw(session: Session, blocking: list[tuple[Submission, str]], *, actor
         )
     withdrawn = []
     for sub, _ in blocking:
-        for assignment in session.scalars(
-            select(Assignment).where(Assignment.submission_id == sub.id, Assignment.state == "active")
-        ):
-            assignment.state = "withdrawn"
-            assignment.token_nonce = None  # the review links stop working at once
+        # The review links stop working at once.
+        move(
+            session,
+            Assignment.state,
+            AssignmentState.WITHDRAWN,
+            where=Assignment.submission_id == sub.id,
+            current=AssignmentState.ACTIVE,
+            values={"token_nonce": None},
+        )
         if State(sub.state) in WITHDRAWABLE:
             transition(session, sub, State.WITHDRAWN, actor=actor, detail={"reason": "applicant erasure"}, now=now)
             withdrawn.append(sub.id)
@@ -225,7 +230,7 @@ def erase_applicant(
     revoked = []
     if revoke_badges:  # before the tombstone: a crash after this leaves a re-run that finishes both
         for badge_id, state in badges:
-            if state != "revoked":
+            if state != BadgeState.REVOKED:
                 revoke(services, badge_id, reason=REVOKE_REASON, actor=actor)
                 revoked.append(badge_id)
     with services.db.session() as session:
@@ -243,7 +248,7 @@ def erase_applicant(
                 closed=(),
                 evidence_files=len(purged.items),
                 objects_deleted=len(purged.objects),
-                badges_kept=tuple(b for b, s in badges if s != "revoked" and b not in revoked),
+                badges_kept=tuple(b for b, s in badges if s != BadgeState.REVOKED and b not in revoked),
                 badges_revoked=tuple(revoked),
                 relations_removed=0,
                 events_mentioning=0,
@@ -270,7 +275,7 @@ def erase_applicant(
         )
         removed = int(relations.rowcount or 0)  # type: ignore[attr-defined]
         accounts = forget_address(session, old_email)  # signed-in sessions and API tokens end with the data
-        kept = tuple(b for b, s in badges if s != "revoked" and b not in revoked)
+        kept = tuple(b for b, s in badges if s != BadgeState.REVOKED and b not in revoked)
         record_event(
             session,
             submission_id=None,

@@ -32,6 +32,7 @@ from credflow.letters.rules import LEAD_REVIEWER, criterion_results
 from credflow.letters.stage import letter_verdicts
 from credflow.privacy.identity import find_applicant
 from credflow.services import Services
+from credflow.states import AssignmentState
 from credflow.submissions import events_of
 
 #: The ``format`` field of ``applicant.json``; bump it when the layout changes.
@@ -107,7 +108,11 @@ def _decision(session: Session, sub: Submission, credential: Credential) -> dict
         ]
     backread = session.scalar(
         select(Assignment)
-        .where(Assignment.submission_id == sub.id, Assignment.role == "backread", Assignment.state == "submitted")
+        .where(
+            Assignment.submission_id == sub.id,
+            Assignment.role == "backread",
+            Assignment.state == AssignmentState.SUBMITTED,
+        )
         .order_by(Assignment.completed_at, Assignment.id)
         .limit(1)
     )

@@ -10,11 +10,12 @@ from credflow.db.models import Assignment, EvidenceItem, Submission, utcnow
 from credflow.privacy.purge import purge_evidence
 from credflow.retention.rules import ENDED, PurgedAttempt, RetentionSweep, is_due, retention_cutoff
 from credflow.services import Services
+from credflow.states import AssignmentState
 
 
 def due_submissions(services: Services, *, cutoff: datetime) -> list[str]:
     """Ids of attempts whose evidence is due for deletion at ``cutoff`` (oldest first)."""
-    under_review = exists().where(Assignment.submission_id == Submission.id, Assignment.state == "active")
+    under_review = exists().where(Assignment.submission_id == Submission.id, Assignment.state == AssignmentState.ACTIVE)
     unpurged = exists().where(EvidenceItem.submission_id == Submission.id, EvidenceItem.purged_at.is_(None))
     with services.db.session() as session:
         return list(
@@ -59,7 +60,9 @@ def sweep_retention(services: Services, *, now: datetime | None = None, dry_run:
             if sub is None or not is_due(sub.state, sub.state_since, cutoff):
                 continue
             busy = session.scalar(
-                select(Assignment.id).where(Assignment.submission_id == sub.id, Assignment.state == "active").limit(1)
+                select(Assignment.id)
+                .where(Assignment.submission_id == sub.id, Assignment.state == AssignmentState.ACTIVE)
+                .limit(1)
             )
             if busy is not None:
                 continue

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from credflow.calendar import add_business_days
 from credflow.catalog.models import Credential, Criterion
@@ -15,6 +16,7 @@ from credflow.lifecycle import State
 from credflow.review.links import AccessDenied, read_token
 from credflow.review.rules import anonymous_id, check_reason, check_scores
 from credflow.services import Services
+from credflow.states import AssignmentState, TranscodeState, move
 from credflow.submissions import get_submission, record_event
 
 REMINDER_BUSINESS_DAYS = 2
@@ -69,7 +71,7 @@ def open_assignment(services: Services, token: str, *, now: datetime | None = No
             raise AccessDenied(
                 "This review link is no longer active: the assignment was completed, declined or reassigned."
             )
-        if assignment.state != "active":
+        if assignment.state != AssignmentState.ACTIVE:
             raise AccessDenied("This assignment is closed.")
         session.expunge(assignment)
         return assignment
@@ -101,7 +103,11 @@ def review_context(services: Services, assignment_id: str) -> ReviewContext:
         if assignment.role == "adjudication":
             reviews = session.scalars(
                 select(Assignment)
-                .where(Assignment.submission_id == sub.id, Assignment.role == "review", Assignment.state == "submitted")
+                .where(
+                    Assignment.submission_id == sub.id,
+                    Assignment.role == "review",
+                    Assignment.state == AssignmentState.SUBMITTED,
+                )
                 .order_by(Assignment.completed_at)
             ).all()
             others = tuple({"label": f"Reviewer {n}", "scores": r.scores} for n, r in enumerate(reviews, start=1))
@@ -126,7 +132,7 @@ def _file(item: EvidenceItem, titles: dict[str, Any], transcodes: dict[str, Tran
     requirement = titles.get(item.requirement_key)
     kind = requirement.kind.value if requirement else "document"
     done = transcodes.get(item.sha256)
-    video = done if kind == "video" and done is not None and done.state == "done" else None
+    video = done if kind == "video" and done is not None and done.state == TranscodeState.DONE else None
     return EvidenceFile(
         id=item.id,
         requirement_key=item.requirement_key,
@@ -167,9 +173,7 @@ def submit_review(
         credential = services.catalog.get(get_submission(session, assignment.submission_id).credential_id)
         clean = check_scores(_criteria_for(assignment, credential), scores, final=True)
         assignment.scores = clean
-        assignment.state = "submitted"
-        assignment.completed_at = now
-        assignment.token_nonce = None
+        _close(session, assignment, AssignmentState.SUBMITTED, completed_at=now, token_nonce=None)
         record_event(
             session,
             submission_id=assignment.submission_id,
@@ -197,7 +201,7 @@ def open_verdicts(services: Services, submission_id: str) -> int:
             .select_from(Assignment)
             .where(
                 Assignment.submission_id == submission_id,
-                Assignment.state == "active",
+                Assignment.state == AssignmentState.ACTIVE,
                 Assignment.role.in_(("review", "adjudication")),
             )
         )
@@ -211,10 +215,14 @@ def decline(services: Services, assignment_id: str, reason: str, *, now: datetim
     with services.db.session() as session:
         assignment = session.get_one(Assignment, assignment_id)
         _require_active(assignment)
-        assignment.state = "declined"
-        assignment.decline_reason = reason[:2000]
-        assignment.completed_at = now
-        assignment.token_nonce = None
+        _close(
+            session,
+            assignment,
+            AssignmentState.DECLINED,
+            decline_reason=reason[:2000],
+            completed_at=now,
+            token_nonce=None,
+        )
         record_event(
             session,
             submission_id=assignment.submission_id,
@@ -227,7 +235,20 @@ def decline(services: Services, assignment_id: str, reason: str, *, now: datetim
 
 
 def _require_active(assignment: Assignment) -> None:
-    if assignment.state != "active":
+    if assignment.state != AssignmentState.ACTIVE:
+        raise AccessDenied("This assignment is closed.")
+
+
+def _close(session: Session, assignment: Assignment, target: AssignmentState, **values: object) -> None:
+    """Move an active assignment on (revoking its link), unless a sweep or another tab closed it first."""
+    if not move(
+        session,
+        Assignment.state,
+        target,
+        where=Assignment.id == assignment.id,
+        current=AssignmentState.ACTIVE,
+        values=values,
+    ):
         raise AccessDenied("This assignment is closed.")
 
 
@@ -253,13 +274,20 @@ def sweep_deadlines(services: Services, *, now: datetime | None = None) -> Sweep
     result = SweepResult()
     with services.db.session() as session:
         active = session.scalars(
-            select(Assignment).where(Assignment.state == "active").order_by(Assignment.due_at)
+            select(Assignment).where(Assignment.state == AssignmentState.ACTIVE).order_by(Assignment.due_at)
         ).all()
         for assignment in active:
             if now > assignment.due_at:
-                assignment.state = "withdrawn"
-                assignment.token_nonce = None
-                assignment.completed_at = now
+                # The link is revoked with the move; a review submitted meanwhile stays submitted.
+                if not move(
+                    session,
+                    Assignment.state,
+                    AssignmentState.WITHDRAWN,
+                    where=Assignment.id == assignment.id,
+                    current=AssignmentState.ACTIVE,
+                    values={"token_nonce": None, "completed_at": now},
+                ):
+                    continue
                 result.withdrawn.append(assignment.id)
                 result.submissions.add(assignment.submission_id)
                 record_event(
@@ -313,13 +341,15 @@ def waiting_for_review(services: Services, *, now: datetime | None = None) -> li
         for sub in subs:
             credential = services.catalog.get(sub.credential_id)
             assignments = session.scalars(select(Assignment).where(Assignment.submission_id == sub.id)).all()
-            active = [a for a in assignments if a.state == "active"]
+            active = [a for a in assignments if a.state == AssignmentState.ACTIVE]
             rows.append(
                 WaitingRow(
                     submission=sub.id,
                     credential=sub.credential_id,
                     state=sub.state,
-                    reviews_in=sum(1 for a in assignments if a.role == "review" and a.state == "submitted"),
+                    reviews_in=sum(
+                        1 for a in assignments if a.role == "review" and a.state == AssignmentState.SUBMITTED
+                    ),
                     reviews_needed=credential.reviewers_per_submission,
                     open_assignments=len(active),
                     next_due=min(a.due_at for a in active).isoformat() if active else "",

@@ -30,6 +30,7 @@ from credflow.reviewers.rules import (
     parse_gold,
     reads_as_met,
 )
+from credflow.states import AssignmentState
 from credflow.submissions import record_event
 
 
@@ -228,7 +229,9 @@ def ratings_from_reviews(session: Session) -> list[Rating]:
     """Every submitted review's verdicts, per criterion, for the agreement report."""
     ratings = []
     reviews = session.scalars(
-        select(Assignment).where(Assignment.role.in_(["review", "backread"]), Assignment.state == "submitted")
+        select(Assignment).where(
+            Assignment.role.in_(["review", "backread"]), Assignment.state == AssignmentState.SUBMITTED
+        )
     )
     for review in reviews:
         for criterion, score in (review.scores or {}).items():

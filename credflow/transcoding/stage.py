@@ -17,6 +17,7 @@ from credflow.leases import Lease
 from credflow.lifecycle import State
 from credflow.media.base import MediaProbe, TranscodeError
 from credflow.services import Services
+from credflow.states import TranscodeState
 from credflow.submissions import get_submission, transition
 from credflow.transcoding.rules import TranscodeOutcome, VideoJob, output_keys, unplayable
 
@@ -30,7 +31,7 @@ TRANSCODE_LEASE = Lease(
     until=Transcode.lease_until,
     attempts=Transcode.attempts,
     length=LEASE,
-    held="running",
+    held=TranscodeState.RUNNING,
     owner="owner",
 )
 
@@ -61,10 +62,14 @@ def _claim(services: Services, sha256: str, owner: str, now: datetime) -> Transc
     """Take the transcode of ``sha256`` for ``owner``; return the outcome instead if it is settled."""
     with services.db.session() as session:
         claim = TRANSCODE_LEASE.claim(
-            session, sha256, now=now, owner=owner, new=lambda: Transcode(input_sha256=sha256, state="running")
+            session,
+            sha256,
+            now=now,
+            owner=owner,
+            new=lambda: Transcode(input_sha256=sha256, state=TranscodeState.RUNNING),
         )
         row = claim.row
-        if claim.settled and row.state == "done":
+        if claim.settled and row.state == TranscodeState.DONE:
             return TranscodeOutcome(sha256, True, True, row.output_key, row.poster_key)
         if claim.settled:
             return TranscodeOutcome(sha256, False, True, error=row.error)
@@ -73,9 +78,9 @@ def _claim(services: Services, sha256: str, owner: str, now: datetime) -> Transc
         return None
 
 
-def _settle(services: Services, sha256: str, **values: object) -> None:
+def _settle(services: Services, sha256: str, state: TranscodeState | None = None, **values: object) -> None:
     with services.db.session() as session:
-        TRANSCODE_LEASE.settle(session, sha256, **values)
+        TRANSCODE_LEASE.settle(session, sha256, state, **values)
 
 
 def transcode_video(
@@ -113,7 +118,7 @@ def transcode_video(
             stored = services.store.put_file(output_key, out, content_type="video/mp4")
             services.store.put_file(poster_key, poster, content_type="image/jpeg")
     except TranscodeError as exc:
-        _settle(services, job.sha256, state="failed", error=str(exc), owner=None, lease_until=None)
+        _settle(services, job.sha256, TranscodeState.FAILED, error=str(exc), owner=None, lease_until=None)
         return TranscodeOutcome(job.sha256, False, False, error=str(exc))
     except BaseException:
         _settle(services, job.sha256, owner=None, lease_until=None)
@@ -121,7 +126,7 @@ def transcode_video(
     _settle(
         services,
         job.sha256,
-        state="done",
+        TranscodeState.DONE,
         output_key=output_key,
         poster_key=poster_key,
         output_sha256=stored.sha256,
@@ -158,14 +163,14 @@ def finish_transcoding(services: Services, submission_id: str, *, actor: str = "
         waiting = [
             item.display_name
             for item in videos
-            if rows.get(item.sha256) is None or rows[item.sha256].state == "running"
+            if rows.get(item.sha256) is None or rows[item.sha256].state == TranscodeState.RUNNING
         ]
         if waiting:
             raise TransientError(f"videos not transcoded yet: {', '.join(waiting)}")
         problems = [
             unplayable(item.display_name, item.requirement_key, rows[item.sha256].error or "unknown error")
             for item in videos
-            if rows[item.sha256].state == "failed"
+            if rows[item.sha256].state == TranscodeState.FAILED
         ]
         if problems:
             sub.problems = [p.to_json() for p in problems]

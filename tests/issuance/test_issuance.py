@@ -143,6 +143,24 @@ def test_expiry_reminders_are_sent_once_and_expiries_recorded(services, tmp_path
         assert session.get_one(IssuedBadge, certified).state == "expired"
 
 
+def test_a_revoked_pathway_badge_stays_revoked_past_its_expiry(services, tmp_path):
+    from datetime import date
+
+    from credflow.issuance.stage import sweep_badges
+
+    sid = _decided(services, tmp_path)
+    with services.db.session() as session:
+        session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = datetime(
+            2026, 1, 10, tzinfo=UTC
+        )
+        applicant_id = session.get_one(Submission, sid).applicant_id
+    [certified] = apply_pathways(services, applicant_id, today=date(2026, 1, 10)).issued
+    revoke(services, certified, reason="issued in error")
+    assert sweep_badges(services, today=date(2027, 1, 11)).expired == ()
+    with services.db.session() as session:
+        assert session.get_one(IssuedBadge, certified).state == "revoked"  # still on the revocation list
+
+
 def test_badges_issued_before_a_key_rotation_still_verify_and_can_still_be_revoked(services, tmp_path):
     from credflow.issuance.stage import key_store
     from tests.builders import anchoring_request, applicant

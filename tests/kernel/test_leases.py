@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from credflow.db.models import OutgoingMessage, Transcode, utcnow
 from credflow.notifications.stage import MESSAGE_LEASE as MESSAGES
+from credflow.states import MessageState
 from credflow.transcoding.stage import TRANSCODE_LEASE as TRANSCODES
 
 
@@ -21,7 +22,7 @@ def test_one_claim_at_a_time_until_the_lease_lapses_then_settled_for_good(servic
         second = MESSAGES.claim(session, "k", now=now + timedelta(minutes=4), new=lambda: _message("k"))
     with services.db.session() as session:
         after_lapse = MESSAGES.claim(session, "k", now=now + timedelta(minutes=6), new=lambda: _message("k"))
-        MESSAGES.settle(session, "k", state="sent", claimed_until=None)
+        MESSAGES.settle(session, "k", MessageState.SENT, claimed_until=None)
     with services.db.session() as session:
         settled = MESSAGES.claim(session, "k", now=now + timedelta(minutes=7), new=lambda: _message("k"))
         row = MESSAGES.get(session, "k")
@@ -50,3 +51,15 @@ def test_a_holder_may_take_its_own_claim_again_another_waits(services):
         TRANSCODES.settle(session, "abc", owner=None, lease_until=None)  # given back after a failure
     with services.db.session() as session:
         assert TRANSCODES.claim(session, "abc", now=now, new=new, owner="w2").taken
+
+
+def test_only_the_held_state_settles_a_row_settled_elsewhere_stays(services):
+    now = utcnow()
+    with services.db.session() as session:
+        assert MESSAGES.claim(session, "k", now=now, new=lambda: _message("k")).taken
+        assert MESSAGES.settle(session, "k", MessageState.SENT, claimed_until=None)
+    with services.db.session() as session:
+        # A late holder whose lease lapsed tries to settle the row another sender already sent.
+        assert not MESSAGES.settle(session, "k", MessageState.PENDING, last_error="timeout")
+        row = MESSAGES.get(session, "k")
+        assert row is not None and row.state == "sent" and row.last_error is None
