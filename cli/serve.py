@@ -17,6 +17,7 @@ installed on start.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -190,7 +191,7 @@ def serve_command(
         services = build_services(settings)
     except CredflowError as exc:
         fail(str(exc))
-    workers = os.environ.get("CREDFLOW_DEPLOYMENTS") == "1"
+    workers = services.settings.deployments
     if workers and not os.environ.get("PREFECT_API_URL"):
         fail("CREDFLOW_DEPLOYMENTS=1 needs PREFECT_API_URL: the Prefect server the workers poll")
     stop = threading.Event()
@@ -209,7 +210,11 @@ def serve_command(
                         fail(str(exc))
                     os.environ["PREFECT_API_URL"] = api_url
                     console.print(f"Prefect server and UI on {api_url.removesuffix('/api')}")
-                os.environ["CREDFLOW_DEPLOYMENTS"] = "1"  # verdicts and submissions start the served deployments
+                # Verdicts and submissions start the served deployments (here and in the flows' child process).
+                os.environ["CREDFLOW_DEPLOYMENTS"] = "1"
+                services = dataclasses.replace(
+                    services, settings=services.settings.model_copy(update={"deployments": True})
+                )
                 stack.enter_context(served_flows(services, flow_limit))
             install_alerts(services)
         app = create_app(
