@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
+from credflow.badges.keys import KeyStore
+from credflow.badges.ob2 import RsaKeyStore
 from credflow.catalog import Catalog, load_catalog
 from credflow.db.engine import Database
 from credflow.db.migrate import upgrade
@@ -21,6 +24,31 @@ class MediaTools:
     ffprobe: str
 
 
+class BadgeKeys:
+    """The issuers' signing key stores, each opened once on first use (the keys are files, read when used)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._ob3: KeyStore | None = None
+        self._ob2: dict[str, RsaKeyStore] = {}
+
+    def ob3(self) -> KeyStore:
+        """The Ed25519 keys of every issuer (Open Badges 3.0), generated on first use, kept outside the database."""
+        with self._lock:
+            if self._ob3 is None:
+                self._ob3 = KeyStore(self._settings.resolved_keys_dir, did_web_base=self._settings.did_web_base)
+            return self._ob3
+
+    def ob2(self, issuer_id: str) -> RsaKeyStore:
+        """One issuer's RSA keys for signed Open Badges 2.0 assertions (beside the Ed25519 keys)."""
+        with self._lock:
+            store = self._ob2.get(issuer_id)
+            if store is None:
+                store = self._ob2[issuer_id] = RsaKeyStore(self._settings.resolved_keys_dir / "ob2" / issuer_id)
+            return store
+
+
 @dataclass(frozen=True)
 class Services:
     """Everything the pipeline's stages need, built once per process."""
@@ -32,6 +60,11 @@ class Services:
     mail_backend: str
     catalog: Catalog
     media: MediaTools
+    #: Built from ``settings`` (a copy with other settings gets its own).
+    badge_keys: BadgeKeys = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "badge_keys", BadgeKeys(self.settings))
 
     def close(self) -> None:
         self.db.dispose()
