@@ -356,3 +356,11 @@ def test_the_sweep_deletes_only_files_of_the_folder_older_than_the_cutoff(store:
     assert store.exists("uploads/fresh") and store.exists("uploads/nested/old") and store.exists("evidence/old")
     assert not partial.temp_path.exists()
     assert store.sweep("nothing-here", modified_before=now) == []
+
+
+def test_the_local_store_receives_its_own_uploads_and_s3_does_not(tmp_path):
+    from credflow.storage.s3 import S3Store
+
+    local = LocalStore(tmp_path / "objects", public_url="http://127.0.0.1:8000", secret=b"k" * 32)
+    assert local.upload_receiver() is local
+    assert S3Store(bucket="evidence", client=object()).upload_receiver() is None
