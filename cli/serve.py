@@ -60,7 +60,7 @@ def sweep_uploads_forever(
 ) -> None:
     """Delete the local store's unclaimed uploads now, then every ``CREDFLOW_SWEEP_INTERVAL_SECONDS`` until stopped."""
     from credflow.db.models import utcnow
-    from web.uploads import sweep_abandoned_uploads
+    from web.api.uploads import sweep_abandoned_uploads
 
     while True:
         try:
