@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from credflow.badges.keys import KeyStore
-from credflow.badges.ob2 import RsaKeyStore
 from credflow.catalog import Catalog, load_catalog
 from credflow.db.engine import Database
 from credflow.db.migrate import upgrade
@@ -14,6 +13,10 @@ from credflow.keyring import Purpose
 from credflow.mail.base import Mailer
 from credflow.settings import MailBackend, Settings, StorageBackend
 from credflow.storage.base import ObjectStore
+
+if TYPE_CHECKING:  # the badge libraries load on first use: most processes sign nothing
+    from credflow.badges.keys import KeyStore
+    from credflow.badges.ob2 import RsaKeyStore
 
 
 @dataclass(frozen=True)
@@ -35,6 +38,8 @@ class BadgeKeys:
 
     def ob3(self) -> KeyStore:
         """The Ed25519 keys of every issuer (Open Badges 3.0), generated on first use, kept outside the database."""
+        from credflow.badges.keys import KeyStore
+
         with self._lock:
             if self._ob3 is None:
                 self._ob3 = KeyStore(self._settings.resolved_keys_dir, did_web_base=self._settings.did_web_base)
@@ -42,6 +47,8 @@ class BadgeKeys:
 
     def ob2(self, issuer_id: str) -> RsaKeyStore:
         """One issuer's RSA keys for signed Open Badges 2.0 assertions (beside the Ed25519 keys)."""
+        from credflow.badges.ob2 import RsaKeyStore
+
         with self._lock:
             store = self._ob2.get(issuer_id)
             if store is None:
