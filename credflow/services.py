@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from credflow.catalog import Catalog, load_catalog
@@ -28,31 +29,37 @@ class MediaTools:
 
 
 class BadgeKeys:
-    """The issuers' signing key stores, each opened once on first use (the keys are files, read when used)."""
+    """The issuers' signing key stores, each opened once on first use (the keys are files, read when used).
 
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
+    Stores are kept by the settings that make them (keys folder, did:web base), so services copied
+    with other settings (``dataclasses.replace``) never get a store of the old ones.
+    """
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._ob3: KeyStore | None = None
-        self._ob2: dict[str, RsaKeyStore] = {}
+        self._ob3: dict[tuple[Path, str | None], KeyStore] = {}
+        self._ob2: dict[tuple[Path, str], RsaKeyStore] = {}
 
-    def ob3(self) -> KeyStore:
+    def ob3(self, settings: Settings) -> KeyStore:
         """The Ed25519 keys of every issuer (Open Badges 3.0), generated on first use, kept outside the database."""
         from credflow.badges.keys import KeyStore
 
+        key = (settings.resolved_keys_dir, settings.did_web_base)
         with self._lock:
-            if self._ob3 is None:
-                self._ob3 = KeyStore(self._settings.resolved_keys_dir, did_web_base=self._settings.did_web_base)
-            return self._ob3
+            store = self._ob3.get(key)
+            if store is None:
+                store = self._ob3[key] = KeyStore(key[0], did_web_base=key[1])
+            return store
 
-    def ob2(self, issuer_id: str) -> RsaKeyStore:
+    def ob2(self, settings: Settings, issuer_id: str) -> RsaKeyStore:
         """One issuer's RSA keys for signed Open Badges 2.0 assertions (beside the Ed25519 keys)."""
         from credflow.badges.ob2 import RsaKeyStore
 
+        key = (settings.resolved_keys_dir, issuer_id)
         with self._lock:
-            store = self._ob2.get(issuer_id)
+            store = self._ob2.get(key)
             if store is None:
-                store = self._ob2[issuer_id] = RsaKeyStore(self._settings.resolved_keys_dir / "ob2" / issuer_id)
+                store = self._ob2[key] = RsaKeyStore(key[0] / "ob2" / issuer_id)
             return store
 
 
@@ -67,11 +74,15 @@ class Services:
     mail_backend: str
     catalog: Catalog
     media: MediaTools
-    #: Built from ``settings`` (a copy with other settings gets its own).
-    badge_keys: BadgeKeys = field(init=False, repr=False, compare=False)
+    badge_keys: BadgeKeys = field(repr=False, compare=False)
 
-    def __post_init__(self) -> None:
-        object.__setattr__(self, "badge_keys", BadgeKeys(self.settings))
+    def key_store(self) -> KeyStore:
+        """The issuers' Ed25519 signing keys (Open Badges 3.0), opened once."""
+        return self.badge_keys.ob3(self.settings)
+
+    def ob2_key_store(self, issuer_id: str) -> RsaKeyStore:
+        """One issuer's RSA signing keys (Open Badges 2.0), opened once."""
+        return self.badge_keys.ob2(self.settings, issuer_id)
 
     def close(self) -> None:
         self.db.dispose()
@@ -130,4 +141,5 @@ def build_services(settings: Settings, *, migrate: bool = True) -> Services:
         mail_backend=settings.mail_backend.value,
         catalog=catalog,
         media=MediaTools(ffmpeg=settings.ffmpeg_path, ffprobe=settings.ffprobe_path),
+        badge_keys=BadgeKeys(),
     )

@@ -55,7 +55,7 @@ class IssueReport:
 
 def key_store(services: Services) -> KeyStore:
     """The issuers' signing keys (generated on first use, kept outside the database), opened once per services."""
-    return services.badge_keys.ob3()
+    return services.key_store()
 
 
 def key_fingerprint(public_key_multibase: str) -> str:
@@ -157,7 +157,7 @@ def _sign_and_store(
 
 def ob2_key_store(services: Services, issuer_id: str) -> RsaKeyStore:
     """The issuer's RSA keys for signed OB 2.0 assertions (kept beside the Ed25519 keys), opened once per services."""
-    return services.badge_keys.ob2(issuer_id)
+    return services.ob2_key_store(issuer_id)
 
 
 def ob2_issuer_url(services: Services, issuer_id: str) -> str:

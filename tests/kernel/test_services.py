@@ -10,18 +10,18 @@ from credflow.issuance.stage import key_store, ob2_key_store
 
 def test_the_badge_key_stores_are_opened_once_per_services(services):
     keys_dir = services.settings.resolved_keys_dir
-    assert key_store(services) is key_store(services) is services.badge_keys.ob3()
+    assert key_store(services) is key_store(services) is services.key_store()
     assert key_store(services).keys_dir == keys_dir
     assert key_store(services).did_web_base == services.settings.did_web_base
     ob2 = ob2_key_store(services, "openscied")
-    assert ob2 is ob2_key_store(services, "openscied") is services.badge_keys.ob2("openscied")
+    assert ob2 is ob2_key_store(services, "openscied") is services.ob2_key_store("openscied")
     assert ob2.folder == keys_dir / "ob2" / "openscied"
     assert ob2_key_store(services, "other").folder == keys_dir / "ob2" / "other"
 
 
 def test_threads_asking_at_once_share_one_key_store(services):
     seen: list[object] = []
-    threads = [threading.Thread(target=lambda: seen.append(services.badge_keys.ob3())) for _ in range(8)]
+    threads = [threading.Thread(target=lambda: seen.append(services.key_store())) for _ in range(8)]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -34,3 +34,8 @@ def test_services_with_other_settings_get_their_own_key_stores(services, tmp_pat
     assert key_store(other) is not key_store(services)
     assert key_store(other).keys_dir == tmp_path / "k2"
     assert ob2_key_store(other, "openscied").folder == tmp_path / "k2" / "ob2" / "openscied"
+
+
+def test_a_copy_of_the_services_with_the_same_settings_shares_their_key_stores(services):
+    copy = services.__class__(**{**services.__dict__, "mailer": services.mailer})
+    assert key_store(copy) is key_store(services)
