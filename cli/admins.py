@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli.common import console, fail, load_services
 from credflow.errors import CredflowError
 
 admins_app = typer.Typer(help="Program admins and operators (they sign in by emailed link).", no_args_is_help=True)
@@ -26,15 +27,14 @@ def admins_add(
     operator: Annotated[bool, typer.Option("--operator", help="An operator: every program and organisation.")] = False,
 ) -> None:
     """Grant program admin (scoped to --org and/or --program) or --operator; adds to an existing grant."""
-    from cli.main import _fail, _services, console
     from credflow.accounts.grants import add_grant
 
     try:
         grant = add_grant(
-            _services(), email, organisations=tuple(org or ()), programs=tuple(program or ()), operator=operator
+            load_services(), email, organisations=tuple(org or ()), programs=tuple(program or ()), operator=operator
         )
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"{grant.email}: {_describe(grant.operator, grant.organisations, grant.programs)}", highlight=False)
     console.print("The role counts once they sign in through the link sent to this address.", highlight=False)
 
@@ -42,11 +42,10 @@ def admins_add(
 @admins_app.command("remove")
 def admins_remove(email: Annotated[str, typer.Argument(help="The address of the grant.")]) -> None:
     """Remove an address's grant (their sessions lose the role at their next request)."""
-    from cli.main import _fail, _services, console
     from credflow.accounts.grants import remove_grant
 
-    if not remove_grant(_services(), email):
-        _fail(f"no grant for {email.strip().lower()!r}; see: credflow admins list")
+    if not remove_grant(load_services(), email):
+        fail(f"no grant for {email.strip().lower()!r}; see: credflow admins list")
     console.print(f"{email.strip().lower()}: grant removed", highlight=False)
 
 
@@ -56,11 +55,10 @@ def admins_list() -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from cli.main import _services, console
     from credflow.accounts.grants import list_grants
 
     table = Table("email", "grant")
-    for grant in list_grants(_services()):
+    for grant in list_grants(load_services()):
         table.add_row(Text(grant.email), Text(_describe(grant.operator, grant.organisations, grant.programs)))
     console.print(table)
 

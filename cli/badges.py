@@ -10,6 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
+from cli.common import console, fail, load_services
 from credflow.errors import CredflowError
 
 badge_app = typer.Typer(help="Verify and revoke badges.", no_args_is_help=True)
@@ -102,13 +103,12 @@ def badge_revoke(
     badge_id: str, reason: Annotated[str, typer.Option(help="Why it is revoked (shown on its page).")]
 ) -> None:
     """Revoke a badge: its status bit is set; its page and verifiers report it revoked."""
-    from cli.main import _fail, _services, console
     from credflow.issuance.stage import revoke
 
     try:
-        badge = revoke(_services(), badge_id, reason=reason)
+        badge = revoke(load_services(), badge_id, reason=reason)
     except (ValueError, CredflowError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"badge {badge.id} revoked: {badge.revoke_reason}")
 
 
@@ -120,17 +120,16 @@ def badge_rotate_key(
     ] = False,
 ) -> None:
     """Start signing with a new key; earlier badges keep verifying (did:key carries its own public key)."""
-    from cli.main import _fail, _services, console
     from credflow.issuance.stage import key_store, ob2_key_store
 
     try:
-        services = _services()
+        services = load_services()
         if not any(c.issuer.id == issuer for c in services.catalog):
             raise CredflowError(f"no issuer {issuer!r} in the catalog")
         ob3 = key_store(services).rotate(issuer, compromised=compromised)
         ob2 = ob2_key_store(services, issuer).rotate()
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     retired = " (the old OB 3.0 key's secret is deleted)" if compromised else ""
     console.print(f"{issuer}: OB 3.0 key now {ob3.key_id}; OB 2.0 key now {ob2.name}{retired}")
 
@@ -141,12 +140,11 @@ def report_hours(
     """In-service hours per earned micro-credential, for a district's PD office."""
     from sqlalchemy import select
 
-    from cli.main import _fail, _services, console
     from credflow.db.models import Applicant, InServiceHours
     from credflow.issuance.hours import HoursRecord, hours_csv
 
     try:
-        services = _services()
+        services = load_services()
         with services.db.session() as session:
             rows = session.execute(
                 select(InServiceHours, Applicant)
@@ -168,7 +166,7 @@ def report_hours(
                 for hours, applicant in rows
             ]
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if fmt == "csv":
         sys.stdout.write(hours_csv(records))
         return

@@ -15,7 +15,7 @@ from rich.table import Table
 from cli import demo_evidence as ev
 from cli.demo_reviewers import ReviewerScript, free_port, run_reviewers, running_server
 from cli.launch import run_in_process
-from cli.main import submit_files
+from cli.submissions import submit_files
 from credflow.intake.rules import ApplicantInfo
 from credflow.media import samples
 from credflow.reviewers.rules import parse_pool

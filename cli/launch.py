@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Callable
 
@@ -20,12 +19,12 @@ def run_in_process(services: Services, fn: Callable[[], object]) -> object:
 def decide_in_background(services: Services) -> Callable[[str], None]:
     """The web app's hook after a verdict: start the decide flow without making the reviewer wait.
 
-    With ``CREDFLOW_DEPLOYMENTS=1`` (Prefect server and workers) it asks a worker to run the
+    With ``settings.deployments`` (``CREDFLOW_DEPLOYMENTS=1``: Prefect server and workers) it asks a worker to run the
     ``decide-submission`` deployment; otherwise it runs the flow in a thread of this process.
     """
 
     def trigger(submission_id: str) -> None:
-        if os.environ.get("CREDFLOW_DEPLOYMENTS") == "1":
+        if services.settings.deployments:
             from prefect.deployments import run_deployment
 
             run_deployment(
@@ -49,7 +48,7 @@ def process_in_background(services: Services) -> Callable[[str], None]:
     """The HTTP intake's hook: run the submission flow for a new submission without blocking the request."""
 
     def trigger(submission_id: str) -> None:
-        if os.environ.get("CREDFLOW_DEPLOYMENTS") == "1":
+        if services.settings.deployments:
             from prefect.deployments import run_deployment
 
             run_deployment(

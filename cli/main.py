@@ -1,339 +1,53 @@
-"""``credflow`` command line entry point."""
+"""``credflow`` command line entry point: assembles the subcommands into one Typer app."""
 
 from __future__ import annotations
 
-import json
-import sys
-from datetime import date
-from pathlib import Path
-from typing import Annotated, Any
-
 import typer
-from rich.console import Console
-from rich.table import Table
 
+from cli.admins import admins_app
+from cli.badges import badge_app, report_hours
+from cli.catalog import catalog_app, db_app
 from cli.offline import apply_offline_defaults
-from credflow.catalog.loader import check_catalog
-from credflow.errors import CredflowError
-from credflow.intake.rules import MAX_ANSWERS_BYTES, ApplicantInfo, IntakeRequest, IntakeResult, Upload, parse_answers
-from credflow.intake.stage import submit
-from credflow.lifecycle import State
-from credflow.services import Services, build_services
-from credflow.settings import load_settings
+from cli.privacy import applicant_app, retention_app
+from cli.reports import report_programs
+from cli.resubmit import resubmit_command, unlock_command
+from cli.reviewing import (
+    assign_command,
+    calibrate_command,
+    gold_app,
+    report_app,
+    review_app,
+    reviewers_app,
+    sweep_command,
+)
+from cli.serve import alerts_app, flows_app, serve_command
+from cli.submissions import demo_command, run_command, status_command, submit_command
 
 app = typer.Typer(help="credflow: review pipeline for educator micro-credentials.", no_args_is_help=True)
-catalog_app = typer.Typer(help="Inspect the micro-credential catalog.", no_args_is_help=True)
-db_app = typer.Typer(help="Manage credflow's database.", no_args_is_help=True)
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(db_app, name="db")
-# Piped output (make, CI logs, scripts) gets wide tables rather than rich's 80-column default.
-# No emoji codes: rich would print "did:key:z6Mk..." as "did🔑z6Mk...".
-console = Console(width=None if sys.stdout.isatty() else 180, emoji=False)
-err = Console(stderr=True, soft_wrap=True, emoji=False)
-
-#: States in which the submission flow still has work to do for an attempt.
-FLOW_STATES = {State.RECEIVED, State.VALIDATING, State.TRANSCODING}
-
-
-def _services() -> Services:
-    return build_services(load_settings())
-
-
-def _read_answers(path: Path | None) -> dict[str, Any]:
-    """The answers file as a mapping, read only when its size is within the cap (YAML or JSON)."""
-    if path is None:
-        return {}
-    if not path.is_file():  # a folder, a device (/dev/zero) or a pipe that might never end
-        raise CredflowError(f"answers file {path}: not a regular file")
-    try:
-        with path.open("rb") as fh:
-            # Read one byte past the cap rather than trusting stat(): a pipe or a growing file has no size.
-            data = fh.read(MAX_ANSWERS_BYTES + 1)
-        text = data.decode("utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CredflowError(f"answers file {path}: cannot be read: {exc}") from None
-    if len(data) > MAX_ANSWERS_BYTES:
-        raise CredflowError(
-            f"answers file {path}: larger than {MAX_ANSWERS_BYTES // 1024} KB; written answers fit in far less"
-        )
-    return parse_answers(text, source=f"answers file {path}", yaml_too=True)
-
-
-def _parse_evidence(values: list[str]) -> list[tuple[str, Path]]:
-    pairs = []
-    for value in values:
-        key, sep, path = value.partition("=")
-        if not sep or not key or not path:
-            raise CredflowError(f"--evidence {value!r}: use KEY=PATH, e.g. lesson_plan=plan.pdf")
-        file = Path(path).expanduser()
-        if not file.is_file():
-            raise CredflowError(f"--evidence {value!r}: no such file {file}")
-        pairs.append((key.strip(), file))
-    return pairs
-
-
-def run_flow_for(services: Services, submission_id: str) -> str:
-    """Run the submission flow in this process (Prefect is imported only here)."""
-    from cli.launch import run_in_process
-    from flows.submission import run_submission
-
-    return str(run_in_process(services, lambda: run_submission(submission_id)))
-
-
-def submit_files(
-    services: Services,
-    *,
-    applicant: ApplicantInfo,
-    credential_id: str,
-    answers: dict[str, Any],
-    evidence: list[tuple[str, Path]],
-    idempotency_key: str | None = None,
-    enrolled_on: date | None = None,
-    run: bool = True,
-) -> tuple[IntakeResult, str]:
-    """Submit local files through intake, then run the flow if the attempt still needs it."""
-    handles = [path.open("rb") for _, path in evidence]
-    try:
-        request = IntakeRequest(
-            applicant=applicant,
-            credential_id=credential_id,
-            answers=answers,
-            # The local path is the sender's business: only the file's own name is sent.
-            uploads=[Upload(key, path.name, handle) for (key, path), handle in zip(evidence, handles, strict=True)],
-            idempotency_key=idempotency_key,
-            enrolled_on=enrolled_on,
-        )
-        result = submit(services, request)
-    finally:
-        for handle in handles:
-            handle.close()
-    state = result.state
-    if run and State(state) in FLOW_STATES:
-        state = run_flow_for(services, result.submission_id)
-    return result, state
-
-
-def _problems(services: Services, submission_id: str) -> list[dict[str, Any]]:
-    from credflow.submissions import get_submission
-
-    with services.db.session() as session:
-        return list(get_submission(session, submission_id).problems or [])
-
-
-@app.command("submit")
-def submit_command(
-    name: Annotated[str, typer.Option(help="Applicant's full name.")],
-    email: Annotated[str, typer.Option(help="Applicant's email address (their identity).")],
-    organisation: Annotated[str, typer.Option(help="Applicant's school, district or organisation.")],
-    credential: Annotated[str, typer.Option(help="Micro-credential id (see `credflow catalog list`).")],
-    answers: Annotated[Path | None, typer.Option(help="YAML or JSON file of written answers by question key.")] = None,
-    evidence: Annotated[
-        list[str] | None, typer.Option("--evidence", "-e", help="KEY=PATH of one evidence file; repeat.")
-    ] = None,
-    idempotency_key: Annotated[
-        str | None, typer.Option(help="Client key: the same key is the same submission.")
-    ] = None,
-    enrolled_on: Annotated[str | None, typer.Option(help="Enrolment date YYYY-MM-DD (default: today).")] = None,
-    run: Annotated[bool, typer.Option(help="Run validation and transcoding now.")] = True,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
-) -> None:
-    """Submit evidence for one micro-credential (idempotent)."""
-    try:
-        enrolled = date.fromisoformat(enrolled_on) if enrolled_on else None
-    except ValueError as exc:
-        _fail(f"--enrolled-on: {exc}")
-    try:
-        services = _services()
-        result, state = submit_files(
-            services,
-            applicant=ApplicantInfo(name=name, email=email, organisation=organisation),
-            credential_id=credential,
-            answers=_read_answers(answers),
-            evidence=_parse_evidence(evidence or []),
-            idempotency_key=idempotency_key,
-            enrolled_on=enrolled,
-            run=run,
-        )
-        problems = _problems(services, result.submission_id)
-    except CredflowError as exc:
-        _fail(str(exc))
-    payload = {**result.to_json(), "state": state, "problems": problems}
-    if as_json:
-        sys.stdout.write(json.dumps(payload, indent=2) + "\n")
-        return
-    verb = "recorded" if result.created else "already recorded"
-    console.print(
-        f"Submission [bold]{result.submission_id}[/] {verb}: attempt {result.attempt}, state [bold]{state}[/]"
-    )
-    for problem in problems:
-        console.print(f"  - {problem['message']}\n    [dim]what to do:[/] {problem['fix']}")
-
-
-def _fail(message: str) -> None:
-    err.print(f"[red]credflow:[/] {message}", highlight=False)
-    raise typer.Exit(2)
-
-
-@app.command("run")
-def run_command(submission_id: str) -> None:
-    """Run (or re-run) the submission flow; finished stages are not redone."""
-    from credflow.submissions import resolve_id
-
-    try:
-        services = _services()
-        with services.db.session() as session:
-            full = resolve_id(session, submission_id)
-        state = run_flow_for(services, full)
-    except CredflowError as exc:
-        _fail(str(exc))
-    console.print(f"{full}: {state}")
-
-
-@app.command("status")
-def status_command(submission_id: Annotated[str | None, typer.Argument()] = None) -> None:
-    """List submissions by state, or print one submission's timeline."""
-    from sqlalchemy import select
-
-    from credflow.calendar import business_days_between
-    from credflow.db.models import Submission, utcnow
-    from credflow.lifecycle import ACTIVE
-    from credflow.reports.operator_view import submission_markdown
-    from credflow.submissions import events_of, resolve_id, view
-
-    try:
-        services = _services()
-        with services.db.session() as session:
-            if submission_id:
-                full = resolve_id(session, submission_id)
-                console.print(submission_markdown(view(session, full), events_of(session, full)))
-                return
-            rows = session.scalars(select(Submission).order_by(Submission.state, Submission.created_at)).all()
-            table = Table("state", "submission", "credential", "attempt", "applicant", "since", "age / target")
-            now = utcnow()
-            for sub in rows:
-                target = services.catalog.get(sub.credential_id).decision_target_business_days
-                age = business_days_between(sub.created_at, now)
-                late = State(sub.state) in ACTIVE and age > target
-                table.add_row(
-                    sub.state,
-                    sub.id,
-                    sub.credential_id,
-                    str(sub.attempt),
-                    sub.applicant.email,
-                    f"{sub.state_since:%Y-%m-%d %H:%M}",
-                    f"{'[red]' if late else ''}{age}/{target} business days{' LATE[/]' if late else ''}",
-                )
-    except CredflowError as exc:
-        _fail(str(exc))
-    console.print(table)
-
-
-@catalog_app.command("check")
-def catalog_check(
-    folder: Annotated[Path | None, typer.Argument(help="Catalog folder (default: settings).")] = None,
-) -> None:
-    """Check every micro-credential file; report each error with its file and field."""
-    try:
-        target = folder or load_settings().catalog_dir
-    except CredflowError as exc:
-        _fail(str(exc))
-    catalog, problems = check_catalog(target)
-    for problem in problems:
-        err.print(f"[red]error[/] {problem}", highlight=False)
-    if problems:
-        err.print(f"{len(problems)} error(s) in {target}")
-        raise typer.Exit(1)
-    console.print(f"{len(catalog)} micro-credentials OK in {target}: {', '.join(c.id for c in catalog)}")
-
-
-@catalog_app.command("list")
-def catalog_list() -> None:
-    """List the micro-credentials on offer."""
-    try:
-        services = _services()
-    except CredflowError as exc:
-        _fail(str(exc))
-    table = Table("id", "title", "issuer", "evidence", "criteria", "hours")
-    for credential in services.catalog:
-        table.add_row(
-            credential.id,
-            credential.title,
-            credential.issuer.name,
-            ", ".join(r.key for r in credential.evidence),
-            str(len(credential.criteria)),
-            f"{credential.in_service_hours:g}",
-        )
-    console.print(table)
-
-
-@db_app.command("upgrade")
-def db_upgrade() -> None:
-    """Apply database migrations (also done on start)."""
-    try:
-        services = _services()
-    except CredflowError as exc:
-        _fail(str(exc))
-    console.print(f"database at the newest schema: {services.db.engine.url.render_as_string(hide_password=True)}")
-
-
-@app.command("demo")
-def demo_command(
-    workdir: Annotated[Path | None, typer.Option(help="Where to generate sample evidence.")] = None,
-) -> None:
-    """Generate sample evidence, submit a demo cohort end to end and print the outcomes."""
-    from cli.demo import run_demo
-
-    try:
-        services = _services()
-        run_demo(services, workdir=workdir or services.settings.data_dir / "demo-inputs", console=console)
-    except CredflowError as exc:
-        _fail(str(exc))
-
-
-def _register() -> None:
-    from cli.reviewing import (
-        assign_command,
-        calibrate_command,
-        gold_app,
-        report_app,
-        review_app,
-        reviewers_app,
-        sweep_command,
-    )
-
-    app.add_typer(reviewers_app, name="reviewers")
-    app.add_typer(review_app, name="review")
-    app.add_typer(gold_app, name="gold")
-    app.add_typer(report_app, name="report")
-    app.command("assign")(assign_command)
-    app.command("sweep")(sweep_command)
-    app.command("calibrate")(calibrate_command)
-    from cli.serve import alerts_app, flows_app, serve_command
-
-    app.command("serve")(serve_command)
-    app.add_typer(flows_app, name="flows")
-    app.add_typer(alerts_app, name="alerts")
-    from cli.badges import badge_app, report_hours
-
-    app.add_typer(badge_app, name="badge")
-    from cli.resubmit import resubmit_command, unlock_command
-
-    app.command("resubmit")(resubmit_command)
-    app.command("unlock")(unlock_command)
-    report_app.command("hours")(report_hours)
-    from cli.reports import report_programs
-
-    report_app.command("programs")(report_programs)
-    from cli.privacy import applicant_app, retention_app
-
-    app.add_typer(applicant_app, name="applicant")
-    app.add_typer(retention_app, name="retention")
-    from cli.admins import admins_app
-
-    app.add_typer(admins_app, name="admins")
-
-
-_register()
+app.command("submit")(submit_command)
+app.command("run")(run_command)
+app.command("status")(status_command)
+app.command("demo")(demo_command)
+app.add_typer(reviewers_app, name="reviewers")
+app.add_typer(review_app, name="review")
+app.add_typer(gold_app, name="gold")
+app.add_typer(report_app, name="report")
+app.command("assign")(assign_command)
+app.command("sweep")(sweep_command)
+app.command("calibrate")(calibrate_command)
+app.command("serve")(serve_command)
+app.add_typer(flows_app, name="flows")
+app.add_typer(alerts_app, name="alerts")
+app.add_typer(badge_app, name="badge")
+app.command("resubmit")(resubmit_command)
+app.command("unlock")(unlock_command)
+report_app.command("hours")(report_hours)
+report_app.command("programs")(report_programs)
+app.add_typer(applicant_app, name="applicant")
+app.add_typer(retention_app, name="retention")
+app.add_typer(admins_app, name="admins")
 
 
 def main() -> None:

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from cli.common import console, fail, load_services
 from credflow.errors import CredflowError
 
 applicant_app = typer.Typer(help="Export or erase an applicant's data on request.", no_args_is_help=True)
@@ -21,13 +22,12 @@ def applicant_export(
     out: Annotated[Path, typer.Option("--out", "-o", help="The zip file to write.")],
 ) -> None:
     """Write everything held about an applicant (applicant.json and their evidence files) to a zip."""
-    from cli.main import _fail, _services, console
     from credflow.privacy.export import export_applicant
 
     try:
-        report = export_applicant(_services(), email, out=out)
+        report = export_applicant(load_services(), email, out=out)
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     removed = f", {report.removed} removed under the retention policy" if report.removed else ""
     console.print(
         f"{report.path}: {report.submissions} submission(s), {report.files} evidence file(s) "
@@ -49,17 +49,16 @@ def applicant_erase(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Delete an applicant's evidence and replace their personal data with a tombstone (decisions and badges stay)."""
-    from cli.main import _fail, _services, console
     from credflow.privacy.erase import erase_applicant
 
     if not yes and not typer.confirm(
         f"Erase {email}: delete their evidence files and personal data? This cannot be undone", default=False
     ):
-        _fail("nothing erased")
+        fail("nothing erased")
     try:
-        report = erase_applicant(_services(), email, reason=reason, revoke_badges=revoke_badges, withdraw=withdraw)
+        report = erase_applicant(load_services(), email, reason=reason, revoke_badges=revoke_badges, withdraw=withdraw)
     except (ValueError, CredflowError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if as_json:
         payload = {
             "applicant": report.applicant_id,
@@ -119,13 +118,12 @@ def retention_sweep(
     dry_run: Annotated[bool, typer.Option("--dry-run", help="List what is due; delete nothing.")] = False,
 ) -> None:
     """Delete the evidence files of attempts that ended longer ago than CREDFLOW_EVIDENCE_RETENTION_DAYS."""
-    from cli.main import _fail, _services, console
     from credflow.retention.stage import sweep_retention
 
     try:
-        result = sweep_retention(_services(), dry_run=dry_run)
+        result = sweep_retention(load_services(), dry_run=dry_run)
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if result.retention_days == 0:
         console.print("retention is off (CREDFLOW_EVIDENCE_RETENTION_DAYS=0): evidence is kept forever")
         return

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from cli.common import console, fail, load_services
 from credflow.errors import CredflowError
 
 
@@ -17,16 +18,15 @@ def report_programs(
     from rich.table import Table
     from rich.text import Text
 
-    from cli.main import _fail, _services, console
     from credflow.db.models import utcnow
     from credflow.reports.program import program_report
 
     if fmt not in ("table", "csv"):
-        _fail(f"--format {fmt!r}: choose table or csv")
+        fail(f"--format {fmt!r}: choose table or csv")
     try:
-        report = program_report(_services(), now=utcnow())
+        report = program_report(load_services(), now=utcnow())
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if fmt == "csv":
         sys.stdout.write(report.to_csv())
         return

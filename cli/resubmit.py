@@ -11,6 +11,8 @@ from typing import Annotated, Any
 import typer
 from sqlalchemy import select
 
+from cli.common import console, fail, load_services
+from cli.submissions import FLOW_STATES, parse_evidence, read_answers, run_flow_for
 from credflow.errors import CredflowError
 from credflow.intake.rules import ApplicantInfo, CarryOver, IntakeRequest, IntakeResult, Upload
 from credflow.intake.stage import submit
@@ -83,22 +85,21 @@ def resubmit_command(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Resubmit after "not yet": list every file; those unchanged since the last attempt are not sent again."""
-    from cli.main import FLOW_STATES, _fail, _parse_evidence, _read_answers, _services, console, run_flow_for
     from credflow.lifecycle import State
 
     try:
-        services = _services()
+        services = load_services()
         result, carried = resubmit_files(
             services,
             previous,
-            answers=_read_answers(answers) if answers else None,
-            evidence=_parse_evidence(evidence or []),
+            answers=read_answers(answers) if answers else None,
+            evidence=parse_evidence(evidence or []),
         )
         state = result.state
         if State(state) in FLOW_STATES:
             state = run_flow_for(services, result.submission_id)
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     payload = {**result.to_json(), "state": state, "carried_over": carried}
     if as_json:
         sys.stdout.write(json.dumps(payload, indent=2) + "\n")
@@ -113,15 +114,14 @@ def unlock_command(
     submission: str, reason: Annotated[str, typer.Option(help="Why (e.g. coaching meeting held on ...).")]
 ) -> None:
     """Reopen a closed chain for one more attempt; logged with the reason."""
-    from cli.main import _fail, _services, console
     from credflow.resubmission.stage import unlock
     from credflow.submissions import resolve_id
 
     try:
-        services = _services()
+        services = load_services()
         with services.db.session() as session:
             full = resolve_id(session, submission)
         unlock(services, full, reason=reason)
     except (ValueError, CredflowError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     console.print(f"{full} unlocked: one more attempt allowed")

@@ -11,6 +11,7 @@ import typer
 import yaml
 from rich.table import Table
 
+from cli.common import console, fail, load_services
 from cli.launch import run_in_process
 from credflow.errors import CredflowError
 
@@ -20,24 +21,6 @@ review_app = typer.Typer(
 )
 
 
-def _ctx() -> Any:
-    from cli.main import _services
-
-    return _services()
-
-
-def _fail(message: str) -> None:
-    from cli.main import _fail as fail
-
-    fail(message)
-
-
-def _console() -> Any:
-    from cli.main import console
-
-    return console
-
-
 @reviewers_app.command("import")
 def reviewers_import(file: Path) -> None:
     """Add and update reviewers from a YAML pool file (reviewers left out leave the pool)."""
@@ -45,13 +28,13 @@ def reviewers_import(file: Path) -> None:
     from credflow.reviewers.stage import import_pool
 
     try:
-        services = _ctx()
+        services = load_services()
         pool = parse_pool(file.read_text(encoding="utf-8"), catalog=services.catalog, source=str(file))
         with services.db.session() as session:
             report = import_pool(session, pool)
     except (OSError, CredflowError) as exc:
-        _fail(str(exc))
-    _console().print(f"{file}: {report.summary()}")
+        fail(str(exc))
+    console.print(f"{file}: {report.summary()}")
 
 
 @reviewers_app.command("export")
@@ -62,11 +45,11 @@ def reviewers_export(
     from credflow.reviewers.stage import export_pool
 
     try:
-        services = _ctx()
+        services = load_services()
         with services.db.session() as session:
             text = export_pool(session)
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     if output:
         output.write_text(text, encoding="utf-8")
     else:
@@ -76,7 +59,7 @@ def reviewers_export(
 def _token_assignment(token: str) -> tuple[Any, str]:
     from credflow.review.stage import open_assignment
 
-    services = _ctx()
+    services = load_services()
     return services, open_assignment(services, token).id
 
 
@@ -89,8 +72,8 @@ def review_show(token: str) -> None:
         services, assignment_id = _token_assignment(token)
         ctx = review_context(services, assignment_id)
     except CredflowError as exc:
-        _fail(str(exc))
-    out = _console()
+        fail(str(exc))
+    out = console
     out.print(
         f"[bold]{ctx.credential.title}[/] · {ctx.applicant} · attempt {ctx.attempt} · "
         f"{ctx.role} due {ctx.due_at:%Y-%m-%d}"
@@ -122,8 +105,8 @@ def review_draft(token: str, scores: Path) -> None:
         services, assignment_id = _token_assignment(token)
         saved = save_draft(services, assignment_id, _read_scores(scores))
     except (OSError, CredflowError) as exc:
-        _fail(str(exc))
-    _console().print(f"draft saved: {len(saved)} criteria scored")
+        fail(str(exc))
+    console.print(f"draft saved: {len(saved)} criteria scored")
 
 
 @review_app.command("submit")
@@ -136,8 +119,8 @@ def review_submit(token: str, scores: Path) -> None:
         submission_id = submit_review(services, assignment_id, _read_scores(scores))
         state = _decide(services, submission_id)
     except (OSError, CredflowError) as exc:
-        _fail(str(exc))
-    _console().print(f"review submitted; submission {submission_id} is {state}")
+        fail(str(exc))
+    console.print(f"review submitted; submission {submission_id} is {state}")
 
 
 @review_app.command("decline")
@@ -150,8 +133,8 @@ def review_decline(token: str, reason: Annotated[str, typer.Option(help="Why you
         submission_id = decline(services, assignment_id, reason)
         state = _decide(services, submission_id)
     except CredflowError as exc:
-        _fail(str(exc))
-    _console().print(f"declined; submission {submission_id} is {state}")
+        fail(str(exc))
+    console.print(f"declined; submission {submission_id} is {state}")
 
 
 @review_app.command("relink")
@@ -165,12 +148,12 @@ def review_relink(
     from credflow.notifications.stage import reissue_links
 
     if not yes and not typer.confirm("Replace every open review link and email the reviewers?"):
-        _fail("nothing changed")
+        fail("nothing changed")
     try:
-        ids = reissue_links(_ctx())
+        ids = reissue_links(load_services())
     except CredflowError as exc:
-        _fail(str(exc))
-    _console().print(f"{len(ids)} review link(s) replaced and emailed")
+        fail(str(exc))
+    console.print(f"{len(ids)} review link(s) replaced and emailed")
 
 
 def _decide(services: Any, submission_id: str) -> str:
@@ -184,11 +167,11 @@ def assign_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> 
     from flows.review import assign_reviewers_flow
 
     try:
-        services = _ctx()
+        services = load_services()
         count = run_in_process(services, assign_reviewers_flow)
     except CredflowError as exc:
-        _fail(str(exc))
-    _console().print(json.dumps({"assigned": count}) if as_json else f"{count} new assignments")
+        fail(str(exc))
+    console.print(json.dumps({"assigned": count}) if as_json else f"{count} new assignments")
 
 
 def sweep_command() -> None:
@@ -196,11 +179,11 @@ def sweep_command() -> None:
     from flows.review import review_sweep
 
     try:
-        services = _ctx()
+        services = load_services()
         result = run_in_process(services, review_sweep)
     except CredflowError as exc:
-        _fail(str(exc))
-    _console().print(result)
+        fail(str(exc))
+    console.print(result)
 
 
 gold_app = typer.Typer(help="Gold-standard submissions for calibration.", no_args_is_help=True)
@@ -213,12 +196,12 @@ def gold_import(file: Path) -> None:
     from credflow.reviewers.stage import import_gold
 
     try:
-        services = _ctx()
+        services = load_services()
         with services.db.session() as session:
             count = import_gold(session, file.read_text(encoding="utf-8"), catalog=services.catalog, source=str(file))
     except (OSError, CredflowError) as exc:
-        _fail(str(exc))
-    _console().print(f"{count} gold-standard submissions imported")
+        fail(str(exc))
+    console.print(f"{count} gold-standard submissions imported")
 
 
 def calibrate_command(email: str, scores: Path) -> None:
@@ -228,15 +211,15 @@ def calibrate_command(email: str, scores: Path) -> None:
     from credflow.reviewers.stage import record_calibration
 
     try:
-        services = _ctx()
+        services = load_services()
         data = yaml.safe_load(scores.read_text(encoding="utf-8")) or {}
         with services.db.session() as session:
             result = record_calibration(session, reviewer_email=email, scores=data, today=date.today())
     except (OSError, CredflowError) as exc:
-        _fail(str(exc))
+        fail(str(exc))
     verdict = f"calibrated on {result.calibrated_on}" if result.calibrated else "not calibrated (needs 80%)"
     total = result.criteria_scored + len(result.missing)
-    _console().print(f"{email}: agreed on {result.agreed} of {total} gold criteria ({result.share:.0%}): {verdict}")
+    console.print(f"{email}: agreed on {result.agreed} of {total} gold criteria ({result.share:.0%}): {verdict}")
 
 
 @report_app.command("agreement")
@@ -249,10 +232,10 @@ def report_agreement(
     from credflow.reviewers.stage import ratings_from_reviews
 
     try:
-        services = _ctx()
+        services = load_services()
         with services.db.session() as session:
             ratings = ratings_from_reviews(session)
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     report = agreement_report(ratings, drift_threshold=drift_threshold, min_units=min_units)
     sys.stdout.write(report.render_text() + "\n")

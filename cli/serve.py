@@ -17,6 +17,7 @@ installed on start.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import subprocess
@@ -31,6 +32,7 @@ from typing import Annotated
 
 import typer
 
+from cli.common import console, fail, load_services
 from cli.launch import decide_in_background, process_in_background, run_in_process
 from credflow.errors import ConfigurationError, CredflowError
 from credflow.services import Services
@@ -58,7 +60,7 @@ def sweep_uploads_forever(
 ) -> None:
     """Delete the local store's unclaimed uploads now, then every ``CREDFLOW_SWEEP_INTERVAL_SECONDS`` until stopped."""
     from credflow.db.models import utcnow
-    from web.uploads import sweep_abandoned_uploads
+    from web.api.uploads import sweep_abandoned_uploads
 
     while True:
         try:
@@ -175,7 +177,6 @@ def serve_command(
     """Serve the web pages and run the flows: on one machine, with workers, or in-process."""
     import uvicorn
 
-    from cli.main import _fail, console
     from credflow.keyring import check_secret_for_exposure
     from credflow.services import build_services
     from credflow.settings import load_settings
@@ -189,10 +190,10 @@ def serve_command(
         )
         services = build_services(settings)
     except CredflowError as exc:
-        _fail(str(exc))
-    workers = os.environ.get("CREDFLOW_DEPLOYMENTS") == "1"
+        fail(str(exc))
+    workers = services.settings.deployments
     if workers and not os.environ.get("PREFECT_API_URL"):
-        _fail("CREDFLOW_DEPLOYMENTS=1 needs PREFECT_API_URL: the Prefect server the workers poll")
+        fail("CREDFLOW_DEPLOYMENTS=1 needs PREFECT_API_URL: the Prefect server the workers poll")
     stop = threading.Event()
     with ExitStack() as stack:
         stack.callback(stop.set)
@@ -206,10 +207,14 @@ def serve_command(
                     try:
                         api_url = stack.enter_context(local_prefect_server(services, prefect_port))
                     except CredflowError as exc:
-                        _fail(str(exc))
+                        fail(str(exc))
                     os.environ["PREFECT_API_URL"] = api_url
                     console.print(f"Prefect server and UI on {api_url.removesuffix('/api')}")
-                os.environ["CREDFLOW_DEPLOYMENTS"] = "1"  # verdicts and submissions start the served deployments
+                # Verdicts and submissions start the served deployments (here and in the flows' child process).
+                os.environ["CREDFLOW_DEPLOYMENTS"] = "1"
+                services = dataclasses.replace(
+                    services, settings=services.settings.model_copy(update={"deployments": True})
+                )
                 stack.enter_context(served_flows(services, flow_limit))
             install_alerts(services)
         app = create_app(
@@ -239,7 +244,6 @@ def flows_serve(
 @flows_app.command("list")
 def flows_list() -> None:
     """List the deployments of prefect.yaml with their schedules."""
-    from cli.main import console
     from flows.deployments import deployment_specs
 
     for spec in deployment_specs():
@@ -253,13 +257,12 @@ alerts_app = typer.Typer(help="Operator alerts through Prefect automations.", no
 @alerts_app.command("install")
 def alerts_install() -> None:
     """Create or update credflow's Prefect automations (failed-run alerts, silent runs) on PREFECT_API_URL."""
-    from cli.main import _fail, _services, console
 
     if not os.environ.get("PREFECT_API_URL"):
-        _fail("PREFECT_API_URL is not set: automations live on a Prefect server (an ephemeral API has none)")
+        fail("PREFECT_API_URL is not set: automations live on a Prefect server (an ephemeral API has none)")
     try:
-        services = _services()
+        services = load_services()
     except CredflowError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     names, url = _install(services)
     console.print(f"installed {', '.join(names)}; alerts go to {url}")

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from credflow.catalog import Catalog, load_catalog
 from credflow.db.engine import Database
@@ -14,6 +17,45 @@ from credflow.mail.base import Mailer
 from credflow.media.base import Media
 from credflow.settings import MailBackend, Settings, StorageBackend
 from credflow.storage.base import ObjectStore
+
+if TYPE_CHECKING:  # the badge libraries load on first use: most processes sign nothing
+    from credflow.badges.keys import KeyStore
+    from credflow.badges.ob2 import RsaKeyStore
+
+
+class BadgeKeys:
+    """The issuers' signing key stores, each opened once on first use (the keys are files, read when used).
+
+    Stores are kept by the settings that make them (keys folder, did:web base), so services copied
+    with other settings (``dataclasses.replace``) never get a store of the old ones.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ob3: dict[tuple[Path, str | None], KeyStore] = {}
+        self._ob2: dict[tuple[Path, str], RsaKeyStore] = {}
+
+    def ob3(self, settings: Settings) -> KeyStore:
+        """The Ed25519 keys of every issuer (Open Badges 3.0), generated on first use, kept outside the database."""
+        from credflow.badges.keys import KeyStore
+
+        key = (settings.resolved_keys_dir, settings.did_web_base)
+        with self._lock:
+            store = self._ob3.get(key)
+            if store is None:
+                store = self._ob3[key] = KeyStore(key[0], did_web_base=key[1])
+            return store
+
+    def ob2(self, settings: Settings, issuer_id: str) -> RsaKeyStore:
+        """One issuer's RSA keys for signed Open Badges 2.0 assertions (beside the Ed25519 keys)."""
+        from credflow.badges.ob2 import RsaKeyStore
+
+        key = (settings.resolved_keys_dir, issuer_id)
+        with self._lock:
+            store = self._ob2.get(key)
+            if store is None:
+                store = self._ob2[key] = RsaKeyStore(key[0] / "ob2" / issuer_id)
+            return store
 
 
 @dataclass(frozen=True)
@@ -27,11 +69,20 @@ class Services:
     mail_backend: str
     catalog: Catalog
     media: Media
+    badge_keys: BadgeKeys = field(repr=False, compare=False)
 
     @cached_property
     def pathways(self) -> dict[str, Pathway]:
         """The pathway rules in ``<catalog>/pathways``, by id: parsed on first use, then kept for the process."""
         return load_pathways(self.settings.catalog_dir / "pathways", known_credentials=self.catalog.credentials)
+
+    def key_store(self) -> KeyStore:
+        """The issuers' Ed25519 signing keys (Open Badges 3.0), opened once."""
+        return self.badge_keys.ob3(self.settings)
+
+    def ob2_key_store(self, issuer_id: str) -> RsaKeyStore:
+        """One issuer's RSA signing keys (Open Badges 2.0), opened once."""
+        return self.badge_keys.ob2(self.settings, issuer_id)
 
     def close(self) -> None:
         self.db.dispose()
@@ -102,4 +153,5 @@ def build_services(settings: Settings, *, migrate: bool = True, media: Media | N
         mail_backend=settings.mail_backend.value,
         catalog=catalog,
         media=media,
+        badge_keys=BadgeKeys(),
     )

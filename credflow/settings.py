@@ -105,6 +105,11 @@ class Settings(BaseSettings):
         description="Issue with did:web (production): an https URL whose /<issuer>/did.json credflow serves, "
         "e.g. https://badges.example.org/issuers; default: did:key.",
     )
+    deployments: bool = Field(
+        default=False,
+        description="`1`: flow runs go to Prefect deployments on the workers of PREFECT_API_URL and "
+        "`credflow serve` serves the pages only; unset: `credflow serve` runs them itself.",
+    )
     backread_share: float = Field(default=0.10, ge=0, le=1, description="Share of decisions back-read by a lead.")
     sweep_interval_seconds: int = Field(default=900, ge=10, description="How often `credflow serve` sweeps deadlines.")
     sign_in_link_minutes: int = Field(
@@ -131,6 +136,11 @@ class Settings(BaseSettings):
         if not 0 <= value <= 36500:
             raise ValueError(f"must be a number of days from 1 to 36500, or 0 to keep evidence forever; got {value}")
         return value
+
+    @field_validator("deployments", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return False if isinstance(value, str) and not value.strip() else value
 
     @field_validator("rate_limit_client", "rate_limit_applicant")
     @classmethod

@@ -1,4 +1,4 @@
-"""The reviewer's web pages, reached through private assignment links."""
+"""credflow's web layer: the pages by audience, the HTTP intake at /api, assembled by web.app."""
 
 from web.app import create_app
 

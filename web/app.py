@@ -1,246 +1,28 @@
-"""The reviewer's web page: a private link opens the evidence, the rubric form and the decline form.
+"""The web app's assembly: middleware, the /api mount and each audience's pages.
 
-Everything under ``/review/{token}`` is reached through the link token only: a forged,
-expired or revoked token gets the 403 page and nothing of the submission. Pages render
-server-side with no JavaScript; forms post back with a signed double-submit CSRF token.
+The pages live in :mod:`web.pages` (reviewer, admin, public, sign-in), the HTTP intake in
+:mod:`web.api`, what they share (services, templates, clock, who is signed in) in
+:mod:`web.deps`.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import logging
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable
 from datetime import datetime
-from importlib import resources
-from typing import Any
-from urllib.parse import parse_qsl, quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
-from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import MutableHeaders
-from starlette.responses import StreamingResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from credflow.catalog.models import Criterion
-from credflow.db.models import Assignment, EvidenceItem, utcnow
-from credflow.errors import NotFoundError
-from credflow.formatting import human_size
-from credflow.review.links import AccessDenied
-from credflow.review.rules import ScoringError
-from credflow.review.stage import (
-    EvidenceFile,
-    ReviewContext,
-    decline,
-    open_assignment,
-    open_verdicts,
-    review_context,
-    save_draft,
-    submit_review,
-)
+from credflow.db.models import utcnow
 from credflow.services import Services
-from web.badges import register_badge_routes
-from web.csrf import COOKIE, FIELD, CsrfTokens
-from web.intake import create_intake_app
+from web import ops
+from web.api.intake import create_intake_app
+from web.deps import WebDeps
+from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.ops import register_ops_routes
-from web.ranges import RangeNotSatisfiable, parse_range
+from web.pages import admin, public, reviewer, signin
 from web.ratelimit import RateLimiter
-from web.reports import register_report_routes
 from web.request_errors import short_validation_error
-from web.signin import register_signin_routes
-
-log = logging.getLogger(__name__)
-
-#: Form posts larger than this are refused (comments are capped at 5,000 characters each anyway).
-MAX_FORM_BYTES = 1 << 20
-MAX_FIELDS = 1000
-
-VERDICT_LABELS = {"met": "Met", "not_yet": "Not Yet"}
-ROLE_LABELS = {"review": "Review", "adjudication": "Adjudication", "backread": "Back-read"}
-
-CSRF_FAILED = (
-    "This form could not be verified: its security token is missing or does not match this review link. "
-    "Open the review link again from your assignment email and send the form from that page."
-)
-
-
-class SecurityHeaders:
-    """Adds the page-hardening headers to every response, streamed ones included.
-
-    The token is in the URL, so nothing may be cached or sent on as a referrer; the pages
-    may not be framed, and the policy allows only this origin's media and the page's own
-    (hashed) stylesheet: no scripts at all.
-    """
-
-    def __init__(self, app: ASGIApp, *, content_security_policy: str) -> None:
-        self.app = app
-        self.headers = {
-            "Cache-Control": "no-store",
-            "Referrer-Policy": "no-referrer",
-            "X-Frame-Options": "DENY",
-            "X-Content-Type-Options": "nosniff",
-            "Cross-Origin-Resource-Policy": "same-origin",
-            "Content-Security-Policy": content_security_policy,
-        }
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_hardened(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = MutableHeaders(scope=message)
-                for name, value in self.headers.items():
-                    headers[name] = value
-            await send(message)
-
-        await self.app(scope, receive, send_hardened)
-
-
-class Pages:
-    """The web templates: autoescaped HTML, StrictUndefined, one inline stylesheet allowed by its hash."""
-
-    def __init__(self) -> None:
-        self.env = Environment(
-            loader=PackageLoader("web", "templates"),
-            autoescape=select_autoescape(enabled_extensions=("html",), default_for_string=True),
-            undefined=StrictUndefined,
-            trim_blocks=True,
-            lstrip_blocks=True,
-        )
-        self.css = (resources.files("web") / "templates" / "review.css").read_text(encoding="utf-8")
-        digest = base64.b64encode(hashlib.sha256(self.css.encode()).digest()).decode()
-        self.content_security_policy = "; ".join(
-            (
-                "default-src 'none'",
-                f"style-src 'sha256-{digest}'",
-                "img-src 'self'",
-                "media-src 'self'",
-                "form-action 'self'",
-                "frame-ancestors 'none'",
-                "base-uri 'none'",
-            )
-        )
-
-    def render(self, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:
-        html = self.env.get_template(template).render(css=self.css, **context)
-        return HTMLResponse(html, status_code=status)
-
-
-@dataclass(frozen=True)
-class OtherScore:
-    """Another reviewer's verdict on a split criterion, as an adjudicator sees it (label, never name)."""
-
-    label: str
-    verdict: str
-    comment: str
-
-
-@dataclass(frozen=True)
-class CriterionRow:
-    """One criterion of the form: the rubric text, the reviewer's values and any problem with them."""
-
-    key: str
-    title: str
-    met: str
-    verdict: str
-    comment: str
-    problem: str | None
-    others: tuple[OtherScore, ...]
-
-
-@dataclass(frozen=True)
-class FileRow:
-    """One evidence file as linked or played on the page."""
-
-    name: str
-    requirement: str
-    size: str
-    download_url: str
-    video_url: str | None
-    poster_url: str | None
-
-
-def _due_text(due: datetime) -> str:
-    return f"{due:%A} {due.day} {due:%B %Y}, {due:%H:%M} UTC"
-
-
-def content_disposition(name: str) -> str:
-    """``attachment`` with the display name: RFC 5987 UTF-8 form plus a plain ASCII fallback."""
-    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name) or "download"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
-
-
-def scores_from_form(form: Mapping[str, str]) -> dict[str, dict[str, str]]:
-    """``verdict__<criterion>`` and ``comment__<criterion>`` fields as the domain's scores mapping."""
-    scores: dict[str, dict[str, str]] = {}
-    for name, value in form.items():
-        field, sep, key = name.partition("__")
-        if sep and key and field in ("verdict", "comment"):
-            scores.setdefault(key, {})[field] = value
-    return scores
-
-
-def _sections(
-    ctx: ReviewContext, values: Mapping[str, Any], problems: Mapping[str, str]
-) -> list[tuple[str, list[CriterionRow]]]:
-    scored = {c.key for c in ctx.criteria}
-    sections = []
-    for section in ctx.credential.rubric:
-        rows = [_row(c, ctx, values, problems) for c in section.criteria if c.key in scored]
-        if rows:
-            sections.append((section.title, rows))
-    return sections
-
-
-def _row(
-    criterion: Criterion, ctx: ReviewContext, values: Mapping[str, Any], problems: Mapping[str, str]
-) -> CriterionRow:
-    value = values.get(criterion.key) or {}
-    others = []
-    for review in ctx.other_reviews:
-        theirs = (review.get("scores") or {}).get(criterion.key) or {}
-        verdict = str(theirs.get("verdict") or "")
-        others.append(
-            OtherScore(
-                label=str(review["label"]),
-                verdict=VERDICT_LABELS.get(verdict, "not scored"),
-                comment=str(theirs.get("comment") or ""),
-            )
-        )
-    return CriterionRow(
-        key=criterion.key,
-        title=criterion.title,
-        met=criterion.met,
-        verdict=str(value.get("verdict") or ""),
-        comment=str(value.get("comment") or ""),
-        problem=problems.get(criterion.key),
-        others=tuple(others),
-    )
-
-
-def _files(ctx: ReviewContext, base: str) -> tuple[list[FileRow], list[FileRow]]:
-    """The page's videos (playable review versions) and downloads (documents, images, untranscoded videos)."""
-    videos: list[FileRow] = []
-    downloads: list[FileRow] = []
-    for item in ctx.files:
-        playable = item.kind == "video" and item.video_key is not None
-        row = FileRow(
-            name=item.name,
-            requirement=item.requirement_title,
-            size=human_size(item.size),
-            download_url=f"{base}/files/{item.id}",
-            video_url=f"{base}/video/{item.id}" if playable else None,
-            poster_url=f"{base}/poster/{item.id}" if playable and item.poster_key else None,
-        )
-        (videos if playable else downloads).append(row)
-    return videos, downloads
 
 
 def create_app(
@@ -250,276 +32,29 @@ def create_app(
     on_submitted: Callable[[str], None] | None = None,
     now: Callable[[], datetime] | None = None,
 ) -> FastAPI:
-    """Build the reviewer web app.
+    """Build the web app: the pages, the operators' endpoints and the HTTP intake at ``/api``.
 
     Args:
         services: The composition root's services (database, object store, catalog, settings).
         on_review_submitted: Called with the submission id after the final submit that leaves no
             verdict open, or after a decline (wired to aggregation or reassignment); an error in it
             is logged, never shown to the reviewer, whose review is already recorded.
+        on_submitted: Called with the id of each new submission of the HTTP intake.
         now: The clock (aware UTC datetimes), for tests that simulate time.
 
     Returns:
         The FastAPI application.
     """
     clock = now or utcnow
-    pages = Pages()
-    tokens = CsrfTokens(services.settings.keyring)
+    deps = WebDeps.build(services, clock=clock)
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestLimits, settings=services.settings, limiter=RateLimiter())  # inside SecurityHeaders
-    app.add_middleware(SecurityHeaders, content_security_policy=pages.content_security_policy)
+    app.add_middleware(SecurityHeaders, content_security_policy=deps.pages.content_security_policy)
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
-    register_badge_routes(app, services, pages, clock)
+    app.include_router(public.routes(deps))
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))
-    accounts = register_signin_routes(app, services, pages, clock)
-    register_report_routes(app, services, pages, clock, accounts)
-    register_ops_routes(app, services)
-
-    def denied(message: str, *, heading: str = "This review link cannot be opened") -> HTMLResponse:
-        return pages.render("denied.html", status=403, heading=heading, message=message)
-
-    def not_found() -> PlainTextResponse:
-        return PlainTextResponse("Not found: this file is not part of the submission under review.", status_code=404)
-
-    def missing(evidence_id: str) -> PlainTextResponse:
-        # The retention sweep deletes old evidence bytes but keeps the record: say so, not "not found".
-        with services.db.session() as session:
-            record = session.get(EvidenceItem, evidence_id)
-            if record is not None and record.purged_at is not None:
-                return PlainTextResponse("This file was removed under the retention policy.", status_code=410)
-        return not_found()
-
-    def base_of(request: Request, token: str) -> str:
-        return request.url_for("review_page", token=token).path
-
-    def review_response(
-        request: Request,
-        token: str,
-        ctx: ReviewContext,
-        *,
-        csrf: str,
-        values: Mapping[str, Any] | None = None,
-        problems: Mapping[str, str] | None = None,
-        reason: str = "",
-        notice: str | None = None,
-        status: int = 200,
-    ) -> HTMLResponse:
-        base = base_of(request, token)
-        problems = problems or {}
-        sections = _sections(ctx, ctx.scores if values is None else values, problems)
-        titles = {row.key: row.title for _, rows in sections for row in rows}
-        videos, downloads = _files(ctx, base)
-        return pages.render(
-            "review.html",
-            status=status,
-            base=base,
-            csrf=csrf,
-            role=ctx.role,
-            kind=ROLE_LABELS.get(ctx.role, "Review"),
-            reviewer=ctx.reviewer_name,
-            credential=ctx.credential,
-            applicant=ctx.applicant,
-            attempt=ctx.attempt,
-            due_iso=ctx.due_at.isoformat(),
-            due_text=_due_text(ctx.due_at),
-            answers=[{"title": title, "text": text} for _, title, text in ctx.answers],
-            videos=videos,
-            downloads=downloads,
-            sections=sections,
-            summary=[(key, titles[key], text) for key, text in problems.items() if key in titles],
-            general=[f"{key}: {text}" for key, text in problems.items() if key not in titles and key != "reason"],
-            reason=reason,
-            reason_problem=problems.get("reason"),
-            notice=notice,
-            signed_in=accounts.signed_in_line(request),  # links work signed out; a session is recognised
-        )
-
-    def notify(submission_id: str) -> None:
-        if on_review_submitted is None:
-            return
-        try:
-            on_review_submitted(submission_id)
-        except Exception:
-            # The review is already recorded: the reviewer is told so, and the operator finds the error in the log.
-            log.exception("on_review_submitted failed for submission %s", submission_id)
-
-    async def read_form(request: Request) -> dict[str, str] | Response:
-        """The urlencoded form of a post, read in bounded memory."""
-        media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-        if media_type != "application/x-www-form-urlencoded":
-            return PlainTextResponse("Send the form as application/x-www-form-urlencoded.", status_code=415)
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > MAX_FORM_BYTES:
-                return PlainTextResponse("The form is too large.", status_code=413)
-        try:
-            fields = parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS)
-        except ValueError:
-            return PlainTextResponse("The form has too many fields.", status_code=413)
-        return dict(fields)
-
-    async def open_for_post(request: Request, token: str) -> tuple[Assignment, dict[str, str]] | Response:
-        """The link's assignment and the posted form, once the link and the CSRF token check out."""
-        try:
-            assignment = await run_in_threadpool(open_assignment, services, token, now=clock())
-        except AccessDenied as exc:
-            return denied(str(exc))
-        form = await read_form(request)
-        if isinstance(form, Response):
-            return form
-        if not tokens.accepts(cookie=request.cookies.get(COOKIE), field=form.get(FIELD), assignment_id=assignment.id):
-            return denied(CSRF_FAILED, heading="This form could not be sent")
-        return assignment, form
-
-    async def rerender(
-        request: Request,
-        token: str,
-        assignment: Assignment,
-        form: dict[str, str],
-        problems: Mapping[str, str],
-        **extra: Any,
-    ) -> HTMLResponse:
-        ctx = await run_in_threadpool(review_context, services, assignment.id)
-        return review_response(request, token, ctx, csrf=form[FIELD], problems=problems, status=422, **extra)
-
-    @app.get("/healthz")
-    def healthz() -> JSONResponse:
-        return JSONResponse({"status": "ok"})
-
-    @app.get("/review/{token}", name="review_page")
-    def review_page(request: Request, token: str, saved: bool = False) -> Response:
-        try:
-            assignment = open_assignment(services, token, now=clock())
-        except AccessDenied as exc:
-            return denied(str(exc))
-        ctx = review_context(services, assignment.id)
-        cookie = request.cookies.get(COOKIE)
-        # Keep a valid token, so two open tabs of the same link can both post.
-        csrf = cookie if cookie and tokens.valid_for(cookie, assignment.id) else tokens.issue(assignment.id)
-        response = review_response(request, token, ctx, csrf=csrf, notice="Draft saved." if saved else None)
-        if csrf != cookie:
-            response.set_cookie(
-                COOKIE,
-                csrf,
-                path=base_of(request, token),
-                httponly=True,
-                samesite="strict",
-                secure=request.url.scheme == "https" or services.settings.public_url.startswith("https://"),
-            )
-        return response
-
-    @app.post("/review/{token}/draft")
-    async def post_draft(request: Request, token: str) -> Response:
-        opened = await open_for_post(request, token)
-        if isinstance(opened, Response):
-            return opened
-        assignment, form = opened
-        scores = scores_from_form(form)
-        try:
-            await run_in_threadpool(save_draft, services, assignment.id, scores)
-        except ScoringError as exc:
-            return await rerender(request, token, assignment, form, exc.problems, values=scores)
-        except AccessDenied as exc:
-            return denied(str(exc))
-        return RedirectResponse(f"{base_of(request, token)}?saved=1", status_code=303)
-
-    @app.post("/review/{token}/submit")
-    async def post_submit(request: Request, token: str) -> Response:
-        opened = await open_for_post(request, token)
-        if isinstance(opened, Response):
-            return opened
-        assignment, form = opened
-        scores = scores_from_form(form)
-        try:
-            submission_id = await run_in_threadpool(submit_review, services, assignment.id, scores, now=clock())
-        except ScoringError as exc:
-            return await rerender(request, token, assignment, form, exc.problems, values=scores)
-        except AccessDenied as exc:
-            return denied(str(exc))
-        if await run_in_threadpool(open_verdicts, services, submission_id) == 0:
-            await run_in_threadpool(notify, submission_id)  # the last verdict: decide now, not once per review
-        return pages.render("done.html", outcome="submitted", role=assignment.role)
-
-    @app.post("/review/{token}/decline")
-    async def post_decline(request: Request, token: str) -> Response:
-        opened = await open_for_post(request, token)
-        if isinstance(opened, Response):
-            return opened
-        assignment, form = opened
-        reason = form.get("reason", "")
-        try:
-            submission_id = await run_in_threadpool(decline, services, assignment.id, reason, now=clock())
-        except ScoringError as exc:
-            return await rerender(request, token, assignment, form, exc.problems, reason=reason)
-        except AccessDenied as exc:
-            return denied(str(exc))
-        await run_in_threadpool(notify, submission_id)
-        return pages.render("done.html", outcome="declined", role=assignment.role)
-
-    def evidence_of(token: str, evidence_id: str) -> EvidenceFile | Response:
-        try:
-            assignment = open_assignment(services, token, now=clock())
-        except AccessDenied as exc:
-            return denied(str(exc))
-        ctx = review_context(services, assignment.id)
-        found = next((item for item in ctx.files if item.id == evidence_id), None)
-        return not_found() if found is None else found
-
-    @app.get("/review/{token}/files/{evidence_id}")
-    def download(token: str, evidence_id: str) -> Response:
-        item = evidence_of(token, evidence_id)
-        if isinstance(item, Response):
-            return item
-        try:
-            size = services.store.size(item.storage_key)
-        except NotFoundError:
-            return missing(item.id)
-        return StreamingResponse(
-            services.store.stream(item.storage_key),
-            media_type="application/octet-stream",
-            headers={"Content-Disposition": content_disposition(item.name), "Content-Length": str(size)},
-        )
-
-    @app.get("/review/{token}/video/{evidence_id}")
-    def video(request: Request, token: str, evidence_id: str) -> Response:
-        item = evidence_of(token, evidence_id)
-        if isinstance(item, Response):
-            return item
-        if item.video_key is None:
-            return not_found()
-        return ranged(request, item.video_key, "video/mp4")
-
-    @app.get("/review/{token}/poster/{evidence_id}")
-    def poster(request: Request, token: str, evidence_id: str) -> Response:
-        item = evidence_of(token, evidence_id)
-        if isinstance(item, Response):
-            return item
-        if item.poster_key is None:
-            return not_found()
-        return ranged(request, item.poster_key, "image/jpeg")
-
-    def ranged(request: Request, key: str, media_type: str) -> Response:
-        """The object whole (200) or the one byte range asked for (206), streamed in chunks."""
-        try:
-            size = services.store.size(key)
-        except NotFoundError:
-            return not_found()
-        try:
-            wanted = parse_range(request.headers.get("range"), size)
-        except RangeNotSatisfiable:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
-        body: Iterable[bytes]
-        if wanted is None:
-            body, status = services.store.stream(key), 200
-            headers = {"Accept-Ranges": "bytes", "Content-Length": str(size)}
-        else:
-            body, status = services.store.stream(key, start=wanted.start, end=wanted.end), 206
-            headers = {
-                "Accept-Ranges": "bytes",
-                "Content-Length": str(wanted.length),
-                "Content-Range": wanted.content_range,
-            }
-        return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
-
+    app.include_router(signin.routes(deps))
+    app.include_router(admin.routes(deps))
+    app.include_router(ops.routes(deps))
+    app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
     return app

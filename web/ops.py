@@ -1,4 +1,4 @@
-"""The operators' alert hook: Prefect's failed-run automation posts here, and the operator is emailed once.
+"""The operators' endpoints: the health check, and the alert hook Prefect's failed-run automation posts to.
 
 The flows' own ``on_failure`` hook emails the operator when a run fails in a live process; a
 run whose process died (SIGKILL, a lost host) never runs that hook, so the server-side
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
@@ -19,6 +19,7 @@ from credflow.keyring import KeyRing, Purpose
 from credflow.notifications.rules import run_summary
 from credflow.notifications.stage import alert_operator
 from credflow.services import Services
+from web.deps import WebDeps
 
 ALERT_PATH = "/ops/alerts"
 MAX_ALERT_BYTES = 64 << 10
@@ -29,11 +30,17 @@ def alert_token(keys: KeyRing) -> str:
     return keys.mac(Purpose.OPS_TOKEN, b"credflow operator alerts")
 
 
-def register_ops_routes(app: FastAPI, services: Services) -> None:
-    """``POST /ops/alerts``: authenticated by the bearer token, emails the operator about one run."""
+def routes(deps: WebDeps) -> APIRouter:
+    """``GET /healthz``, and ``POST /ops/alerts``: authenticated by the bearer token, emails the operator."""
+    services = deps.services
     keys = services.settings.keyring
+    router = APIRouter()
 
-    @app.post(ALERT_PATH, include_in_schema=False)
+    @router.get("/healthz")
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @router.post(ALERT_PATH, include_in_schema=False)
     async def alert(request: Request) -> Response:
         sent = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
         if not keys.verify_mac(Purpose.OPS_TOKEN, b"credflow operator alerts", sent):
@@ -47,6 +54,8 @@ def register_ops_routes(app: FastAPI, services: Services) -> None:
             return JSONResponse({"error": str(exc)}, status_code=422)
         outcome = await run_in_threadpool(_send, services, alert_in)
         return JSONResponse({"sent": outcome}, status_code=202)
+
+    return router
 
 
 def _parse(body: bytes) -> dict[str, str]:

@@ -68,8 +68,8 @@ class IssueReport:
 
 
 def key_store(services: Services) -> KeyStore:
-    """The issuers' signing keys (generated on first use, kept outside the database)."""
-    return KeyStore(services.settings.resolved_keys_dir, did_web_base=services.settings.did_web_base)
+    """The issuers' signing keys (generated on first use, kept outside the database), opened once per services."""
+    return services.key_store()
 
 
 def key_fingerprint(public_key_multibase: str) -> str:
@@ -170,8 +170,8 @@ def _sign_and_store(
 
 
 def ob2_key_store(services: Services, issuer_id: str) -> RsaKeyStore:
-    """The issuer's RSA keys for signed OB 2.0 assertions (kept beside the Ed25519 keys)."""
-    return RsaKeyStore(services.settings.resolved_keys_dir / "ob2" / issuer_id)
+    """The issuer's RSA keys for signed OB 2.0 assertions (kept beside the Ed25519 keys), opened once per services."""
+    return services.ob2_key_store(issuer_id)
 
 
 def ob2_issuer_url(services: Services, issuer_id: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
@@ -12,6 +13,8 @@ from typing import BinaryIO, Protocol
 from credflow.errors import PermanentError
 
 CHUNK_SIZE = 1 << 20
+
+_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,67 @@ def new_key(prefix: str) -> str:
     """
     clean = prefix.strip("/")
     return f"{clean}/{uuid.uuid4().hex}" if clean else uuid.uuid4().hex
+
+
+def validate_key(key: str) -> str:
+    """Check that ``key`` is a safe object key and return it unchanged.
+
+    A key is ``/``-separated segments of ``[A-Za-z0-9._-]``; it may not start
+    with ``/``, contain an empty segment or ``..``, or be a ``.`` segment.
+
+    Args:
+        key: The key to check.
+
+    Returns:
+        The same key.
+
+    Raises:
+        ValueError: the key is empty or breaks one of the rules above.
+    """
+    if not key or key.startswith("/") or ".." in key:
+        raise ValueError(f"invalid object key {key!r}")
+    for segment in key.split("/"):
+        if segment == "." or _SEGMENT.fullmatch(segment) is None:
+            raise ValueError(f"invalid object key {key!r}")
+    return key
+
+
+class PartialWrite(Protocol):
+    """An object being written: bytes in bounded writes, then committed whole or aborted (nothing kept)."""
+
+    def write(self, data: bytes) -> None:
+        """Append ``data``; raises ObjectTooLarge (and keeps nothing) past the put's byte limit."""
+        ...
+
+    def commit(self) -> StoredObject:
+        """Make the object visible under its key, whole."""
+        ...
+
+    def abort(self) -> None:
+        """Delete what was written; after a commit it does nothing."""
+        ...
+
+
+class UploadReceiver(Protocol):
+    """A store that receives its presigned uploads through credflow's own upload URL (``PUT /api/store``)."""
+
+    def verify_upload(
+        self, key: str, *, expires: int, max_bytes: int, signature: str, now: float | None = None
+    ) -> bool:
+        """Tell whether an upload URL's signature is genuine and unexpired."""
+        ...
+
+    def begin_put(self, key: str, *, max_bytes: int | None = None) -> PartialWrite:
+        """Start writing ``key`` (at most ``max_bytes``), committed or aborted by the caller."""
+        ...
+
+    def exists(self, key: str) -> bool:
+        """Tell whether ``key`` holds an object."""
+        ...
+
+    def sweep(self, prefix: str, *, modified_before: float) -> list[str]:
+        """Delete the objects (and partial writes) directly under ``prefix`` older than ``modified_before``."""
+        ...
 
 
 class ObjectStore(Protocol):
@@ -111,4 +175,12 @@ class ObjectStore(Protocol):
 
     def local_path(self, key: str) -> AbstractContextManager[Path]:
         """Give a readable local file with the object's bytes for the ``with`` block."""
+        ...
+
+    def upload_receiver(self) -> UploadReceiver | None:
+        """The store's receiver of its presigned uploads when they come through credflow (the local store).
+
+        None when clients upload to the store itself (S3): credflow's upload URL then answers 404
+        and its sweep of abandoned uploads leaves them to the store's own expiry.
+        """
         ...

@@ -6,7 +6,6 @@ import contextlib
 import hashlib
 import hmac
 import os
-import re
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -15,37 +14,13 @@ from typing import BinaryIO
 from urllib.parse import quote
 
 from credflow.errors import NotFoundError
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget, validate_key
 
 #: Where ``credflow serve`` accepts the signed uploads of :meth:`LocalStore.presigned_upload`.
 UPLOAD_PATH = "/api/store"
 
-_SEGMENT = re.compile(r"[A-Za-z0-9._-]+")
 # Temp files share the target's folder so os.replace stays a same-file-system rename.
 _TEMP_PREFIX = ".credflow-tmp-"
-
-
-def validate_key(key: str) -> str:
-    """Check that ``key`` is a safe object key and return it unchanged.
-
-    A key is ``/``-separated segments of ``[A-Za-z0-9._-]``; it may not start
-    with ``/``, contain an empty segment or ``..``, or be a ``.`` segment.
-
-    Args:
-        key: The key to check.
-
-    Returns:
-        The same key.
-
-    Raises:
-        ValueError: the key is empty or breaks one of the rules above.
-    """
-    if not key or key.startswith("/") or ".." in key:
-        raise ValueError(f"invalid object key {key!r}")
-    for segment in key.split("/"):
-        if segment == "." or _SEGMENT.fullmatch(segment) is None:
-            raise ValueError(f"invalid object key {key!r}")
-    return key
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -375,6 +350,10 @@ class LocalStore:
         # "put" keeps a download signature from ever passing as an upload one.
         message = f"put\n{key}\n{expires}\n{max_bytes}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def upload_receiver(self) -> LocalStore:
+        """This store: its presigned uploads come to credflow's ``PUT /api/store`` (see :meth:`verify_upload`)."""
+        return self
 
     def presigned_upload(
         self, key: str, *, expires_in: int, max_bytes: int, content_type: str | None = None

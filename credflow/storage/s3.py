@@ -21,8 +21,7 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from credflow.errors import CredflowError, NotFoundError, PermanentError, TransientError
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget
-from credflow.storage.local import validate_key
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget, validate_key
 
 # The user metadata entry (x-amz-meta-sha256) holding the hex sha256 of the bytes.
 SHA256_METADATA = "sha256"
@@ -393,6 +392,10 @@ class S3Store:
                 "get_object", Params={"Bucket": self._bucket, "Key": full_key}, ExpiresIn=expires_in
             )
         return url
+
+    def upload_receiver(self) -> None:
+        """None: clients upload to the bucket itself, with the presigned POST of :meth:`presigned_upload`."""
+        return None
 
     def presigned_upload(
         self, key: str, *, expires_in: int, max_bytes: int, content_type: str | None = None

@@ -883,7 +883,7 @@ def test_bucket_policy_decisions():
 
 DOCS = [INFRA / "README.md", INFRA / "sendgrid" / "README.md"]
 # Settings that are not fields of credflow.settings.Settings (read elsewhere, or being added).
-OTHER_CREDFLOW_VARIABLES = {"CREDFLOW_DEPLOYMENTS", "CREDFLOW_HOME", "CREDFLOW_EVIDENCE_RETENTION_DAYS"}
+OTHER_CREDFLOW_VARIABLES = {"CREDFLOW_HOME", "CREDFLOW_EVIDENCE_RETENTION_DAYS"}
 
 
 @pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(INFRA).as_posix())

@@ -53,3 +53,17 @@ def test_missing_ffmpeg_is_named(tmp_path):
     settings = load_settings(data_dir=tmp_path, ffprobe_path="/nonexistent/ffprobe")
     with pytest.raises(ConfigurationError, match="CREDFLOW_FFPROBE_PATH"):
         settings.check_tools()
+
+
+@pytest.mark.parametrize(("value", "expected"), [(None, False), ("", False), ("0", False), ("1", True), ("true", True)])
+def test_the_deployments_switch_is_a_setting_read_from_credflow_deployments(monkeypatch, value, expected):
+    monkeypatch.delenv("CREDFLOW_DEPLOYMENTS", raising=False)
+    if value is not None:
+        monkeypatch.setenv("CREDFLOW_DEPLOYMENTS", value)
+    assert load_settings().deployments is expected
+
+
+def test_a_deployments_switch_that_is_not_yes_or_no_fails_at_start(monkeypatch):
+    monkeypatch.setenv("CREDFLOW_DEPLOYMENTS", "maybe")
+    with pytest.raises(ConfigurationError, match="CREDFLOW_DEPLOYMENTS"):
+        load_settings()

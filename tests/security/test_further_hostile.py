@@ -282,7 +282,7 @@ def test_17_answers_json_with_nan_huge_numbers_or_duplicate_keys_is_refused_or_k
 
 @pytest.mark.xfail(
     strict=True,
-    reason="web/intake.py (sign-in helper): Starlette decodes a multipart field that is not UTF-8 as "
+    reason="web/api/intake.py (sign-in helper): Starlette decodes a multipart field that is not UTF-8 as "
     "latin-1, so b'\\xff\\xfe\\xc3' is stored as the name 'ÿþÃ' (201) instead of a 422 'not valid UTF-8'",
 )
 def test_18_invalid_utf8_in_multipart_fields_is_refused(world: World, client: TestClient) -> None:

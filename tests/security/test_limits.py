@@ -21,9 +21,9 @@ from cli.serve import sweep_uploads_forever
 from credflow.db.models import utcnow
 from credflow.services import Services, build_services
 from credflow.storage.local import LocalStore
+from web.api.uploads import SUBMIT_GRACE, sweep_abandoned_uploads
 from web.app import create_app
 from web.ratelimit import RateLimited, RateLimiter, Rule
-from web.uploads import SUBMIT_GRACE, sweep_abandoned_uploads
 
 CREDENTIAL = "openscied-anchoring-phenomenon"
 MIB = 1 << 20

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from credflow.errors import NotFoundError
-from credflow.storage.base import CHUNK_SIZE, ObjectStore, ObjectTooLarge, new_key
-from credflow.storage.local import LocalStore, validate_key
+from credflow.storage.base import CHUNK_SIZE, ObjectStore, ObjectTooLarge, new_key, validate_key
+from credflow.storage.local import LocalStore
 
 SECRET = b"s" * 32
 
@@ -356,3 +356,12 @@ def test_the_sweep_deletes_only_files_of_the_folder_older_than_the_cutoff(store:
     assert store.exists("uploads/fresh") and store.exists("uploads/nested/old") and store.exists("evidence/old")
     assert not partial.temp_path.exists()
     assert store.sweep("nothing-here", modified_before=now) == []
+
+
+def test_the_local_store_receives_its_own_uploads_and_s3_does_not(tmp_path):
+    from credflow.storage.s3 import S3Store
+
+    local = LocalStore(tmp_path / "objects", public_url="http://127.0.0.1:8000", secret=b"k" * 32)
+    assert local.upload_receiver() is local
+    s3: ObjectStore = S3Store(bucket="evidence", client=object())
+    assert s3.upload_receiver() is None

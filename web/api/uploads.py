@@ -41,8 +41,7 @@ from credflow.formatting import human_size
 from credflow.intake.rules import EMAIL, Upload
 from credflow.keyring import KeyRing, Purpose
 from credflow.services import Services
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject
-from credflow.storage.local import LocalStore
+from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadReceiver
 from web.limits import intake_rules_of
 from web.ratelimit import RateLimited, client_address, limiter_of, too_many
 
@@ -342,8 +341,8 @@ def sweep_abandoned_uploads(services: Services, *, now: datetime) -> list[str]:
     Returns:
         The keys deleted (none with S3).
     """
-    store = services.store
-    if not isinstance(store, LocalStore):
+    store = services.store.upload_receiver()
+    if store is None:
         return []
     usable = timedelta(seconds=services.settings.upload_url_seconds) + SUBMIT_GRACE + SWEEP_GRACE
     return store.sweep(UPLOAD_PREFIX, modified_before=(now - usable).timestamp())
@@ -477,8 +476,8 @@ def register_upload_routes(
     )
     async def put_object(request: Request, key: str, expires: int, max_bytes: int, signature: str) -> StoredOut:
         """The local store's upload URL (from `POST /uploads`): the body is the file, at most `max_bytes`."""
-        store = services.store
-        if not isinstance(store, LocalStore):
+        store = services.store.upload_receiver()
+        if store is None:
             raise HTTPException(404, "this store takes uploads at its own URLs: ask POST /uploads for one")
         current = now().timestamp()
         if expires < current:
@@ -499,7 +498,7 @@ def register_upload_routes(
         return StoredOut(size=stored.size, sha256=stored.sha256)
 
 
-async def _receive(request: Request, store: LocalStore, key: str, max_bytes: int) -> StoredObject:
+async def _receive(request: Request, store: UploadReceiver, key: str, max_bytes: int) -> StoredObject:
     """Write the request body to ``key``: awaited in the event loop, each ``CHUNK_SIZE`` written by a worker thread.
 
     A body that breaks off (the client left, or RequestLimits stopped it) deletes the partial file.

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import FastAPI
+from fastapi import APIRouter
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
@@ -17,15 +15,13 @@ from credflow.badges.errors import KeyStoreError
 from credflow.badges.images import BadgeArt, badge_colour, render_png
 from credflow.badges.ob2 import BadgeClass, PublicKey, revocation_list_document
 from credflow.badges.ob2 import Issuer as OB2Issuer
-from credflow.badges.verify import verify_credential
-from credflow.catalog.models import Issuer
+from credflow.badges.verify import VerificationResult, verify_credential
+from credflow.catalog.models import Credential, Issuer
 from credflow.db.models import Decision, IssuedBadge, Submission
 from credflow.issuance.stage import key_store, ob2_issuer_url, ob2_key_store, status_list_credential
 from credflow.services import Services
 from credflow.states import BadgeState
-
-if TYPE_CHECKING:
-    from web.app import Pages
+from web.deps import WebDeps
 
 JSON_LD = "application/ld+json"
 #: Badge and submission ids (``new_id``: 32 hex digits); anything else is looked up nowhere.
@@ -62,8 +58,58 @@ def _art(services: Services, badge_key: str) -> BadgeArt | None:
     return None
 
 
-def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock: Callable[[], datetime]) -> None:
-    """Add the public badge routes to ``app``."""
+def badge_page(badge: IssuedBadge, result: VerificationResult, *, public_url: str) -> dict[str, Any]:
+    """The view model of badge.html: the badge's Open Badges 3.0 credential and what verifying it found."""
+    credential: dict[str, Any] = badge.ob3
+    achievement = credential["credentialSubject"]["achievement"]
+    issuer = credential["issuer"]
+    url = f"{public_url}/badges/{badge.id}"
+    return {
+        "badge": badge,
+        "name": achievement["name"],
+        "description": achievement["description"],
+        "criteria": achievement.get("criteria", {}).get("narrative", ""),
+        "issuer_name": issuer.get("name", ""),
+        "issuer_id": issuer["id"],
+        "verified": result.verified,
+        "checks": result.checks,
+        "state": badge.state,
+        "revoke_reason": badge.revoke_reason,
+        "json_text": json.dumps(credential, indent=2, ensure_ascii=False),
+        "json_url": f"{url}/credential.json",
+        "png_url": f"{url}/badge.png",
+        "linkedin": linkedin_url(badge, name=achievement["name"], organisation=issuer.get("name", ""), url=url),
+    }
+
+
+def evidence_record_page(credential: Credential, submission: Submission, decision: Decision) -> dict[str, Any]:
+    """The view model of evidence.html: what an earned submission was assessed on, never its files."""
+    counts = {req.key: 0 for req in credential.evidence}
+    for item in submission.evidence:
+        counts[item.requirement_key] = counts.get(item.requirement_key, 0) + 1
+    evidence = []
+    for req in credential.evidence:
+        if req.kind.value == "text":
+            if submission.answers.get(req.key):
+                evidence.append({"title": req.title, "count": 1, "unit": "written answer"})
+        elif counts.get(req.key):
+            evidence.append({"title": req.title, "count": counts[req.key], "unit": f"{req.kind.value} file(s)"})
+    adjudicated = any(v.get("source") == "adjudication" for v in decision.criteria.values())
+    return {
+        "credential_title": credential.title,
+        "issuer_name": credential.issuer.name,
+        "decided_on": f"{decision.decided_at:%d %B %Y}",
+        "reviewers": credential.reviewers_per_submission,
+        "criteria": credential.criteria,
+        "evidence": evidence,
+        "adjudicated": adjudicated,
+    }
+
+
+def routes(deps: WebDeps) -> APIRouter:
+    """The public badge routes: pages, credentials, images, issuer documents and status lists."""
+    services, pages, clock = deps.services, deps.pages, deps.clock
+    router = APIRouter()
 
     def load(badge_id: str) -> IssuedBadge | None:
         if not RECORD_ID.fullmatch(badge_id):  # PostgreSQL refuses a NUL in a lookup with an error (a 500)
@@ -79,8 +125,8 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             "denied.html", status=404, heading="No such badge", message="No badge has this address. Check the link."
         )
 
-    @app.get("/badges/{badge_id}", response_class=HTMLResponse)
-    def badge_page(badge_id: str) -> Response:
+    @router.get("/badges/{badge_id}", response_class=HTMLResponse, name="badge_page")
+    def get_badge_page(badge_id: str) -> Response:
         badge = load(badge_id)
         if badge is None:
             return missing()
@@ -92,28 +138,9 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             else None
         )
         result = verify_credential(credential, now=clock(), status_lists=lists, resolver=key_store(services).resolver())
-        achievement = credential["credentialSubject"]["achievement"]
-        issuer = credential["issuer"]
-        url = f"{services.settings.public_url}/badges/{badge.id}"
-        return pages.render(
-            "badge.html",
-            badge=badge,
-            name=achievement["name"],
-            description=achievement["description"],
-            criteria=achievement.get("criteria", {}).get("narrative", ""),
-            issuer_name=issuer.get("name", ""),
-            issuer_id=issuer["id"],
-            verified=result.verified,
-            checks=result.checks,
-            state=badge.state,
-            revoke_reason=badge.revoke_reason,
-            json_text=json.dumps(credential, indent=2, ensure_ascii=False),
-            json_url=f"{url}/credential.json",
-            png_url=f"{url}/badge.png",
-            linkedin=linkedin_url(badge, name=achievement["name"], organisation=issuer.get("name", ""), url=url),
-        )
+        return pages.render("badge.html", **badge_page(badge, result, public_url=services.settings.public_url))
 
-    @app.get("/evidence/{submission_id}", response_class=HTMLResponse)
+    @router.get("/evidence/{submission_id}", response_class=HTMLResponse)
     def evidence_record(submission_id: str) -> Response:
         # The public record an OB 3.0 evidence entry links to: what was assessed, never the files.
         with services.db.session() as session:
@@ -129,36 +156,16 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
                     message="No earned micro-credential has this record.",
                 )
             credential = services.catalog.get(sub.credential_id)
-            counts = {req.key: 0 for req in credential.evidence}
-            for item in sub.evidence:
-                counts[item.requirement_key] = counts.get(item.requirement_key, 0) + 1
-            evidence = []
-            for req in credential.evidence:
-                if req.kind.value == "text":
-                    if sub.answers.get(req.key):
-                        evidence.append({"title": req.title, "count": 1, "unit": "written answer"})
-                elif counts.get(req.key):
-                    evidence.append({"title": req.title, "count": counts[req.key], "unit": f"{req.kind.value} file(s)"})
-            adjudicated = any(v.get("source") == "adjudication" for v in decision.criteria.values())
-            return pages.render(
-                "evidence.html",
-                credential_title=credential.title,
-                issuer_name=credential.issuer.name,
-                decided_on=f"{decision.decided_at:%d %B %Y}",
-                reviewers=credential.reviewers_per_submission,
-                criteria=credential.criteria,
-                evidence=evidence,
-                adjudicated=adjudicated,
-            )
+            return pages.render("evidence.html", **evidence_record_page(credential, sub, decision))
 
-    @app.get("/issuers/{issuer_id}/did.json")
+    @router.get("/issuers/{issuer_id}/did.json")
     def did_document(issuer_id: str) -> Response:
         # Published for did:web issuers (CREDFLOW_DID_WEB_BASE = <public url>/issuers): old keys stay listed.
         if services.settings.did_web_base is None or not any(c.issuer.id == issuer_id for c in services.catalog):
             return JSONResponse({"error": "no DID document"}, status_code=404)
         return JSONResponse(key_store(services).did_document(issuer_id), media_type="application/did+json")
 
-    @app.get("/badges/{badge_id}/credential.json")
+    @router.get("/badges/{badge_id}/credential.json")
     def badge_json(badge_id: str) -> Response:
         badge = load(badge_id)
         if badge is None:
@@ -169,7 +176,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             headers={"Content-Disposition": f'attachment; filename="{badge.badge_key}-{badge.id[:8]}.json"'},
         )
 
-    @app.get("/badges/{badge_id}/badge.png")
+    @router.get("/badges/{badge_id}/badge.png")
     def badge_png(badge_id: str) -> Response:
         badge = load(badge_id)
         key = f"badges/{badge_id}.png"
@@ -180,14 +187,14 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
     def catalog_issuer(issuer_id: str) -> Issuer | None:
         return next((c.issuer for c in services.catalog if c.issuer.id == issuer_id), None)
 
-    @app.get("/achievements/{badge_key}/image.png")
+    @router.get("/achievements/{badge_key}/image.png")
     def achievement_image(badge_key: str) -> Response:
         art = _art(services, badge_key)
         if art is None:
             return JSONResponse({"error": "no such achievement"}, status_code=404)
         return Response(render_png(art), media_type="image/png")
 
-    @app.get("/ob2/assertions/{badge_id}")
+    @router.get("/ob2/assertions/{badge_id}")
     def ob2_assertion(badge_id: str) -> Response:
         badge = load(badge_id)
         if badge is None or not badge.ob2:
@@ -200,7 +207,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             return JSONResponse(gone, status_code=410, media_type=JSON_LD)
         return JSONResponse(hosted, media_type=JSON_LD)
 
-    @app.get("/ob2/badges/{badge_key}")
+    @router.get("/ob2/badges/{badge_key}")
     def ob2_badge_class(badge_key: str) -> Response:
         base = services.settings.public_url
         credential = services.catalog.credentials.get(badge_key)
@@ -226,7 +233,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
                     return JSONResponse(dict(badge_class.document()), media_type=JSON_LD)
         return JSONResponse({"error": "no such badge class"}, status_code=404)
 
-    @app.get("/ob2/issuers/{issuer_id}")
+    @router.get("/ob2/issuers/{issuer_id}")
     def ob2_issuer(issuer_id: str) -> Response:
         issuer = catalog_issuer(issuer_id)
         if issuer is None:
@@ -243,7 +250,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
         )
         return JSONResponse(dict(profile.document()), media_type=JSON_LD)
 
-    @app.get("/ob2/issuers/{issuer_id}/keys/{name}")
+    @router.get("/ob2/issuers/{issuer_id}/keys/{name}")
     def ob2_key(issuer_id: str, name: str) -> Response:
         if catalog_issuer(issuer_id) is None:
             return JSONResponse({"error": "no such issuer"}, status_code=404)
@@ -255,7 +262,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             dict(PublicKey(id=f"{url}/keys/{name}", owner=url, public_key_pem=pem).document()), media_type=JSON_LD
         )
 
-    @app.get("/ob2/issuers/{issuer_id}/revocations")
+    @router.get("/ob2/issuers/{issuer_id}/revocations")
     def ob2_revocations(issuer_id: str) -> Response:
         if catalog_issuer(issuer_id) is None:
             return JSONResponse({"error": "no such issuer"}, status_code=404)
@@ -269,7 +276,7 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
             dict(revocation_list_document(id=f"{url}/revocations", issuer=url, revoked=revoked)), media_type=JSON_LD
         )
 
-    @app.get("/status/{issuer_id}/{fingerprint}/revocation")
+    @router.get("/status/{issuer_id}/{fingerprint}/revocation")
     def status_list(issuer_id: str, fingerprint: str) -> Response:
         if not any(c.issuer.id == issuer_id for c in services.catalog):
             return JSONResponse({"error": "no such issuer"}, status_code=404)
@@ -278,3 +285,5 @@ def register_badge_routes(app: FastAPI, services: Services, pages: Pages, clock:
         except KeyStoreError:
             return JSONResponse({"error": "no such revocation list"}, status_code=404)
         return Response(json.dumps(document), media_type=JSON_LD)
+
+    return router

@@ -12,15 +12,11 @@ forms. Every form carries a signed double-submit token bound to the session (or 
 from __future__ import annotations
 
 import logging
-import secrets
-from collections.abc import Callable
-from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode
+from datetime import timedelta
+from urllib.parse import parse_qsl
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from itsdangerous import BadSignature
 from starlette.concurrency import run_in_threadpool
 
 from credflow.accounts.rules import HOME, AddressError, Identity, Role, normalise_email, safe_next
@@ -28,20 +24,15 @@ from credflow.accounts.signin import (
     LinkRefused,
     make_link,
     open_link,
-    resume,
     session_key,
     sign_out,
     sign_out_everywhere,
     use_link,
 )
 from credflow.accounts.tokens import issue_token, revoke_token, tokens_of
-from credflow.keyring import Purpose
 from credflow.notifications.stage import deliver
-from credflow.services import Services
+from web.deps import WebDeps, sign_in_redirect
 from web.ratelimit import RateLimited, RateLimiter, Rule
-
-if TYPE_CHECKING:
-    from web.app import Pages
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +40,6 @@ log = logging.getLogger(__name__)
 PER_ADDRESS = Rule.of("sign-in:address", "5 per 15 minutes", what="sign-in links", per="for this address")
 PER_CLIENT = Rule.of("sign-in:client", "20 per 15 minutes", what="sign-in links", per="from this address")
 MAX_FORM_BYTES = 16 * 1024
-FIELD = "csrf"
 
 FORM_FAILED = (
     "This form could not be verified: its security token is missing or out of date. "
@@ -60,107 +50,6 @@ FORM_FAILED = (
 def _minutes(seconds: float) -> str:
     minutes = max(1, round(seconds / 60 + 0.49))
     return f"{minutes} minute" + ("" if minutes == 1 else "s")
-
-
-class Accounts:
-    """Who a request is from (the session cookie), the forms' tokens and the cookies' names and flags."""
-
-    def __init__(self, services: Services, pages: Pages, clock: Callable[[], datetime]) -> None:
-        self.services = services
-        self.pages = pages
-        self.clock = clock
-        self.secure = services.settings.public_url.startswith("https://")
-        prefix = "__Host-" if self.secure else ""
-        self.session_cookie = f"{prefix}credflow_session"
-        self.form_cookie = f"{prefix}credflow_form"
-        self.keys = services.settings.keyring
-        self._sessions = self.keys.serializer(Purpose.SESSION)
-        self.limiter = RateLimiter()
-
-    # --- sessions -------------------------------------------------------------------------
-
-    def secret(self, request: Request) -> str | None:
-        """The session secret of the request's cookie, when its signature holds."""
-        value = request.cookies.get(self.session_cookie)
-        if not value or len(value) > 400:
-            return None
-        try:
-            secret = self._sessions.loads(value)
-        except BadSignature:
-            return None
-        return secret if isinstance(secret, str) else None
-
-    def current(self, request: Request) -> Identity | None:
-        """The signed-in person of a request, or None (no cookie, forged, revoked, idle or past its end)."""
-        cached: tuple[Identity | None] | None = getattr(request.state, "credflow_identity", None)
-        if cached is not None:
-            return cached[0]
-        secret = self.secret(request)
-        who = resume(self.services, secret, now=self.clock()) if secret else None
-        request.state.credflow_identity = (who,)
-        return who
-
-    def signed_in_line(self, request: Request) -> str | None:
-        """ "Signed in as …" for pages reached without signing in (the review page), or None."""
-        who = self.current(request)
-        if who is None:
-            return None
-        kind = "lead reviewer" if Role.LEAD in who.roles else "reviewer" if Role.REVIEWER in who.roles else None
-        return f"Signed in as {who.email}" + (f" ({kind})" if kind else "")
-
-    def set_session(self, response: Response, secret: str) -> None:
-        response.set_cookie(
-            self.session_cookie,
-            str(self._sessions.dumps(secret)),
-            path="/",
-            httponly=True,
-            samesite="lax",
-            secure=self.secure,
-        )
-
-    def clear_session(self, response: Response) -> None:
-        response.delete_cookie(self.session_cookie, path="/", httponly=True, samesite="lax", secure=self.secure)
-
-    # --- forms ----------------------------------------------------------------------------
-
-    def _form_mac(self, binding: str, nonce: str) -> str:
-        return self.keys.mac(Purpose.CSRF, f"{binding}\n{nonce}".encode())
-
-    def form_token(self, request: Request, binding: str) -> tuple[str, str | None]:
-        """The hidden field's value for a form bound to ``binding``, and a new cookie value when one is needed."""
-        nonce = request.cookies.get(self.form_cookie)
-        fresh = None
-        if not nonce or len(nonce) > 100:
-            nonce = fresh = secrets.token_urlsafe(16)
-        return self._form_mac(binding, nonce), fresh
-
-    def form_ok(self, request: Request, form: dict[str, str], binding: str) -> bool:
-        """Whether a post carries the cookie and a field signed for that cookie and ``binding``."""
-        nonce = request.cookies.get(self.form_cookie)
-        field = form.get(FIELD)
-        if not nonce or not field or len(field) > 200:
-            return False
-        return self.keys.verify_mac(Purpose.CSRF, f"{binding}\n{nonce}".encode(), field)
-
-    def render(
-        self, request: Request, template: str, *, binding: str | None = None, status: int = 200, **context: Any
-    ) -> HTMLResponse:
-        """A page; with ``binding``, its forms get a token (and the browser the cookie it pairs with)."""
-        token, fresh = self.form_token(request, binding) if binding is not None else ("", None)
-        response = self.pages.render(template, status=status, csrf=token, **context)
-        if fresh is not None:
-            response.set_cookie(self.form_cookie, fresh, path="/", httponly=True, samesite="strict", secure=self.secure)
-        return response
-
-    # --- rate limits ----------------------------------------------------------------------
-
-    def allow(self, email: str, client: str) -> float | None:
-        """Count one link for ``email`` from ``client``; None when allowed, else seconds until one is."""
-        try:
-            self.limiter.hit((PER_CLIENT, client), (PER_ADDRESS, email))
-        except RateLimited as refusal:
-            return float(refusal.retry_after)
-        return None
 
 
 async def read_form(request: Request) -> dict[str, str] | None:
@@ -179,15 +68,19 @@ async def read_form(request: Request) -> dict[str, str] | None:
         return None
 
 
-def sign_in_redirect(request: Request) -> RedirectResponse:
-    """Send a signed-out visitor to the sign-in page, coming back here afterwards."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/sign-in?{urlencode({'next': target})}", status_code=303)
+def routes(deps: WebDeps) -> APIRouter:
+    """The sign-in routes and the signed-in home page."""
+    services, clock, accounts = deps.services, deps.clock, deps.accounts
+    limiter = RateLimiter()
+    router = APIRouter()
 
-
-def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock: Callable[[], datetime]) -> Accounts:
-    """Add the sign-in routes and the signed-in home page to ``app``; returns who-is-signed-in for other routes."""
-    accounts = Accounts(services, pages, clock)
+    def allow(email: str, client: str) -> float | None:
+        """Count one link for ``email`` from ``client``; None when allowed, else seconds until one is."""
+        try:
+            limiter.hit((PER_CLIENT, client), (PER_ADDRESS, email))
+        except RateLimited as refusal:
+            return float(refusal.retry_after)
+        return None
 
     def problem_page(request: Request, heading: str, problem: str) -> HTMLResponse:
         """The 403 page of a link or form that cannot be used, with a fresh sign-in form."""
@@ -225,12 +118,12 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
             signed_in=accounts.current(request),
         )
 
-    @app.get("/sign-in", name="sign_in")
+    @router.get("/sign-in", name="sign_in")
     def get_sign_in(request: Request, next: str | None = None, signed_out: bool = False) -> Response:
         notice = "You are signed out." if signed_out else None
         return sign_in_page(request, next_path=safe_next(next), notice=notice)
 
-    @app.post("/sign-in")
+    @router.post("/sign-in")
     async def post_sign_in(request: Request) -> Response:
         form = await read_form(request)
         if form is None or not accounts.form_ok(request, form, "sign-in"):
@@ -243,7 +136,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
                 request, email=form.get("email", "")[:320], problem=str(exc), next_path=next_path, status=422
             )
         client = request.client.host if request.client else "unknown"
-        wait = accounts.allow(email, client)
+        wait = allow(email, client)
         if wait is not None:
             again = clock() + timedelta(seconds=wait)
             response = accounts.render(
@@ -262,7 +155,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         await run_in_threadpool(send)
         return accounts.render(request, "signin_sent.html", email=email, minutes=services.settings.sign_in_link_minutes)
 
-    @app.get("/sign-in/{token}", name="sign_in_link")
+    @router.get("/sign-in/{token}", name="sign_in_link")
     def get_link(request: Request, token: str) -> Response:
         try:
             link = open_link(services, token, now=clock())
@@ -276,7 +169,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
             action=request.url_for("sign_in_link", token=token).path,
         )
 
-    @app.post("/sign-in/{token}")
+    @router.post("/sign-in/{token}")
     async def post_link(request: Request, token: str) -> Response:
         now = clock()
         try:
@@ -297,7 +190,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         accounts.set_session(response, opened.secret)
         return response
 
-    @app.get("/")
+    @router.get("/")
     def root() -> Response:
         return RedirectResponse(HOME, status_code=303)
 
@@ -320,7 +213,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
             token_days=services.settings.api_token_days,
         )
 
-    @app.get("/me", name="home")
+    @router.get("/me", name="home")
     def get_home(request: Request, revoked: bool = False) -> Response:
         who = accounts.current(request)
         if who is None:
@@ -337,7 +230,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
             return refused_form(request)
         return who, secret
 
-    @app.post("/me/tokens")
+    @router.post("/me/tokens")
     async def post_token(request: Request) -> Response:
         checked = await signed_in_post(request)
         if isinstance(checked, Response):
@@ -346,7 +239,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         made = await run_in_threadpool(issue_token, services, who.person_id, now=clock())
         return await run_in_threadpool(lambda: home(request, who, new_token=made.token, status=201))
 
-    @app.post("/me/tokens/{token_id}/revoke")
+    @router.post("/me/tokens/{token_id}/revoke")
     async def post_revoke(request: Request, token_id: str) -> Response:
         checked = await signed_in_post(request)
         if isinstance(checked, Response):
@@ -355,7 +248,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         await run_in_threadpool(revoke_token, services, who.person_id, token_id[:64], now=clock())
         return RedirectResponse("/me?revoked=1", status_code=303)
 
-    @app.post("/sign-out")
+    @router.post("/sign-out")
     async def post_sign_out(request: Request) -> Response:
         checked = await signed_in_post(request)
         if isinstance(checked, Response):
@@ -366,7 +259,7 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         accounts.clear_session(response)
         return response
 
-    @app.post("/sign-out/everywhere")
+    @router.post("/sign-out/everywhere")
     async def post_sign_out_everywhere(request: Request) -> Response:
         checked = await signed_in_post(request)
         if isinstance(checked, Response):
@@ -377,4 +270,4 @@ def register_signin_routes(app: FastAPI, services: Services, pages: Pages, clock
         accounts.clear_session(response)
         return response
 
-    return accounts
+    return router

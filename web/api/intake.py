@@ -7,7 +7,7 @@ an address that already has an applicant record needs its token (401 otherwise),
 merely knows an address can read, resubmit or change that applicant's record, and a refusal
 names none of their submissions.
 Large files can go straight to storage first (``POST /api/uploads``, see
-:mod:`web.uploads`) and join the submission by reference.
+:mod:`web.api.uploads`) and join the submission by reference.
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ from credflow.intake.rules import (
 from credflow.intake.stage import submit
 from credflow.services import Services
 from credflow.submissions import get_submission
+from web.api.uploads import register_upload_routes, release_uploads, take_uploads
 from web.limits import submission_limits
 from web.request_errors import short_validation_error
-from web.uploads import register_upload_routes, release_uploads, take_uploads
 
 BEARER = "'Authorization: Bearer <token>'"
 

@@ -8,21 +8,16 @@ organisations and programs of their grant.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from credflow.accounts.rules import Identity
-from credflow.reports.program import DecisionTimes, ProgramSection, ReportStatus, program_report
-from credflow.services import Services
-from web.signin import Accounts, sign_in_redirect
-
-if TYPE_CHECKING:
-    from web.app import Pages
+from credflow.reports.program import DecisionTimes, ProgramReport, ProgramSection, ReportStatus, program_report
+from web.deps import WebDeps, sign_in_redirect
 
 #: Geometry of the status chart (SVG user units).
 LABEL_WIDTH = 110
@@ -119,10 +114,33 @@ def _share_text(times: DecisionTimes) -> str:
     return f"{share:.0%} ({times.within_target} of {times.decided})"
 
 
-def register_report_routes(
-    app: FastAPI, services: Services, pages: Pages, clock: Callable[[], datetime], accounts: Accounts
-) -> None:
-    """Add the program report routes to ``app`` (program admins, scoped to their grant, and operators)."""
+def programs_page(report: ProgramReport, *, titles: Mapping[str, str]) -> dict[str, Any]:
+    """The view model of report.html: each program's table, chart and decision times.
+
+    Args:
+        report: The program report, already scoped to who asks.
+        titles: Micro-credential titles by id.
+    """
+    sections = [
+        SectionView(
+            section=section,
+            chart=status_chart(section.counts()),
+            median=_median_text(section.decision_times),
+            within_target=_share_text(section.decision_times),
+        )
+        for section in report.programs
+    ]
+    return {
+        "generated": f"{report.generated_at:%Y-%m-%d %H:%M} UTC",
+        "sections": sections,
+        "titles": dict(titles),
+    }
+
+
+def routes(deps: WebDeps) -> APIRouter:
+    """The program report routes (program admins, scoped to their grant, and operators)."""
+    services, pages, clock, accounts = deps.services, deps.pages, deps.clock, deps.accounts
+    router = APIRouter()
 
     def admitted(request: Request) -> Identity | Response:
         who = accounts.current(request)
@@ -139,29 +157,16 @@ def register_report_routes(
             )
         return who
 
-    @app.get("/reports/programs", response_class=HTMLResponse)
-    def programs_page(request: Request) -> Response:
+    @router.get("/reports/programs", response_class=HTMLResponse, name="programs_page")
+    def get_programs_page(request: Request) -> Response:
         who = admitted(request)
         if isinstance(who, Response):
             return who
         report = program_report(services, now=clock(), scope=who.report_scope())
-        sections = [
-            SectionView(
-                section=section,
-                chart=status_chart(section.counts()),
-                median=_median_text(section.decision_times),
-                within_target=_share_text(section.decision_times),
-            )
-            for section in report.programs
-        ]
-        return pages.render(
-            "report.html",
-            generated=f"{report.generated_at:%Y-%m-%d %H:%M} UTC",
-            sections=sections,
-            titles={c.id: c.title for c in services.catalog.credentials.values()},
-        )
+        titles = {c.id: c.title for c in services.catalog.credentials.values()}
+        return pages.render("report.html", **programs_page(report, titles=titles))
 
-    @app.get("/reports/programs.csv")
+    @router.get("/reports/programs.csv")
     def programs_csv(request: Request) -> Response:
         who = admitted(request)
         if isinstance(who, Response):
@@ -173,3 +178,5 @@ def register_report_routes(
             media_type="text/csv; charset=utf-8",
             headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
+
+    return router

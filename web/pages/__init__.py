@@ -1,0 +1,1 @@
+"""The server-rendered pages, one module per audience (reviewer, admin, public) plus sign-in."""
