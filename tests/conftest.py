@@ -84,6 +84,14 @@ def prefect_server() -> Iterator[None]:
         yield
 
 
+@pytest.fixture(scope="session")
+def validator_python() -> Path:
+    """1EdTech's OB 2.0 validator's interpreter (tests/validator/.venv, built on first use)."""
+    from tests.utils.validator import validator_venv
+
+    return validator_venv()
+
+
 @pytest.fixture(scope="module")
 def moto_endpoint() -> Iterator[str]:
     """moto's S3 in server mode on 127.0.0.1 (``mock_aws`` serves no HTTP; a browser's POST needs a server)."""

@@ -11,7 +11,7 @@ from credflow.errors import IntakeRefused
 from credflow.intake.stage import ApplicantInfo, IdempotencyKeyReused, IntakeRequest, Upload, access_ends, submit
 from credflow.lifecycle import State
 from credflow.submissions import get_submission, transition
-from tests.builders import anchoring_request, applicant
+from tests.utils.builders import anchoring_request, applicant
 
 
 def _objects(services) -> list:
