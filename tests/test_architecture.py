@@ -99,7 +99,11 @@ def imported_test_modules(source: str) -> list[str]:
             modules = [base, *(f"{base}.{alias.name}".lstrip(".") for alias in node.names)]
         else:
             continue
-        found += [m for m in modules if any(part.startswith("test_") for part in m.split("."))]
+        for module in modules:
+            parts = module.split(".")
+            tests = [i for i, part in enumerate(parts) if part.startswith("test_")]
+            if tests:
+                found.append(".".join(parts[: tests[0] + 1]))  # the test module, not the name taken from it
     return sorted(set(found))
 
 
