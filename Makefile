@@ -30,9 +30,9 @@ test: install browser
 test-future: install browser faketime
 	faketime -f '+400d' $(BIN)/pytest -q -n 2 --dist loadfile
 
-## test-fast: domain and web tests in under 2 minutes (no browser, cluster, ffmpeg transcoding or Prefect flows)
+## test-fast: domain and web tests in under 2 minutes (no browser, cluster, PostgreSQL, ffmpeg transcoding or Prefect flows)
 test-fast: install
-	$(BIN)/pytest -q -n 2 -m "not slow"
+	$(BIN)/pytest -q -n 2 -m "not slow and not postgres"
 
 ## lint: ruff (lint and format) and mypy
 lint: install

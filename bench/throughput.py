@@ -7,7 +7,7 @@ Two set-ups, each against a direct-call baseline measured in the same run:
 - **embedded**: SQLite, a local store and an outbox, the flows in this process (as the demo and
   ``credflow serve --in-process`` run them) on Prefect's ephemeral server; one submission at a time,
   direct and flow alternating (ABBA), so subs/min = submissions / the sum of their wall times.
-- **cluster**: ``tests.cluster.running_cluster`` (Prefect server on PostgreSQL, two process workers,
+- **cluster**: ``tests.utils.cluster.running_cluster`` (Prefect server on PostgreSQL, two process workers,
   S3 over HTTP, the SendGrid fake, ``credflow serve`` with deployments). A cohort is posted to the
   HTTP intake at once; scripted reviewers answer the emailed links over HTTP; subs/min = cohort /
   the wall time from the first POST to the last result letter. Its baseline makes the direct calls
@@ -60,7 +60,7 @@ from credflow.transcoding.stage import finish_transcoding, transcode_video, vide
 from credflow.validation.stage import run_validation
 
 if TYPE_CHECKING:
-    from tests.cluster import Cluster
+    from tests.utils.cluster import Cluster
 
 NAME = "throughput"
 TEXT_CREDENTIAL = "openscied-anchoring-phenomenon"
@@ -160,7 +160,7 @@ def _request(inputs: Inputs, kind: str, tag: str, n: int) -> IntakeRequest:
 
 def _pool_yaml(path: Path) -> Path:
     """Calibrated reviewers certified for both credentials, each from their own organisation."""
-    from tests.cluster import write_pool
+    from tests.utils.cluster import write_pool
 
     return write_pool(path, 16, [TEXT_CREDENTIAL, VIDEO_CREDENTIAL], leads=4, max_active=10)
 
@@ -386,7 +386,7 @@ class _Reviewers:
     pool: ThreadPoolExecutor = field(default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="reviewer"))
 
     def poll(self) -> None:
-        from tests.cluster import idempotency_key, message_text
+        from tests.utils.cluster import idempotency_key, message_text
 
         for review in self.reviews:
             if review.done() and review.exception() is not None:
@@ -427,7 +427,7 @@ def _review(link: str, lock: threading.Lock) -> float:
 
 def _settle(cluster: Cluster, timeout: float = 180) -> float:
     """Wait until no flow run is pending or running (scheduled sweeps aside); return the seconds waited."""
-    from tests.cluster import flow_runs
+    from tests.utils.cluster import flow_runs
 
     start = time.perf_counter()
 
@@ -440,7 +440,7 @@ def _settle(cluster: Cluster, timeout: float = 180) -> float:
 
 def _run_stats(cluster: Cluster, cohort: list[str]) -> dict[str, dict[str, float]]:
     """Per kind of the cohort's flow runs: median seconds from creation to Running (queue, process start), running."""
-    from tests.cluster import flow_runs
+    from tests.utils.cluster import flow_runs
 
     spans: dict[str, dict[str, list[float]]] = {}
     for run in flow_runs(cluster):
@@ -520,7 +520,7 @@ def _aws_env(cluster: Cluster) -> Iterator[None]:
 
 
 def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
-    from tests.cluster import running_cluster
+    from tests.utils.cluster import running_cluster
 
     results = {kind: _result("cluster", kind) for kind in KINDS}
     counts = {"non-video": sizes.throughput_nonvideo, "video": sizes.throughput_cluster_video}

@@ -17,6 +17,23 @@ ROOT = Path(__file__).resolve().parent.parent
 PG_ADMIN_URL = os.environ.get("CREDFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _services_set_up_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every ``build_services`` of the session shares one parse of rubrics/ and one migrated SQLite template.
+
+    Production code is unchanged: only the two names ``credflow.services`` looks up are wrapped, so each
+    Services gets the same catalog and schema as before without parsing YAML or running Alembic again.
+    """
+    from credflow.catalog import load_catalog
+    from credflow.db.migrate import upgrade
+    from tests.utils.session_cache import CachedCatalogs, TemplateSchema
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("credflow.services.load_catalog", CachedCatalogs(load_catalog, ROOT / "rubrics"))
+        patch.setattr("credflow.services.upgrade", TemplateSchema(upgrade, tmp_path_factory.mktemp("schema")))
+        yield
+
+
 @pytest.fixture
 def make_settings(tmp_path: Path):
     """Build Settings rooted in this test's temporary folder (extra fields override)."""
@@ -82,6 +99,14 @@ def prefect_server() -> Iterator[None]:
 
     with prefect_test_harness(server_startup_timeout=60), temporary_settings({PREFECT_FLOWS_HEARTBEAT_FREQUENCY: None}):
         yield
+
+
+@pytest.fixture(scope="session")
+def validator_python() -> Path:
+    """1EdTech's OB 2.0 validator's interpreter (tests/validator/.venv, built on first use)."""
+    from tests.utils.validator import validator_venv
+
+    return validator_venv()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pkgutil
 import subprocess
 import sys
@@ -85,3 +86,68 @@ def test_flows_and_tasks_have_one_line_docstrings():
                 assert doc and "\n" not in doc, obj.name
                 found += 1
     assert found >= 20
+
+
+def imported_test_modules(source: str) -> list[str]:
+    """The ``tests.**.test_*`` modules ``source`` imports (a test's helpers that others use belong in tests/utils)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names if alias.name.startswith("tests.")]
+        elif isinstance(node, ast.ImportFrom) and (node.level > 0 or (node.module or "").startswith("tests")):
+            base = node.module or ""
+            modules = [base, *(f"{base}.{alias.name}".lstrip(".") for alias in node.names)]
+        else:
+            continue
+        for module in modules:
+            parts = module.split(".")
+            tests = [i for i, part in enumerate(parts) if part.startswith("test_")]
+            if tests:
+                found.append(".".join(parts[: tests[0] + 1]))  # the test module, not the name taken from it
+    return sorted(set(found))
+
+
+def _test_sources() -> list[Path]:
+    sources = []
+    for folder, dirs, files in os.walk(ROOT / "tests"):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d != "node_modules"]
+        sources += [Path(folder) / name for name in files if name.endswith(".py")]
+    return sources
+
+
+def test_no_test_module_imports_another_test_module():
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in _test_sources()
+        if (found := imported_test_modules(path.read_text()))
+    }
+    assert offenders == {}
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "from tests.review.test_review_cycle import NOW",
+        "from tests.review import test_review_cycle",
+        "import tests.review.test_review_cycle",
+        "def f():\n    from tests.letters.test_results import decided\n",
+        "from .test_results import decided",
+    ],
+)
+def test_the_test_import_rule_sees_each_way_of_importing_a_test_module(source):
+    assert imported_test_modules(source)
+
+
+def test_the_test_import_rule_allows_shared_helpers():
+    source = "from tests.utils.review_cycle import NOW\nfrom tests import conftest\nimport os, tests.utils.locks"
+    assert imported_test_modules(source) == []
+
+
+def test_every_test_file_opens_with_a_one_line_docstring():
+    missing = []
+    for path in _test_sources():
+        doc = ast.get_docstring(ast.parse(path.read_text()), clean=False) or ""
+        lines = doc.strip("\n").split("\n")
+        if not lines[0].strip() or (len(lines) > 1 and lines[1].strip()):
+            missing.append(str(path.relative_to(ROOT)))
+    assert missing == []

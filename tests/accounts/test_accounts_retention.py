@@ -1,5 +1,8 @@
-"""Sign-in records end with the data: erasure deletes the address's person, sessions and API tokens; the daily
-retention flow deletes links and sessions that ended."""
+"""Sign-in records end with the data: erasure and the daily retention flow delete them.
+
+Erasure deletes the address's person, sessions and API tokens; the daily retention flow deletes links and
+sessions that ended.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +17,8 @@ from credflow.db.models import ApiToken, Person, PersonSession, SignInLink
 from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.privacy.erase import erase_applicant
-from tests.builders import anchoring_request
-from tests.identity import api_token
+from tests.utils.builders import anchoring_request
+from tests.utils.identity import api_token
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 ANA = ApplicantInfo("Ana Alvarez", "ana@example.org", "Westfield High")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import threading
 
 from credflow.services import build_services
-from tests.builders import applicant
-from tests.review.test_review_cycle import NOW, _assignments, _pool, _ready
+from tests.utils.builders import applicant
+from tests.utils.review_cycle import NOW, assignments_of, load_pool, ready_submission
 
 ROUNDS = 4
 
@@ -14,8 +14,10 @@ ROUNDS = 4
 def test_simultaneous_rounds_do_not_over_assign(make_settings, database_url, tmp_path):
     services = build_services(make_settings(database_url=database_url))
     try:
-        _pool(services)
-        sids = [_ready(services, tmp_path, who=applicant(f"Teacher {n}", org=f"School {n}")) for n in range(3)]
+        load_pool(services)
+        sids = [
+            ready_submission(services, tmp_path, who=applicant(f"Teacher {n}", org=f"School {n}")) for n in range(3)
+        ]
         from credflow.assignment.stage import assign_reviewers
 
         start = threading.Barrier(ROUNDS)
@@ -37,7 +39,7 @@ def test_simultaneous_rounds_do_not_over_assign(make_settings, database_url, tmp
         assert errors == []
         assert sorted(assigned) == [0] * (ROUNDS - 1) + [2 * len(sids)]  # one round did all the work
         for sid in sids:
-            reviewers = [a.reviewer_id for a in _assignments(services, sid)]
+            reviewers = [a.reviewer_id for a in assignments_of(services, sid)]
             assert len(reviewers) == 2 and len(set(reviewers)) == 2
     finally:
         services.close()

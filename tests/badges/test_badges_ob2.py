@@ -4,17 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import shutil
 import stat
-import subprocess
-import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
@@ -25,10 +20,8 @@ from credflow.badges.errors import KeyStoreError
 from credflow.badges.images import badge_png, badge_svg
 from credflow.catalog import load_catalog
 from tests.conftest import ROOT
-from tests.locks import installing
+from tests.utils.validator import run_validator
 
-VALIDATOR_DIR = ROOT / "tests" / "validator"
-VALIDATOR_VENV = VALIDATOR_DIR / ".venv"
 ISSUED = datetime(2026, 11, 2, 9, 30, tzinfo=UTC)
 EMAIL = "ana.alvarez@example.org"
 
@@ -149,72 +142,6 @@ def world(credential, keys) -> Iterator[World]:
 
 
 # --------------------------------------------------------------------------- 1EdTech's validator, offline
-
-
-def _requirements_digest() -> str:
-    return hashlib.sha256((VALIDATOR_DIR / "requirements.txt").read_bytes()).hexdigest()
-
-
-@pytest.fixture(scope="session")
-def validator_python() -> Path:
-    """tests/validator/.venv with 1EdTech's validator, created (once) from tests/validator/requirements.txt."""
-    with installing(VALIDATOR_VENV):  # another test process may be building it
-        return _validator_venv()
-
-
-def _validator_venv() -> Path:
-    python = VALIDATOR_VENV / "bin" / "python"
-    stamp = VALIDATOR_VENV / ".credflow-installed"
-    digest = _requirements_digest()
-    if python.exists() and stamp.exists() and stamp.read_text().strip() == digest:
-        return python
-    shutil.rmtree(VALIDATOR_VENV, ignore_errors=True)
-    # credflow's own interpreter (Python 3.11, which the pins are for) makes the virtualenv.
-    subprocess.run([sys.executable, "-m", "venv", str(VALIDATOR_VENV)], check=True, capture_output=True, timeout=300)
-    pip = [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-deps"]
-    install = subprocess.run(
-        [*pip, "--requirement", str(VALIDATOR_DIR / "requirements.txt")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if install.returncode != 0:
-        output = install.stdout + install.stderr
-        shutil.rmtree(VALIDATOR_VENV, ignore_errors=True)
-        unavailable = ("No matching distribution", "Could not find a version", "HTTP error 404")
-        if any(marker in output for marker in unavailable):
-            pytest.skip(f"1EdTech's validator cannot be installed, a pinned package is unavailable:\n{output[-2000:]}")
-        pytest.fail(f"installing 1EdTech's validator failed:\n{output[-4000:]}")
-    check = subprocess.run([str(python), "-c", "import openbadges"], capture_output=True, text=True, timeout=120)
-    if check.returncode != 0:
-        pytest.fail(f"1EdTech's validator does not import:\n{check.stderr[-4000:]}")
-    stamp.write_text(digest + "\n")
-    return python
-
-
-@dataclass(frozen=True)
-class Report:
-    valid: bool
-    messages: list[str]
-    raw: dict[str, Any]
-
-    def mentions(self, *words: str) -> bool:
-        text = " ".join(self.messages).lower()
-        return all(word.lower() in text for word in words)
-
-
-def run_validator(python: Path, *, data: str | None = None, file: Path | None = None, email: str | None = None):
-    args = [str(python), str(VALIDATOR_DIR / "run_validator.py")]
-    args += ["--data", data] if data is not None else ["--file", str(file)]
-    if email:
-        args += ["--recipient", json.dumps({"email": email})]
-    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
-    done = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
-    assert done.returncode == 0, done.stderr[-4000:]
-    result = json.loads(done.stdout)
-    report = result["report"]
-    messages = [f"{m.get('messageLevel')} {m.get('name')}: {m.get('result')}" for m in report.get("messages", [])]
-    return Report(valid=bool(report.get("valid")), messages=messages, raw=result)
 
 
 def test_the_validator_passes_a_hosted_assertion(validator_python, world):

@@ -41,9 +41,9 @@ from credflow.badges import (
     sign_credential,
     verify_credential,
 )
-from tests.builders import ACHIEVEMENT
 from tests.conftest import ROOT
-from tests.locks import installing
+from tests.utils.builders import ACHIEVEMENT
+from tests.utils.locks import installing
 
 JS_DIR = ROOT / "tests" / "js" / "ob3-verify"
 LIST_URL = "https://badges.example.org/status/openscied/1"

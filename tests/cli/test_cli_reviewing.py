@@ -11,7 +11,7 @@ from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import utcnow
 from credflow.notifications.stage import review_link
 from credflow.submissions import get_submission
-from tests.review.test_review_cycle import _assignments, _ready, _scores, pool_yaml
+from tests.utils.review_cycle import assignments_of, pool_yaml, ready_submission, review_scores
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -34,9 +34,9 @@ def test_pool_import_export_and_a_scripted_review(env, tmp_path):
     exported = runner.invoke(app, ["reviewers", "export"])
     assert len(yaml.safe_load(exported.output)["reviewers"]) == 6
 
-    sid = _ready(services, tmp_path, now=now)
+    sid = ready_submission(services, tmp_path, now=now)
     assign_reviewers(services, now=now)
-    tokens = [review_link(services, a).rsplit("/", 1)[1] for a in _assignments(services, sid)]
+    tokens = [review_link(services, a).rsplit("/", 1)[1] for a in assignments_of(services, sid)]
     shown = runner.invoke(app, ["review", "show", tokens[0]])
     assert shown.exit_code == 0 and "Applicant " in shown.output and "Ana Alvarez" not in shown.output
 
@@ -46,7 +46,7 @@ def test_pool_import_export_and_a_scripted_review(env, tmp_path):
     assert refused.exit_code == 2 and "choose Met or Not Yet" in refused.output
 
     scores = tmp_path / "scores.yaml"
-    scores.write_text(yaml.safe_dump(_scores(services)))
+    scores.write_text(yaml.safe_dump(review_scores(services)))
     for token in tokens:
         result = runner.invoke(app, ["review", "submit", token, str(scores)])
         assert result.exit_code == 0, result.output

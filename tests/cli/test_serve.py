@@ -21,8 +21,8 @@ import pytest
 from cli import demo_evidence as ev
 from cli.demo_reviewers import free_port, link_in_email, review_over_http
 from flows.deployments import deployment_specs
-from tests.builders import anchoring_answers
-from tests.cluster import write_pool
+from tests.utils.builders import anchoring_answers
+from tests.utils.cluster import write_pool
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
@@ -51,7 +51,7 @@ def _api_token(data: Path, web: str, email: str) -> str:
     from credflow.keyring import DEV_SECRET_KEY
     from credflow.services import build_services
     from credflow.settings import load_settings
-    from tests.identity import api_token
+    from tests.utils.identity import api_token
 
     settings = load_settings(data_dir=data, catalog_dir=ROOT / "rubrics", public_url=web, secret_key=DEV_SECRET_KEY)
     services = build_services(settings)

@@ -23,8 +23,8 @@ from cli import demo_evidence as ev
 from cli.demo_reviewers import LINK, review_over_http
 from credflow.db.models import Assignment, Decision, IssuedBadge, Submission
 from credflow.review.stage import open_assignment
-from tests.builders import anchoring_answers
-from tests.cluster import Cluster, flow_runs, idempotency_key, message_text, running_cluster, write_pool
+from tests.utils.builders import anchoring_answers
+from tests.utils.cluster import Cluster, flow_runs, idempotency_key, message_text, running_cluster, write_pool
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(900)]
 

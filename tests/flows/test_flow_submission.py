@@ -21,8 +21,8 @@ from credflow.submissions import events_of, get_submission
 from credflow.validation.stage import run_validation
 from flows.submission import process_submission, run_submission
 from tasks.runtime import use_services
-from tests import badfiles
-from tests.builders import anchoring_request, applicant
+from tests.utils import badfiles
+from tests.utils.builders import anchoring_request, applicant
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 

@@ -12,7 +12,7 @@ from credflow.mail.outbox import OutboxMailer
 from credflow.services import build_services
 from flows.alerts import email_operator_on_failure
 from tasks.runtime import use_services
-from tests.builders import anchoring_request
+from tests.utils.builders import anchoring_request
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 

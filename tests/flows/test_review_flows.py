@@ -19,7 +19,7 @@ from credflow.notifications.stage import review_link
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
 from flows.review import review_sweep
-from tests.review.test_review_cycle import _assignments, _pool, _ready, _scores, pool_yaml
+from tests.utils.review_cycle import assignments_of, load_pool, pool_yaml, ready_submission, review_scores
 from web.app import create_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
@@ -32,18 +32,18 @@ def _state(services, sid: str) -> str:
 
 def test_the_last_verdict_starts_the_decision_without_holding_anything_while_waiting(services, tmp_path):
     now = utcnow()  # the decision flow reads the wall clock: this world is built on it too
-    _pool(services, pool_yaml(now.date()))
-    sid = _ready(services, tmp_path, now=now)
+    load_pool(services, pool_yaml(now.date()))
+    sid = ready_submission(services, tmp_path, now=now)
     assign_reviewers(services, now=now)
-    first, second = _assignments(services, sid)
-    submit_review(services, first.id, _scores(services), now=now)
+    first, second = assignments_of(services, sid)
+    submit_review(services, first.id, review_scores(services), now=now)
     assert _state(services, sid) == "in_review"  # waiting: only rows in the database, no process
 
     client = TestClient(create_app(services, on_review_submitted=decide_in_background(services)))
     path = "/review/" + review_link(services, second).split("/review/", 1)[1]
     page = client.get(path)
     csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
-    form = {"csrf": csrf, **{f"verdict__{key}": "met" for key in _scores(services)}}
+    form = {"csrf": csrf, **{f"verdict__{key}": "met" for key in review_scores(services)}}
     started = time.monotonic()
     assert client.post(f"{path}/submit", data=form).status_code == 200
     while _state(services, sid) == "in_review" and time.monotonic() - started < 180:  # generous: a loaded machine
@@ -54,13 +54,13 @@ def test_the_last_verdict_starts_the_decision_without_holding_anything_while_wai
 
 def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(services, tmp_path):
     now = utcnow()  # the sweep reads the wall clock: this world is built on it too
-    _pool(services, pool_yaml(now.date()))
-    sid = _ready(services, tmp_path, now=now - timedelta(days=10))
+    load_pool(services, pool_yaml(now.date()))
+    sid = ready_submission(services, tmp_path, now=now - timedelta(days=10))
     assign_reviewers(services, now=now - timedelta(days=10))  # both reviews are overdue now
     state: Any = run_in_process(services, lambda: review_sweep(return_state=True))
     result = state.result()
     assert result == {"reminded": 0, "withdrawn": 2, "assigned": 2}
-    states = sorted(a.state for a in _assignments(services, sid))
+    states = sorted(a.state for a in assignments_of(services, sid))
     assert states == ["active", "active", "withdrawn", "withdrawn"]
     withdrawn_mails = list(services.settings.resolved_outbox_dir.glob("withdrawn-*.eml"))
     assert len(withdrawn_mails) == 2

@@ -16,8 +16,8 @@ from credflow.lifecycle import State
 from credflow.media import samples
 from credflow.submissions import get_submission
 from credflow.validation.stage import run_validation
-from tests import badfiles
-from tests.builders import applicant
+from tests.utils import badfiles
+from tests.utils.builders import applicant
 
 UDL = "udl-level-1"
 ANCHORING = "openscied-anchoring-phenomenon"

@@ -12,7 +12,7 @@ from credflow.intake.rules import ApplicantInfo, IdempotencyKeyReused, IntakeReq
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.submissions import get_submission, transition
-from tests.builders import anchoring_request, applicant
+from tests.utils.builders import anchoring_request, applicant
 
 
 def _objects(services) -> list:

@@ -14,7 +14,7 @@ from credflow.media.fake import FakeMedia, fake_mp4
 from credflow.services import Services, build_services
 from credflow.transcoding.stage import finish_transcoding, transcode_of, transcode_video, video_jobs
 from credflow.validation.stage import run_validation
-from tests.builders import discussion_request
+from tests.utils.builders import discussion_request
 
 NO_FFMPEG = {"ffmpeg_path": "/nonexistent/ffmpeg", "ffprobe_path": "/nonexistent/ffprobe"}
 

@@ -12,26 +12,11 @@ from credflow.badges.verify import verify_credential
 from credflow.db.models import Applicant, Decision, IssuedBadge, Submission
 from credflow.issuance.stage import apply_pathways, issue_for_decision, revoke, status_list_credential
 from credflow.letters.stage import result_letter, send_result
-from tests.letters.test_results import _decided
-from tests.review.test_review_cycle import NOW
-
-
-def _verify(services, credential, *, now=None):
-    issuer, fingerprint, _ = credential["credentialStatus"]["statusListCredential"].split("/status/", 1)[1].split("/")
-    now = now or NOW + timedelta(hours=1)  # the decisions are dated at the tests' fixed clock
-    return verify_credential(
-        credential,
-        now=now,
-        status_lists={
-            credential["credentialStatus"]["statusListCredential"]: status_list_credential(
-                services, issuer, fingerprint, now=now
-            )
-        },
-    )
+from tests.utils.review_cycle import NOW, decided_submission, verify_issued
 
 
 def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(services, tmp_path):
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     report = issue_for_decision(services, sid, today=NOW.date())
     assert report.micro and issue_for_decision(services, sid, today=NOW.date()).micro == report.micro  # never twice
     with services.db.session() as session:
@@ -41,7 +26,7 @@ def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(
     assert credential["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
     assert "ana.alvarez@example.org" not in str(credential)  # the recipient is a salted hash
     assert "validUntil" not in credential  # micro-credential badges never expire
-    result = _verify(services, credential)
+    result = verify_issued(services, credential)
     assert result.verified, result.errors
     # The anchoring-phenomenon badge is the first OpenSciEd step: the certification follows.
     assert len(report.issued) == 1
@@ -55,18 +40,18 @@ def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(
 
 
 def test_revocation_makes_every_verifier_report_it(services, tmp_path):
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     badge_id = issue_for_decision(services, sid, today=NOW.date()).micro
     assert badge_id
     revoke(services, badge_id, reason="evidence was not the applicant's own work")
     with services.db.session() as session:
         credential = session.get_one(IssuedBadge, badge_id).ob3
-    result = _verify(services, credential)
+    result = verify_issued(services, credential)
     assert not result.verified and any("revoked" in e for e in result.errors)
 
 
 def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tmp_path):
-    sid = _decided(services, tmp_path)  # openscied-anchoring-phenomenon, earned
+    sid = decided_submission(services, tmp_path)  # openscied-anchoring-phenomenon, earned
     start = datetime(2026, 1, 10, tzinfo=UTC)
     with services.db.session() as session:
         first = session.get_one(Submission, sid)
@@ -122,7 +107,7 @@ def test_expiry_reminders_are_sent_once_and_expiries_recorded(services, tmp_path
     from credflow.notifications.rules import BadgeNotice
     from credflow.notifications.stage import send_badge_notice
 
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     with services.db.session() as session:
         session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = datetime(
             2026, 1, 10, tzinfo=UTC
@@ -148,7 +133,7 @@ def test_a_revoked_pathway_badge_stays_revoked_past_its_expiry(services, tmp_pat
 
     from credflow.issuance.stage import sweep_badges
 
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     with services.db.session() as session:
         session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = datetime(
             2026, 1, 10, tzinfo=UTC
@@ -163,9 +148,9 @@ def test_a_revoked_pathway_badge_stays_revoked_past_its_expiry(services, tmp_pat
 
 def test_badges_issued_before_a_key_rotation_still_verify_and_can_still_be_revoked(services, tmp_path):
     from credflow.issuance.stage import key_store
-    from tests.builders import anchoring_request, applicant
+    from tests.utils.builders import anchoring_request, applicant
 
-    first_sid = _decided(services, tmp_path)
+    first_sid = decided_submission(services, tmp_path)
     old_id = issue_for_decision(services, first_sid, today=NOW.date()).micro
     key_store(services).rotate("openscied")  # on schedule: the old key keeps signing its own revocation list
     second = tmp_path / "second"
@@ -175,25 +160,25 @@ def test_badges_issued_before_a_key_rotation_still_verify_and_can_still_be_revok
     from credflow.intake.stage import submit
     from credflow.review.stage import submit_review
     from credflow.validation.stage import run_validation
-    from tests.review.test_review_cycle import _assignments, _scores
+    from tests.utils.review_cycle import assignments_of, review_scores
 
     sid = submit(
         services, anchoring_request(second, who=applicant("Bo Chen", org="Elm Valley"), title="bo"), now=NOW
     ).submission_id
     run_validation(services, sid, now=NOW)
     assign_reviewers(services, now=NOW)
-    for assignment in _assignments(services, sid):
-        submit_review(services, assignment.id, _scores(services), now=NOW)
+    for assignment in assignments_of(services, sid):
+        submit_review(services, assignment.id, review_scores(services), now=NOW)
     aggregate(services, sid, now=NOW)
     new_id = issue_for_decision(services, sid, today=NOW.date()).micro
     with services.db.session() as session:
         old = session.get_one(IssuedBadge, old_id).ob3
         new = session.get_one(IssuedBadge, new_id).ob3
     assert old["issuer"]["id"] != new["issuer"]["id"]  # did:key: a new key is a new DID
-    assert _verify(services, old).verified and _verify(services, new).verified
+    assert verify_issued(services, old).verified and verify_issued(services, new).verified
     assert old_id is not None
     revoke(services, old_id, reason="issued in error")
-    assert not _verify(services, old).verified and _verify(services, new).verified
+    assert not verify_issued(services, old).verified and verify_issued(services, new).verified
 
 
 def test_did_web_issuers_keep_one_did_across_rotation_and_publish_their_keys(make_settings, tmp_path):
@@ -205,7 +190,7 @@ def test_did_web_issuers_keep_one_did_across_rotation_and_publish_their_keys(mak
     from web.app import create_app
 
     services = build_services(make_settings(did_web_base="https://badges.example.org/issuers"))
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     badge_id = issue_for_decision(services, sid, today=NOW.date()).micro
     key_store(services).rotate("openscied")
     with services.db.session() as session:
@@ -226,7 +211,7 @@ def test_did_web_issuers_keep_one_did_across_rotation_and_publish_their_keys(mak
 
 def test_a_status_list_made_just_after_the_verifier_read_its_clock_still_counts(services, tmp_path):
     # The server dates the list when it serves it, after `credflow badge verify` read its clock (seen under load).
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     badge_id = issue_for_decision(services, sid, today=NOW.date()).micro
     with services.db.session() as session:
         credential = session.get_one(IssuedBadge, badge_id).ob3

@@ -39,8 +39,8 @@ from credflow.transcoding.stage import _claim as claim_transcode
 from flows.review import decide_submission
 from flows.submission import run_submission
 from tasks.runtime import use_services
-from tests.builders import anchoring_request, applicant
-from tests.review.test_review_cycle import _assignments, _pool, _ready, _scores, pool_yaml
+from tests.utils.builders import anchoring_request, applicant
+from tests.utils.review_cycle import assignments_of, load_pool, pool_yaml, ready_submission, review_scores
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
@@ -79,7 +79,7 @@ def _crash(services, tmp_path: Path, api_url: str, point: str, flow: str, sid: s
         **extra_env,
     }
     proc = subprocess.run(
-        [sys.executable, "-m", "tests.crash_child", point, flow, sid],
+        [sys.executable, "-m", "tests.utils.crash_child", point, flow, sid],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -142,11 +142,11 @@ def _video_request(tmp_path: Path, clip: Path) -> IntakeRequest:
 def _reviewed(services, tmp_path: Path) -> str:
     """A submission whose two reviews (all Met) are in, not yet aggregated (on the wall clock, as the flows are)."""
     now = utcnow()
-    _pool(services, pool_yaml(now.date()))
-    sid = _ready(services, tmp_path, now=now)
+    load_pool(services, pool_yaml(now.date()))
+    sid = ready_submission(services, tmp_path, now=now)
     assign_reviewers(services, now=now)
-    for assignment in _assignments(services, sid):
-        submit_review(services, assignment.id, _scores(services), now=now)
+    for assignment in assignments_of(services, sid):
+        submit_review(services, assignment.id, review_scores(services), now=now)
     return sid
 
 

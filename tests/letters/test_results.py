@@ -4,28 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from credflow.assignment.stage import assign_reviewers
-from credflow.decision.stage import aggregate
 from credflow.errors import TransientError
 from credflow.issuance.stage import record_hours
 from credflow.letters.stage import result_letter, send_result
 from credflow.notifications.rules import Delivery
-from credflow.review.stage import submit_review
-from tests.review.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
-
-
-def _decided(services, tmp_path, not_yet: dict[str, str] | None = None) -> str:
-    _pool(services)
-    sid = _ready(services, tmp_path)
-    assign_reviewers(services, now=NOW)
-    for assignment in _assignments(services, sid):
-        submit_review(services, assignment.id, _scores(services, not_yet), now=NOW)
-    aggregate(services, sid, now=NOW)
-    return sid
+from tests.utils.review_cycle import decided_submission
 
 
 def test_a_not_yet_letter_is_sent_once_with_the_deadline_and_what_to_strengthen(services, tmp_path):
-    sid = _decided(services, tmp_path, {"reflection_on_learners": "not_yet"})
+    sid = decided_submission(services, tmp_path, {"reflection_on_learners": "not_yet"})
     message = result_letter(services, sid)
     assert message.kind == "result_not_yet"
     assert "Name a specific group of participants" in message.text  # the catalog's strengthen text
@@ -37,7 +24,7 @@ def test_a_not_yet_letter_is_sent_once_with_the_deadline_and_what_to_strengthen(
 
 
 def test_an_earned_letter_waits_for_its_badge(services, tmp_path):
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     hours = record_hours(services, sid)
     assert hours is not None and hours.hours == 3 and hours.confirmation.startswith("CF-")
     again = record_hours(services, sid)
@@ -51,7 +38,7 @@ def test_the_hours_report_is_a_csv_for_the_pd_office(services, tmp_path, monkeyp
 
     from cli.main import app
 
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     record_hours(services, sid)
     monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
     monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))

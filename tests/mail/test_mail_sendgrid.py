@@ -12,7 +12,7 @@ import pytest
 
 from credflow.mail.base import Attachment, Mailer, Message, PermanentMailError, TransientMailError
 from credflow.mail.sendgrid import SendGridMailer, parse_retry_after
-from tests.fakes.sendgrid_server import BAD_ADDRESS, BAD_AUTH, UNVERIFIED_SENDER, FakeSendGrid
+from tests.utils.fakes.sendgrid_server import BAD_ADDRESS, BAD_AUTH, UNVERIFIED_SENDER, FakeSendGrid
 
 SENDER = "credflow <no-reply@credflow.example>"
 

@@ -15,8 +15,8 @@ from credflow.mail.outbox import OutboxMailer
 from credflow.notifications.rules import Delivery, Notice
 from credflow.notifications.stage import deliver, render_notice, send_notice
 from credflow.services import build_services
-from tests.builders import anchoring_request, applicant
-from tests.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
+from tests.utils.builders import anchoring_request, applicant
+from tests.utils.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
 
 
 def _outbox(services) -> list[dict]:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import re
 import zipfile
@@ -14,9 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 from typer.testing import CliRunner
 
-from cli import demo_evidence as ev
 from cli.main import app
-from credflow.assignment.stage import assign_reviewers
 from credflow.db.engine import Database
 from credflow.db.migrate import upgrade
 from credflow.db.models import (
@@ -33,24 +30,26 @@ from credflow.db.models import (
     Transcode,
     utcnow,
 )
-from credflow.decision.stage import aggregate
-from credflow.intake.rules import IntakeRequest, Upload
 from credflow.intake.stage import submit
-from credflow.issuance.stage import issue_for_decision, record_hours
-from credflow.letters.stage import send_result
 from credflow.lifecycle import State
-from credflow.notifications.rules import Notice
-from credflow.notifications.stage import send_notice
 from credflow.privacy.erase import REVOKE_REASON, ErasureRefused, erase_applicant
 from credflow.privacy.export import ApplicantErased, export_applicant
 from credflow.privacy.identity import UnknownApplicant
-from credflow.review.stage import submit_review
 from credflow.services import build_services
-from credflow.validation.stage import run_validation
-from tests.builders import anchoring_answers, applicant, pdf_bytes
-from tests.issuance.test_issuance import _verify
-from tests.review.test_review_cycle import CRED, NOW, POOL, _assignments, _pool, _scores, pool_yaml
-from tests.review_world import make_clip, udl_submission
+from tests.utils.builders import applicant
+from tests.utils.review_cycle import (
+    CRED,
+    NOW,
+    POOL,
+    assignments_of,
+    evidence_request,
+    load_pool,
+    pool_yaml,
+    review_and_decide,
+    to_review,
+    verify_issued,
+)
+from tests.utils.review_world import make_clip, udl_submission
 
 NAME, EMAIL = "Ana Alvarez", "ana.alvarez@example.org"
 LATER = NOW + timedelta(days=3)  # when the tests erase: after every fixed-clock decision
@@ -66,48 +65,9 @@ def db_services(make_settings, database_url):
     svc.close()
 
 
-def _request(tmp_path, who=None, *, title: str = "Plan") -> IntakeRequest:
-    who = who or applicant()
-    photo = ev.photo(tmp_path / "board.jpg").read_bytes()
-    answers = anchoring_answers()
-    answers["reflection"] = f"As {who.name} ({who.email}) I learned a lot. " + answers["reflection"]
-    return IntakeRequest(
-        applicant=who,
-        credential_id=CRED,
-        answers=answers,
-        uploads=[
-            Upload("facilitation_plan", "plan.pdf", io.BytesIO(pdf_bytes(tmp_path, title))),
-            Upload("dqb_artifact", f"{who.name} board.jpg", io.BytesIO(photo)),
-        ],
-    )
-
-
-def _to_review(services, tmp_path, who=None, *, title: str = "Plan", now: datetime = NOW) -> str:
-    sid = submit(services, _request(tmp_path, who, title=title), now=now).submission_id
-    assert run_validation(services, sid, now=now).state is State.AWAITING_REVIEW
-    send_notice(services, sid, Notice.RECEIVED)
-    assign_reviewers(services, now=now)
-    return sid
-
-
-def _decide(
-    services, sid: str, *, not_yet: dict[str, str] | None = None, name: str = NAME, now: datetime = NOW
-) -> State:
-    for assignment in _assignments(services, sid):
-        scores = _scores(services, not_yet)
-        scores["purpose_explained"]["comment"] = f"{name} explains the purpose well."
-        submit_review(services, assignment.id, scores, now=now)
-    state = aggregate(services, sid, now=now, backread_share=0.0).state
-    if state is State.EARNED:
-        issue_for_decision(services, sid, today=now.date())
-        record_hours(services, sid)
-    send_result(services, sid)
-    return state
-
-
 def _earned(services, tmp_path, who=None, *, now: datetime = NOW) -> str:
-    sid = _to_review(services, tmp_path, who, now=now)
-    assert _decide(services, sid, name=(who or applicant()).name, now=now) is State.EARNED
+    sid = to_review(services, tmp_path, who, now=now)
+    assert review_and_decide(services, sid, name=(who or applicant()).name, now=now) is State.EARNED
     return sid
 
 
@@ -136,7 +96,7 @@ def _rows_mentioning(services, *needles: str) -> list[str]:
 
 
 def test_the_export_holds_every_record_and_the_files_with_their_hashes_and_no_reviewer(services, tmp_path):
-    _pool(services)
+    load_pool(services)
     sid = _earned(services, tmp_path)
     report = export_applicant(services, EMAIL.upper(), out=tmp_path / "out" / "ana.zip")
     assert report.submissions == 1 and report.files == 2 and report.removed == 0
@@ -181,7 +141,7 @@ def test_the_export_holds_every_record_and_the_files_with_their_hashes_and_no_re
 
 
 def test_an_export_lists_files_removed_under_retention_without_their_bytes(services, tmp_path):
-    _pool(services)
+    load_pool(services)
     sid = _earned(services, tmp_path)
     from credflow.retention.stage import sweep_retention
 
@@ -212,7 +172,7 @@ def test_erasure_deletes_the_evidence_and_every_trace_of_the_name_and_email_but_
     db_services, tmp_path
 ):
     services = db_services
-    _pool(services)
+    load_pool(services)
     sid = _earned(services, tmp_path)
     ben = applicant("Ben Okafor", org="Northgate PD")
     other = _earned(services, tmp_path, ben)
@@ -249,7 +209,7 @@ def test_erasure_deletes_the_evidence_and_every_trace_of_the_name_and_email_but_
         assert erased.detail["applicant"] == row.id and erased.detail["reason"] == "request by email on 2026-11-20"
         recipients = set(session.scalars(select(OutgoingMessage.recipient).where(OutgoingMessage.submission_id == sid)))
     assert f"erased+{report.applicant_id}@erased.invalid" in recipients
-    assert _verify(services, credential).verified  # the holder's credential still verifies
+    assert verify_issued(services, credential).verified  # the holder's credential still verifies
 
     again = erase_applicant(services, EMAIL, reason="request by email on 2026-11-20", now=LATER)
     assert again.already_erased and again.applicant_id == report.applicant_id and again.evidence_files == 0
@@ -260,7 +220,7 @@ def test_erasure_deletes_the_evidence_and_every_trace_of_the_name_and_email_but_
 
 
 def test_erasure_can_revoke_the_badges_now_or_on_a_later_erase(services, tmp_path):
-    _pool(services)
+    load_pool(services)
     sid = _earned(services, tmp_path)
     report = erase_applicant(services, EMAIL, reason="request of 2026-11-20", now=LATER)
     assert report.badges_revoked == ()
@@ -270,14 +230,14 @@ def test_erasure_can_revoke_the_badges_now_or_on_a_later_erase(services, tmp_pat
         badges = session.scalars(select(IssuedBadge).where(IssuedBadge.applicant_id == report.applicant_id)).all()
         assert {(b.state, b.revoke_reason) for b in badges} == {("revoked", REVOKE_REASON)}
         credential = next(b.ob3 for b in badges if b.submission_id == sid)
-    result = _verify(services, credential)
+    result = verify_issued(services, credential)
     assert not result.verified and any("revoked" in e for e in result.errors)
 
 
 def test_an_attempt_in_review_blocks_erasure_unless_withdrawn_and_a_not_yet_chain_is_closed(services, tmp_path):
-    _pool(services)
-    first = _to_review(services, tmp_path)
-    assert _decide(services, first, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
+    load_pool(services)
+    first = to_review(services, tmp_path)
+    assert review_and_decide(services, first, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
     other_cred = udl_submission(services, tmp_path, name=NAME, now=NOW)  # awaiting review, another credential
     with pytest.raises(ErasureRefused, match=rf"{other_cred.submission_id[:8]} \(awaiting_review\).*--withdraw"):
         erase_applicant(services, EMAIL, reason="request of 2026-11-20", now=LATER)
@@ -295,11 +255,11 @@ def test_an_attempt_in_review_blocks_erasure_unless_withdrawn_and_a_not_yet_chai
 
 
 def test_an_active_review_is_withdrawn_with_its_links(services, tmp_path):
-    _pool(services)
-    sid = _to_review(services, tmp_path)
-    assert {a.state for a in _assignments(services, sid)} == {"active"}
+    load_pool(services)
+    sid = to_review(services, tmp_path)
+    assert {a.state for a in assignments_of(services, sid)} == {"active"}
     erase_applicant(services, EMAIL, reason="request of 2026-11-20", withdraw=True, now=LATER)
-    reviews = _assignments(services, sid)
+    reviews = assignments_of(services, sid)
     assert {(a.state, a.token_nonce) for a in reviews} == {("withdrawn", None)}
 
 
@@ -326,7 +286,7 @@ def test_a_review_video_shared_with_another_applicant_goes_only_with_the_last_on
 
 
 def test_intake_logs_the_applicant_by_id_never_by_email(services, tmp_path):
-    sid = submit(services, _request(tmp_path), now=NOW).submission_id
+    sid = submit(services, evidence_request(tmp_path), now=NOW).submission_id
     with services.db.session() as session:
         actors = list(session.scalars(select(Event.actor).where(Event.submission_id == sid)))
         applicant_id = session.get_one(Submission, sid).applicant_id
@@ -371,7 +331,7 @@ def test_the_cli_exports_asks_before_erasing_and_erases_once(services, tmp_path,
     monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
     monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))
     now = utcnow()  # the CLI reads the wall clock: this world is built on it too
-    _pool(services, pool_yaml(now.date()))
+    load_pool(services, pool_yaml(now.date()))
     sid = _earned(services, tmp_path, now=now)
     runner = CliRunner()
     out = tmp_path / "ana.zip"

@@ -23,8 +23,8 @@ from credflow.reports.program import (
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import run_validation
-from tests.builders import anchoring_answers, anchoring_request, applicant
-from tests.review.test_review_cycle import NOW, _assignments, _pool, _ready, _scores, pool_yaml
+from tests.utils.builders import anchoring_answers, anchoring_request, applicant
+from tests.utils.review_cycle import NOW, assignments_of, load_pool, pool_yaml, ready_submission, review_scores
 
 LATER = NOW + timedelta(days=10)  # Thursday 3 December 2026
 
@@ -34,15 +34,15 @@ def _world(services, tmp_path, base: datetime = NOW) -> dict[str, str]:
 
     Everything happens from ``base`` (a Monday) on.
     """
-    _pool(services, pool_yaml(base.date()))
-    ana = _ready(services, tmp_path, who=applicant("Ana Alvarez", org="Westfield High"), now=base)
-    ben = _ready(services, tmp_path, who=applicant("Ben Okafor", org="=cmd|' /C calc'!A0"), now=base)
-    eve = _ready(services, tmp_path, who=applicant("Eve Stone", org="Westfield High"), now=base)
+    load_pool(services, pool_yaml(base.date()))
+    ana = ready_submission(services, tmp_path, who=applicant("Ana Alvarez", org="Westfield High"), now=base)
+    ben = ready_submission(services, tmp_path, who=applicant("Ben Okafor", org="=cmd|' /C calc'!A0"), now=base)
+    eve = ready_submission(services, tmp_path, who=applicant("Eve Stone", org="Westfield High"), now=base)
     assign_reviewers(services, now=base)
-    for assignment in _assignments(services, ana):
-        submit_review(services, assignment.id, _scores(services), now=base)
-    for assignment in _assignments(services, ben):
-        submit_review(services, assignment.id, _scores(services, {"reflection_on_learners": "not_yet"}), now=base)
+    for assignment in assignments_of(services, ana):
+        submit_review(services, assignment.id, review_scores(services), now=base)
+    for assignment in assignments_of(services, ben):
+        submit_review(services, assignment.id, review_scores(services, {"reflection_on_learners": "not_yet"}), now=base)
     assert aggregate(services, ana, now=base + timedelta(days=1)).state is State.EARNED  # Tuesday: 1 business day
     assert aggregate(services, ben, now=base + timedelta(days=8)).state is State.NOT_YET  # next Tuesday: 6
     cara = submit(

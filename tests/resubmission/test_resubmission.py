@@ -22,8 +22,8 @@ from credflow.resubmission.stage import close_if_exhausted, sweep_resubmissions,
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import run_validation
-from tests.builders import anchoring_answers, applicant
-from tests.review.test_review_cycle import NOW, _assignments, _pool, _scores
+from tests.utils.builders import anchoring_answers, applicant
+from tests.utils.review_cycle import NOW, assignments_of, load_pool, review_scores
 
 
 def _request(
@@ -46,14 +46,14 @@ def _request(
 def _review(services, sid: str, not_yet: dict[str, str] | None, now) -> State:
     assert run_validation(services, sid, now=now).state is State.AWAITING_REVIEW
     assign_reviewers(services, now=now)
-    for assignment in _assignments(services, sid):
+    for assignment in assignments_of(services, sid):
         if assignment.state == "active":
-            submit_review(services, assignment.id, _scores(services, not_yet), now=now)
+            submit_review(services, assignment.id, review_scores(services, not_yet), now=now)
     return aggregate(services, sid, now=now).state
 
 
 def test_not_yet_then_a_resubmission_with_one_file_changed_is_earned(services, tmp_path):
-    _pool(services)
+    load_pool(services)
     first = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
     assert _review(services, first, {"plan_models_routine": "not_yet"}, NOW) is State.NOT_YET
     send_result(services, first)
@@ -75,8 +75,8 @@ def test_not_yet_then_a_resubmission_with_one_file_changed_is_earned(services, t
         assert get_submission(session, first).state == "resubmitted"
     assert _review(services, again.submission_id, None, later) is State.EARNED
     # "fresh" policy: the second attempt had other reviewers than the first
-    first_reviewers = {a.reviewer_id for a in _assignments(services, first)}
-    assert not first_reviewers & {a.reviewer_id for a in _assignments(services, again.submission_id)}
+    first_reviewers = {a.reviewer_id for a in assignments_of(services, first)}
+    assert not first_reviewers & {a.reviewer_id for a in assignments_of(services, again.submission_id)}
     issue_for_decision(services, again.submission_id, today=later.date())
     send_result(services, again.submission_id)
     letters = sorted(p.name.split("-")[0] for p in services.settings.resolved_outbox_dir.glob("result-*.eml"))

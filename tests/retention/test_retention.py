@@ -18,10 +18,9 @@ from credflow.lifecycle import State
 from credflow.retention.stage import sweep_retention
 from credflow.services import build_services
 from credflow.validation.stage import run_validation
-from tests.builders import anchoring_answers, applicant, pdf_bytes
-from tests.privacy.test_privacy import _decide, _to_review
-from tests.review.test_review_cycle import CRED, NOW, _pool
-from tests.review_world import assign
+from tests.utils.builders import anchoring_answers, applicant, pdf_bytes
+from tests.utils.review_cycle import CRED, NOW, load_pool, review_and_decide, to_review
+from tests.utils.review_world import assign
 from web.app import create_app
 
 DUE = NOW + timedelta(days=400)  # the default retention is 365 days
@@ -77,17 +76,17 @@ def _returned(services, tmp_path, who) -> str:
 def world(db_services, tmp_path):
     """Attempts in every state that matters, decided or stopped at NOW."""
     services = db_services
-    _pool(services)
+    load_pool(services)
     ana, ben, cy, dee, eve = (
         applicant(n, org=o)
         for n, o in [("Ana Alvarez", "A"), ("Ben Okafor", "B"), ("Cy Diallo", "C"), ("Dee Moss", "D"), ("Eve Li", "E")]
     )
-    earned = _to_review(services, tmp_path, ana)
-    assert _decide(services, earned, name=ana.name) is State.EARNED
-    open_chain = _to_review(services, tmp_path, ben)
-    assert _decide(services, open_chain, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
-    first = _to_review(services, tmp_path, cy)
-    assert _decide(services, first, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
+    earned = to_review(services, tmp_path, ana)
+    assert review_and_decide(services, earned, name=ana.name) is State.EARNED
+    open_chain = to_review(services, tmp_path, ben)
+    assert review_and_decide(services, open_chain, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
+    first = to_review(services, tmp_path, cy)
+    assert review_and_decide(services, first, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
     second = _resubmit(
         services, tmp_path, first, cy, title="v2", carry=_photo_sha(services, first), now=NOW + timedelta(days=1)
     )
@@ -95,8 +94,8 @@ def world(db_services, tmp_path):
     from credflow.assignment.stage import assign_reviewers
 
     assign_reviewers(services, now=NOW + timedelta(days=1))
-    assert _decide(services, second, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
-    in_review = _to_review(services, tmp_path, dee)
+    assert review_and_decide(services, second, not_yet={"plan_models_routine": "not_yet"}) is State.NOT_YET
+    in_review = to_review(services, tmp_path, dee)
     returned = _returned(services, tmp_path, eve)
     return {
         "services": services,
@@ -171,9 +170,9 @@ def test_retention_zero_keeps_everything_and_nonsense_is_refused(make_settings, 
         make_settings(evidence_retention_days="a year")
     services = build_services(make_settings(evidence_retention_days=0))
     try:
-        _pool(services)
-        sid = _to_review(services, tmp_path)
-        assert _decide(services, sid) is State.EARNED
+        load_pool(services)
+        sid = to_review(services, tmp_path)
+        assert review_and_decide(services, sid) is State.EARNED
         result = sweep_retention(services, now=NOW + timedelta(days=3650))
         assert result.retention_days == 0 and result.attempts == ()
         assert all(_stored(services, sid))
@@ -187,9 +186,9 @@ def test_retention_zero_keeps_everything_and_nonsense_is_refused(make_settings, 
 
 
 def test_the_review_page_says_a_purged_file_was_removed(services, tmp_path):
-    _pool(services)
-    sid = _to_review(services, tmp_path)
-    assert _decide(services, sid) is State.EARNED
+    load_pool(services)
+    sid = to_review(services, tmp_path)
+    assert review_and_decide(services, sid) is State.EARNED
     sweep_retention(services, now=DUE)
     link = assign(services, sid, role="backread")  # a back-read opened after the purge
     client = TestClient(create_app(services))
@@ -205,10 +204,10 @@ def test_the_retention_flow_sweeps_and_reports_counts(services, tmp_path):
     from credflow.submissions import transition
     from flows.retention import retention_sweep
     from tasks.runtime import use_services
-    from tests.privacy.test_privacy import _request
+    from tests.utils.review_cycle import evidence_request
 
     long_ago = utcnow() - timedelta(days=400)  # the flow reads the wall clock: this world is built on it too
-    sid = submit(services, _request(tmp_path), now=long_ago).submission_id
+    sid = submit(services, evidence_request(tmp_path), now=long_ago).submission_id
     assert run_validation(services, sid, now=long_ago).state is State.AWAITING_REVIEW
     with services.db.session() as session:  # withdrawn long ago
         transition(session, session.get_one(Submission, sid), State.WITHDRAWN, actor="t", now=long_ago)

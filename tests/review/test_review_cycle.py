@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from credflow.assignment.stage import assign_reviewers
-from credflow.db.models import Assignment, Decision, Event, Reviewer
+from credflow.db.models import Decision, Event, Reviewer
 from credflow.decision.rules import is_backread
 from credflow.decision.stage import aggregate
 from credflow.errors import ConfigurationError
-from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.notifications.rules import ReviewerMail
 from credflow.notifications.stage import review_link, send_reviewer_mail
@@ -20,77 +19,14 @@ from credflow.review.links import AccessDenied
 from credflow.review.rules import ScoringError
 from credflow.review.stage import decline, open_assignment, submit_review, sweep_deadlines
 from credflow.reviewers.rules import parse_pool
-from credflow.reviewers.stage import export_pool, import_pool
+from credflow.reviewers.stage import export_pool
 from credflow.submissions import get_submission
-from credflow.validation.stage import run_validation
-from tests.builders import anchoring_request, applicant
-
-NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday
-CRED = "openscied-anchoring-phenomenon"
-
-
-def pool_yaml(today: date) -> str:
-    """The test pool, calibrated 53 to 100 days before ``today`` (Max never; Ola is the lead)."""
-
-    def ago(days: int) -> str:
-        return (today - timedelta(days=days)).isoformat()
-
-    return f"""
-reviewers:
-  - {{name: Rosa Diaz, email: rosa@review.org, organisation: Lakeside ISD, certified_for: [{CRED}],
-      calibrated_on: {ago(83)}, max_active: 3}}
-  - {{name: Sam Iyer, email: sam@review.org, organisation: Northgate PD, certified_for: [{CRED}],
-      calibrated_on: {ago(53)}, max_active: 3}}
-  - {{name: Lee Park, email: lee@review.org, organisation: Riverside Unified, certified_for: [{CRED}],
-      calibrated_on: {ago(53)}, max_active: 3}}
-  - {{name: Ola Berg, email: ola@review.org, organisation: Hillcrest, certified_for: [{CRED}],
-      calibrated_on: {ago(53)}, max_active: 3, lead: true}}
-  - {{name: Max Uncal, email: max@review.org, organisation: Eastside, certified_for: [{CRED}], max_active: 3}}
-  - {{name: Kim Wu, email: kim@review.org, organisation: Pine Valley, certified_for: [{CRED}],
-      calibrated_on: {ago(100)}, max_active: 3}}
-"""
-
-
-POOL = pool_yaml(NOW.date())
-
-
-def _pool(services, text: str = POOL):
-    """Import ``text`` (the pool calibrated relative to NOW unless given; see :func:`pool_yaml`)."""
-    with services.db.session() as session:
-        return import_pool(session, parse_pool(text, catalog=services.catalog))
-
-
-def _ready(services, tmp_path, who=None, *, now: datetime = NOW) -> str:
-    sid = submit(services, anchoring_request(tmp_path, who=who or applicant()), now=now).submission_id
-    assert run_validation(services, sid, now=now).state is State.AWAITING_REVIEW
-    return sid
-
-
-def _assignments(services, sid: str, role: str = "review") -> list[Assignment]:
-    with services.db.session() as session:
-        return list(
-            session.scalars(
-                select(Assignment)
-                .where(Assignment.submission_id == sid, Assignment.role == role)
-                .order_by(Assignment.id)
-            )
-        )
-
-
-def _scores(services, verdicts: dict[str, str] | None = None) -> dict:
-    credential = services.catalog.get(CRED)
-    verdicts = verdicts or {}
-    return {
-        c.key: {
-            "verdict": verdicts.get(c.key, "met"),
-            "comment": "" if verdicts.get(c.key, "met") == "met" else "add timings",
-        }
-        for c in credential.criteria
-    }
+from tests.utils.builders import applicant
+from tests.utils.review_cycle import CRED, NOW, POOL, assignments_of, load_pool, ready_submission, review_scores
 
 
 def test_pool_import_updates_without_losing_history(services):
-    report = _pool(services)
+    report = load_pool(services)
     assert len(report.added) == 6
     changed = POOL.replace("max_active: 3, lead: true", "max_active: 4, lead: true").replace(
         "  - {name: Max Uncal, email: max@review.org, organisation: Eastside, certified_for: ["
@@ -98,7 +34,7 @@ def test_pool_import_updates_without_losing_history(services):
         + "], max_active: 3}\n",
         "",
     )
-    again = _pool(services, changed)
+    again = load_pool(services, changed)
     assert again.updated == ["ola@review.org"] and again.left_pool == ["max@review.org"] and len(again.unchanged) == 4
     with services.db.session() as session:
         max_row = session.scalar(select(Reviewer).where(Reviewer.email == "max@review.org"))
@@ -114,11 +50,11 @@ def test_pool_import_updates_without_losing_history(services):
 
 
 def test_assignment_respects_conflicts_and_sends_private_links(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path)  # Ana is from Riverside Unified, like Lee
+    load_pool(services)
+    sid = ready_submission(services, tmp_path)  # Ana is from Riverside Unified, like Lee
     round_ = assign_reviewers(services, now=NOW)
     assert len(round_.assigned) == 2 and not round_.shortfalls
-    reviews = _assignments(services, sid)
+    reviews = assignments_of(services, sid)
     emails = {a.reviewer.email for a in reviews}
     assert "lee@review.org" not in emails  # same organisation
     assert "max@review.org" not in emails  # never calibrated
@@ -140,8 +76,8 @@ def test_assignment_respects_conflicts_and_sends_private_links(services, tmp_pat
 
 
 def test_an_infeasible_round_explains_each_candidate(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path, who=applicant("Rita Lake", org="Lakeside ISD"))
+    load_pool(services)
+    sid = ready_submission(services, tmp_path, who=applicant("Rita Lake", org="Lakeside ISD"))
     with services.db.session() as session:
         for reviewer in session.scalars(
             select(Reviewer).where(Reviewer.email.in_(["sam@review.org", "ola@review.org", "kim@review.org"]))
@@ -162,21 +98,23 @@ def test_an_infeasible_round_explains_each_candidate(services, tmp_path):
 
 
 def test_split_verdicts_go_to_a_lead_whose_adjudication_decides(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path)
+    load_pool(services)
+    sid = ready_submission(services, tmp_path)
     assign_reviewers(services, now=NOW)
-    first, second = _assignments(services, sid)
-    submit_review(services, first.id, _scores(services), now=NOW)
+    first, second = assignments_of(services, sid)
+    submit_review(services, first.id, review_scores(services), now=NOW)
     assert aggregate(services, sid, now=NOW).waiting_for == 1
     with pytest.raises(ScoringError, match="comment is required"):
-        submit_review(services, second.id, {**_scores(services), "facilitator_moves": {"verdict": "not_yet"}}, now=NOW)
-    submit_review(services, second.id, _scores(services, {"facilitator_moves": "not_yet"}), now=NOW)
+        submit_review(
+            services, second.id, {**review_scores(services), "facilitator_moves": {"verdict": "not_yet"}}, now=NOW
+        )
+    submit_review(services, second.id, review_scores(services, {"facilitator_moves": "not_yet"}), now=NOW)
     outcome = aggregate(services, sid, now=NOW)
     assert outcome.state is State.ADJUDICATING and outcome.new_assignment
-    [adjudication] = _assignments(services, sid, "adjudication")
+    [adjudication] = assignments_of(services, sid, "adjudication")
     assert adjudication.criteria == ["facilitator_moves"] and adjudication.reviewer.is_lead
     with pytest.raises(ScoringError):  # only the split criterion may be scored
-        submit_review(services, adjudication.id, _scores(services), now=NOW)
+        submit_review(services, adjudication.id, review_scores(services), now=NOW)
     submit_review(services, adjudication.id, {"facilitator_moves": {"verdict": "met", "comment": ""}}, now=NOW)
     decided = aggregate(services, sid, now=NOW)
     assert decided.state is State.EARNED
@@ -194,11 +132,11 @@ def test_split_verdicts_go_to_a_lead_whose_adjudication_decides(services, tmp_pa
 
 
 def test_a_single_not_yet_agreed_by_both_means_not_yet(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path)
+    load_pool(services)
+    sid = ready_submission(services, tmp_path)
     assign_reviewers(services, now=NOW)
-    for assignment in _assignments(services, sid):
-        submit_review(services, assignment.id, _scores(services, {"reflection_on_learners": "not_yet"}), now=NOW)
+    for assignment in assignments_of(services, sid):
+        submit_review(services, assignment.id, review_scores(services, {"reflection_on_learners": "not_yet"}), now=NOW)
     assert aggregate(services, sid, now=NOW).state is State.NOT_YET
 
 
@@ -209,10 +147,10 @@ def test_backread_sample_is_deterministic_and_near_the_share():
 
 
 def test_deadlines_remind_once_then_withdraw_revoke_and_reassign(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path)
+    load_pool(services)
+    sid = ready_submission(services, tmp_path)
     assign_reviewers(services, now=NOW)
-    first, _ = _assignments(services, sid)
+    first, _ = assignments_of(services, sid)
     token = review_link(services, first).rsplit("/", 1)[1]
     assert sweep_deadlines(services, now=NOW + timedelta(days=1)).remind == []  # Tuesday: too early
     thursday = NOW + timedelta(days=3)  # due next Monday: 2 business days before is Thursday
@@ -229,21 +167,21 @@ def test_deadlines_remind_once_then_withdraw_revoke_and_reassign(services, tmp_p
         open_assignment(services, token, now=late)
     round_ = assign_reviewers(services, now=late)
     assert len(round_.assigned) == 2  # both overdue reviews go to reviewers not used before
-    new = {a.reviewer_id for a in _assignments(services, sid) if a.state == "active"}
-    old = {a.reviewer_id for a in _assignments(services, sid) if a.state == "withdrawn"}
+    new = {a.reviewer_id for a in assignments_of(services, sid) if a.state == "active"}
+    old = {a.reviewer_id for a in assignments_of(services, sid) if a.state == "withdrawn"}
     assert new and not new & old
 
 
 def test_decline_revokes_the_link_and_frees_the_slot(services, tmp_path):
-    _pool(services)
-    sid = _ready(services, tmp_path)
+    load_pool(services)
+    sid = ready_submission(services, tmp_path)
     assign_reviewers(services, now=NOW)
-    first, _ = _assignments(services, sid)
+    first, _ = assignments_of(services, sid)
     with pytest.raises(ScoringError, match="say why"):
         decline(services, first.id, "  ", now=NOW)
     decline(services, first.id, "I coached this teacher last year", now=NOW)
-    assert [a.state for a in _assignments(services, sid)].count("declined") == 1
+    assert [a.state for a in assignments_of(services, sid)].count("declined") == 1
     round_ = assign_reviewers(services, now=NOW)
     assert len(round_.assigned) == 1
-    replacement = next(a for a in _assignments(services, sid) if a.id == round_.assigned[0])
+    replacement = next(a for a in assignments_of(services, sid) if a.id == round_.assigned[0])
     assert replacement.reviewer_id != first.reviewer_id

@@ -14,7 +14,7 @@ from credflow.db.models import utcnow
 from credflow.notifications.stage import reissue_links
 from credflow.review.links import AccessDenied
 from credflow.review.stage import open_assignment
-from tests.review_world import assign, assignment_row, udl_submission
+from tests.utils.review_world import assign, assignment_row, udl_submission
 
 
 def _reissued_links(services) -> dict[str, list[str]]:

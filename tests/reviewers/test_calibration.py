@@ -83,14 +83,14 @@ def test_gold_files_must_score_every_criterion(services):
 def test_agreement_report_reads_submitted_reviews(services, tmp_path):
     from credflow.assignment.stage import assign_reviewers
     from credflow.review.stage import submit_review
-    from tests.review.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
+    from tests.utils.review_cycle import NOW, assignments_of, load_pool, ready_submission, review_scores
 
-    _pool(services)
-    sid = _ready(services, tmp_path)
+    load_pool(services)
+    sid = ready_submission(services, tmp_path)
     assign_reviewers(services, now=NOW)
-    first, second = _assignments(services, sid)
-    submit_review(services, first.id, _scores(services), now=NOW)
-    submit_review(services, second.id, _scores(services, {"facilitator_moves": "not_yet"}), now=NOW)
+    first, second = assignments_of(services, sid)
+    submit_review(services, first.id, review_scores(services), now=NOW)
+    submit_review(services, second.id, review_scores(services, {"facilitator_moves": "not_yet"}), now=NOW)
     with services.db.session() as session:
         ratings = ratings_from_reviews(session)
     assert len(ratings) == 8

@@ -29,7 +29,7 @@ from credflow.badges import (
 from credflow.badges.fetch import FetchRefused, SafeFetcher
 from credflow.badges.keys import did_web_document_url
 from credflow.badges.verify import FetchedDocumentError, verify_fetching
-from tests.builders import ACHIEVEMENT
+from tests.utils.builders import ACHIEVEMENT
 
 AWARDED = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
 LISTED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from cli.main import app as cli
 from credflow.db.models import Assignment, Submission, utcnow
 from credflow.services import Services
-from tests.review_world import Applied, Link, assign, assignment_row, make_clip, make_services, udl_submission
+from tests.utils.review_world import Applied, Link, assign, assignment_row, make_clip, make_services, udl_submission
 from web.app import create_app
 
 with warnings.catch_warnings():

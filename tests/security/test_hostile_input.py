@@ -45,9 +45,9 @@ from credflow.services import Services
 from credflow.storage.base import new_key
 from credflow.submissions import get_submission
 from credflow.validation.stage import run_validation
-from tests import badfiles
-from tests.builders import anchoring_answers, anchoring_request, applicant
-from tests.identity import bearer
+from tests.utils import badfiles
+from tests.utils.builders import anchoring_answers, anchoring_request, applicant
+from tests.utils.identity import bearer
 from web.app import create_app
 
 with warnings.catch_warnings():

@@ -18,8 +18,8 @@ from credflow.db.models import Applicant, Submission
 from credflow.keyring import Purpose
 from credflow.lifecycle import State
 from credflow.submissions import get_submission, transition
-from tests.builders import anchoring_answers
-from tests.identity import bearer, verified_person
+from tests.utils.builders import anchoring_answers
+from tests.utils.identity import bearer, verified_person
 from web.app import create_app
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)

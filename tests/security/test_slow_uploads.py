@@ -21,7 +21,7 @@ from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from credflow.storage.local import LocalStore
 from tests.conftest import ROOT
-from tests.review_world import assign, udl_submission
+from tests.utils.review_world import assign, udl_submission
 from web.app import create_app
 
 UPLOADS = 50

@@ -17,8 +17,8 @@ from credflow.notifications.stage import send_notice
 from credflow.services import build_services
 from credflow.transcoding.stage import finish_transcoding, transcode_video, video_jobs
 from credflow.validation.stage import run_validation
-from tests.builders import applicant
-from tests.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
+from tests.utils.builders import applicant
+from tests.utils.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
 
 pytestmark = pytest.mark.postgres
 

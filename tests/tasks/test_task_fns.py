@@ -21,9 +21,9 @@ from tasks.issuance import issue_badges, record_earned_hours
 from tasks.notifications import badge_notice, notify_applicant
 from tasks.runtime import use_services
 from tasks.validation import validate_evidence
-from tests import badfiles
-from tests.builders import anchoring_request, applicant
-from tests.review_world import assign
+from tests.utils import badfiles
+from tests.utils.builders import anchoring_request, applicant
+from tests.utils.review_world import assign
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from credflow.validation import inspect as evidence_inspect
 from credflow.validation.formats import sniffed_as
 from credflow.validation.inspect import Finding, inspect_content, printable
 from credflow.validation.sniff import sniff
-from tests import badfiles
+from tests.utils import badfiles
 
 Generator = Callable[[Path], Path]
 

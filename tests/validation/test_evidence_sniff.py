@@ -11,7 +11,7 @@ import pytest
 
 from credflow.validation.formats import FORMATS, KIND_FORMATS, KINDS, Sniffed, sniffed_as
 from credflow.validation.sniff import sniff
-from tests import badfiles
+from tests.utils import badfiles
 
 Generator = Callable[[Path], Path]
 

@@ -13,7 +13,7 @@ from credflow.media.base import MediaProbe, VideoStream
 from credflow.media.fake import FakeMedia, fake_mp4
 from credflow.services import Services, build_services
 from credflow.validation.stage import run_validation
-from tests.builders import discussion_request
+from tests.utils.builders import discussion_request
 
 NO_FFMPEG = {"ffmpeg_path": "/nonexistent/ffmpeg", "ffprobe_path": "/nonexistent/ffprobe"}
 H264 = VideoStream("h264", 1280, 720, 0, 30.0, "yuv420p", None)

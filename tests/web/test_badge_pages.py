@@ -13,8 +13,8 @@ from cli.main import app
 from credflow.db.models import Decision, IssuedBadge, utcnow
 from credflow.issuance.stage import issue_for_decision, revoke
 from credflow.services import build_services
-from tests.badges.test_badges_ob2 import run_validator, validator_python  # noqa: F401 - the fixture
-from tests.letters.test_results import _decided
+from tests.utils.review_cycle import decided_submission
+from tests.utils.validator import run_validator
 from web.app import create_app
 
 
@@ -25,7 +25,7 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
     monkeypatch.setenv("CREDFLOW_DATA_DIR", str(services.settings.data_dir))
     monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(services.settings.catalog_dir))
     monkeypatch.setenv("CREDFLOW_PUBLIC_URL", url)
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     with services.db.session() as session:  # the helpers decide at a fixed clock; the CLI checks dates against now
         session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = utcnow() - timedelta(
             days=1
@@ -67,14 +67,14 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
 def test_issued_ob2_assertions_pass_1edtechs_validator_and_answer_410_once_revoked(
     make_settings,
     tmp_path,
-    validator_python,  # noqa: F811 - the fixture imported above
+    validator_python,
 ):
     import httpx
 
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     services = build_services(make_settings(public_url=url))
-    sid = _decided(services, tmp_path)
+    sid = decided_submission(services, tmp_path)
     with services.db.session() as session:
         session.scalars(select(Decision).where(Decision.submission_id == sid)).one().decided_at = utcnow() - timedelta(
             days=1

@@ -5,8 +5,8 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from cli import demo_evidence as ev
-from tests.builders import anchoring_answers
-from tests.identity import bearer
+from tests.utils.builders import anchoring_answers
+from tests.utils.identity import bearer
 from web.app import create_app
 
 

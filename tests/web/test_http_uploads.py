@@ -29,8 +29,8 @@ from credflow.storage.local import LocalStore
 from credflow.storage.s3 import S3Store
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import run_validation
-from tests.builders import anchoring_answers
-from tests.identity import api_token
+from tests.utils.builders import anchoring_answers
+from tests.utils.identity import api_token
 from web.app import create_app
 
 CREDENTIAL = "openscied-anchoring-phenomenon"

@@ -20,10 +20,10 @@ from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
-from tests.builders import anchoring_request, applicant
-from tests.identity import session_cookie
-from tests.review.test_review_cycle import NOW, _assignments, _pool, _ready, _scores
-from tests.review_world import make_services
+from tests.utils.builders import anchoring_request, applicant
+from tests.utils.identity import session_cookie
+from tests.utils.review_cycle import NOW, assignments_of, load_pool, ready_submission, review_scores
+from tests.utils.review_world import make_services
 from web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -40,11 +40,11 @@ def url(tmp_path_factory) -> Iterator[tuple[str, tuple[str, str]]]:
     """The app on 127.0.0.1 over an earned, a submitted and a not-started educator, and an operator's cookie."""
     folder = tmp_path_factory.mktemp("reportbrowser")
     services = make_services(folder)
-    _pool(services)
-    ana = _ready(services, folder, who=applicant("Ana Alvarez", org="Westfield High"))
+    load_pool(services)
+    ana = ready_submission(services, folder, who=applicant("Ana Alvarez", org="Westfield High"))
     assign_reviewers(services, now=NOW)
-    for assignment in _assignments(services, ana):
-        submit_review(services, assignment.id, _scores(services), now=NOW)
+    for assignment in assignments_of(services, ana):
+        submit_review(services, assignment.id, review_scores(services), now=NOW)
     aggregate(services, ana, now=NOW + timedelta(days=1))
     submit(
         services,

@@ -20,7 +20,7 @@ from credflow.reviewers.rules import parse_pool
 from credflow.reviewers.stage import import_pool
 from credflow.services import Services
 from credflow.submissions import get_submission
-from tests.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission
+from tests.utils.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission
 from web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -17,7 +17,15 @@ from credflow.review.links import GRACE, issue_token
 from credflow.review.rules import anonymous_id
 from credflow.services import Services
 from credflow.submissions import get_submission
-from tests.review_world import PLAN_NAME, Applied, assign, assignment_row, make_clip, make_services, udl_submission
+from tests.utils.review_world import (
+    PLAN_NAME,
+    Applied,
+    assign,
+    assignment_row,
+    make_clip,
+    make_services,
+    udl_submission,
+)
 from web import create_app
 from web.ranges import ByteRange, RangeNotSatisfiable, parse_range
 

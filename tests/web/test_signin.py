@@ -16,7 +16,7 @@ from credflow.accounts.rules import Grant, Role, roles_of, safe_next
 from credflow.db.models import Person, Reviewer, SignInLink
 from credflow.intake.stage import submit
 from credflow.reports.program import ReportScope
-from tests.builders import anchoring_request, applicant
+from tests.utils.builders import anchoring_request, applicant
 from web.app import create_app
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
@@ -339,7 +339,7 @@ def test_api_tokens_are_made_signed_in_expire_and_can_be_revoked(services, clien
 
 
 def test_a_signed_in_reviewer_is_recognised_on_the_review_page_and_links_work_signed_out(services):
-    from tests.review_world import assign
+    from tests.utils.review_world import assign
 
     sid = submit(services, anchoring_request(services.settings.data_dir, who=applicant("Ana Alvarez"))).submission_id
     link = assign(services, sid, reviewer_name="Rosa Diaz")

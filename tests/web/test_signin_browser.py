@@ -17,10 +17,10 @@ from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
-from tests.builders import anchoring_request
 from tests.conftest import ROOT
-from tests.identity import emailed_sign_in_links
-from tests.locks import installing
+from tests.utils.builders import anchoring_request
+from tests.utils.identity import emailed_sign_in_links
+from tests.utils.locks import installing
 from web import create_app
 
 CHROMIUM = Path("/usr/bin/chromium")

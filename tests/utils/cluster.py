@@ -24,9 +24,9 @@ from typing import IO, Any
 import httpx
 
 from cli.demo_reviewers import free_port
-from tests.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
+from tests.utils.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 PG_ADMIN_URL = os.environ.get("CREDFLOW_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
 SENDER = "credflow <ops@credflow.example>"

@@ -1,6 +1,6 @@
 """Child process for tests/kernel/test_crash_safety.py: run one flow and SIGKILL itself at a chosen point.
 
-Usage: ``python -m tests.crash_child <point> <flow> <submission_id>`` with ``CREDFLOW_DATA_DIR``,
+Usage: ``python -m tests.utils.crash_child <point> <flow> <submission_id>`` with ``CREDFLOW_DATA_DIR``,
 ``CREDFLOW_CATALOG_DIR`` and ``PREFECT_API_URL`` set by the parent. Production code is not
 changed: the kill is injected by wrapping the function at the point where it is looked up.
 
