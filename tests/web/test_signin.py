@@ -15,7 +15,7 @@ from credflow.accounts.grants import add_grant, list_grants
 from credflow.accounts.rules import Grant, Role, roles_of, safe_next
 from credflow.db.models import Person, Reviewer, SignInLink
 from credflow.intake.stage import submit
-from credflow.reports.program import ReportScope
+from credflow.reports.rules import ReportScope
 from tests.utils.builders import anchoring_request, applicant
 from web.app import create_app
 
