@@ -18,13 +18,12 @@ def report_programs(
     from rich.table import Table
     from rich.text import Text
 
-    from credflow.db.models import utcnow
-    from credflow.reports.program import program_report
+    from credflow.reports.stage import program_report
 
     if fmt not in ("table", "csv"):
         fail(f"--format {fmt!r}: choose table or csv")
     try:
-        report = program_report(load_services(), now=utcnow())
+        report = program_report(load_services())
     except CredflowError as exc:
         fail(str(exc))
     if fmt == "csv":

@@ -172,7 +172,7 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
     from credflow.calendar import business_days_between
     from credflow.db.models import Submission, utcnow
     from credflow.lifecycle import ACTIVE
-    from credflow.reports.operator_view import submission_markdown
+    from credflow.reports.rules import submission_markdown
     from credflow.submissions import events_of, resolve_id, view
 
     try:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from prefect.artifacts import create_table_artifact
 
-from credflow.db.models import utcnow
-from credflow.reports.program import program_report
+from credflow.reports.stage import program_report
 from tasks.retry import artifact_task
 from tasks.runtime import services
 
@@ -16,7 +15,7 @@ ARTIFACT_KEY = "program-report"
 @artifact_task(name="publish-program-report")
 def publish_program_report() -> dict[str, int]:
     """Publish every educator's status per program as the program-report table artifact."""
-    report = program_report(services(), now=utcnow())
+    report = program_report(services())
     decided = sum(section.decision_times.decided for section in report.programs)
     create_table_artifact(
         table=report.to_rows(),

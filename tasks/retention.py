@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from prefect import get_run_logger
 
-from credflow.accounts.signin import sweep_ended
-from credflow.db.models import utcnow
-from credflow.retention.stage import sweep_retention
+from credflow.retention.stage import sweep_retention, sweep_sign_ins
 from tasks.retry import retried_task
 from tasks.runtime import services
 
@@ -32,6 +30,6 @@ def retention_sweep_task(dry_run: bool = False) -> dict[str, int]:
 @retried_task(name="sign-in-sweep")
 def sign_in_sweep_task() -> int:
     """Delete sign-in links and sessions that ended more than a day ago."""
-    deleted = sweep_ended(services(), now=utcnow())
+    deleted = sweep_sign_ins(services())
     get_run_logger().info("deleted %d ended sign-in link(s) and session(s)", deleted)
     return deleted

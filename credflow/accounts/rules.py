@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from credflow.reports.program import ReportScope
+from credflow.reports.rules import ReportScope
 
 EMAIL = re.compile(r"^[^@\s<>]+@[^@\s<>]+\.[^@\s<>]+$")
 #: Longest address accepted (RFC 5321's path limit).

@@ -276,25 +276,3 @@ def forget_address(session: Session, email: str) -> int:
         deleted += int(session.execute(delete(Person).where(Person.id == person_id)).rowcount)  # type: ignore[attr-defined]
     deleted += int(session.execute(delete(SignInLink).where(SignInLink.email == email)).rowcount)  # type: ignore[attr-defined]
     return deleted
-
-
-def sweep_ended(services: Services, *, now: datetime, keep: timedelta = timedelta(days=1)) -> int:
-    """Delete sign-in links and sessions that ended (used, expired, revoked) more than ``keep`` ago.
-
-    Idle sessions end by the clock without a write, so a session counts as ended here once its
-    absolute end or its idle limit passed. Returns how many rows were deleted.
-    """
-    cutoff = now - keep
-    idle = session_times(services).idle
-    with services.db.session() as session:
-        links = session.execute(
-            delete(SignInLink).where((SignInLink.expires_at < cutoff) | (SignInLink.used_at < cutoff))
-        )
-        sessions = session.execute(
-            delete(PersonSession).where(
-                (PersonSession.expires_at < cutoff)
-                | (PersonSession.revoked_at < cutoff)
-                | (PersonSession.last_seen_at < cutoff - idle)
-            )
-        )
-        return int(links.rowcount) + int(sessions.rowcount)  # type: ignore[attr-defined]

@@ -1,12 +1,13 @@
-"""Evidence retention's sweep: delete the files of every attempt due (see :mod:`.rules`), keep the records."""
+"""Retention's sweeps: the files of every attempt due (see :mod:`.rules`), records kept; ended sign-in records."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import delete, exists, select
 
-from credflow.db.models import Assignment, EvidenceItem, Submission, utcnow
+from credflow.accounts.signin import session_times
+from credflow.db.models import Assignment, EvidenceItem, PersonSession, SignInLink, Submission, utcnow
 from credflow.privacy.purge import purge_evidence
 from credflow.retention.rules import ENDED, PurgedAttempt, RetentionSweep, is_due, retention_cutoff
 from credflow.services import Services
@@ -72,3 +73,33 @@ def sweep_retention(services: Services, *, now: datetime | None = None, dry_run:
             objects += len(result.objects)
             attempts.append(PurgedAttempt(sub.id, sub.state, sub.state_since, len(result.items), result.bytes))
     return RetentionSweep(days, cutoff, dry_run, tuple(attempts), objects)
+
+
+def sweep_sign_ins(services: Services, *, now: datetime | None = None, keep: timedelta = timedelta(days=1)) -> int:
+    """Delete sign-in links and sessions that ended (used, expired, revoked) more than ``keep`` ago.
+
+    Idle sessions end by the clock without a write, so a session counts as ended here once its
+    absolute end or its idle limit passed.
+
+    Args:
+        services: The composition root's services (settings give the idle limit).
+        now: The clock, for tests.
+        keep: How long ended records stay.
+
+    Returns:
+        How many rows were deleted.
+    """
+    cutoff = (now or utcnow()) - keep
+    idle = session_times(services).idle
+    with services.db.session() as session:
+        links = session.execute(
+            delete(SignInLink).where((SignInLink.expires_at < cutoff) | (SignInLink.used_at < cutoff))
+        )
+        sessions = session.execute(
+            delete(PersonSession).where(
+                (PersonSession.expires_at < cutoff)
+                | (PersonSession.revoked_at < cutoff)
+                | (PersonSession.last_seen_at < cutoff - idle)
+            )
+        )
+        return int(links.rowcount) + int(sessions.rowcount)  # type: ignore[attr-defined]

@@ -11,12 +11,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from credflow.accounts.signin import make_link, resume, sweep_ended, use_link
+from credflow.accounts.signin import make_link, resume, use_link
 from credflow.accounts.tokens import TokenRefused, token_email
 from credflow.db.models import ApiToken, Person, PersonSession, SignInLink
 from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.privacy.erase import erase_applicant
+from credflow.retention.stage import sweep_sign_ins
 from tests.utils.builders import anchoring_request
 from tests.utils.identity import api_token
 
@@ -60,7 +61,7 @@ def test_ended_links_and_sessions_are_swept_a_day_after_they_end(services) -> No
     fresh = _signed_in(services, "fresh@example.org", NOW)
     assert _count(services, PersonSession) == 2 and _count(services, SignInLink) == 3
 
-    assert sweep_ended(services, now=NOW) == 3  # the old session, its used link and the expired one
+    assert sweep_sign_ins(services, now=NOW) == 3  # the old session, its used link and the expired one
     assert resume(services, fresh, now=NOW) is not None and resume(services, old, now=NOW) is None
     assert _count(services, PersonSession) == 1 and _count(services, SignInLink) == 1
     assert _count(services, ApiToken) == 0

@@ -17,7 +17,7 @@ from credflow.accounts.rules import (
     roles_of,
     safe_next,
 )
-from credflow.reports.program import ReportScope
+from credflow.reports.rules import ReportScope
 
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 

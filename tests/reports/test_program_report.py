@@ -13,13 +13,8 @@ from credflow.db.models import Enrolment, utcnow
 from credflow.decision.stage import aggregate
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
-from credflow.reports.program import (
-    CLOSED_ACTION,
-    STATUS_OF_STATE,
-    ProgramReport,
-    ReportStatus,
-    program_report,
-)
+from credflow.reports.rules import CLOSED_ACTION, STATUS_OF_STATE, ProgramReport, ReportStatus
+from credflow.reports.stage import program_report
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import run_validation
@@ -199,7 +194,7 @@ def test_the_flow_publishes_the_program_report_table_artifact(services, tmp_path
 
 
 def test_a_scope_keeps_only_its_organisations_and_programs_and_their_decision_times(services, tmp_path):
-    from credflow.reports.program import ReportScope
+    from credflow.reports.rules import ReportScope
 
     _world(services, tmp_path)
     everything = program_report(services, now=LATER)

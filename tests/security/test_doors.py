@@ -323,7 +323,7 @@ HOSTILE_NAMES = [
 def _operator_markdown(text: str) -> str:
     from credflow.db.models import Event
     from credflow.lifecycle import State
-    from credflow.reports.operator_view import submission_markdown
+    from credflow.reports.rules import submission_markdown
     from credflow.submissions import EvidenceView, SubmissionView
 
     evidence = EvidenceView(

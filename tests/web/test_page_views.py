@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 import pytest
 
 from credflow.catalog import load_catalog
-from credflow.reports.program import DecisionTimes, EducatorStatus, ProgramReport, ProgramSection, ReportStatus
+from credflow.reports.rules import DecisionTimes, EducatorStatus, ProgramReport, ProgramSection, ReportStatus
 from credflow.review.stage import EvidenceFile, ReviewContext
 from tests.conftest import ROOT
 from web.pages.admin import programs_page

@@ -15,7 +15,7 @@ from credflow.accounts.grants import add_grant, list_grants
 from credflow.accounts.rules import Grant, Role, roles_of, safe_next
 from credflow.db.models import Person, Reviewer, SignInLink
 from credflow.intake.stage import submit
-from credflow.reports.program import ReportScope
+from credflow.reports.rules import ReportScope
 from tests.utils.builders import anchoring_request, applicant
 from web.app import create_app
 
@@ -381,13 +381,13 @@ def test_forgetting_an_address_deletes_its_person_sessions_tokens_and_links(serv
 
 
 def test_the_sweep_deletes_ended_links_and_sessions_only(services, client, clock):
-    from credflow.accounts.signin import sweep_ended
     from credflow.db.models import PersonSession
+    from credflow.retention.stage import sweep_sign_ins
 
     sign_in(client, services, "ana@example.org")  # a used link and a live session
     ask(client, "bo@example.org")  # a pending link
-    assert sweep_ended(services, now=clock.now) == 0
+    assert sweep_sign_ins(services, now=clock.now) == 0
     clock.now += timedelta(days=2)
-    assert sweep_ended(services, now=clock.now) == 3
+    assert sweep_sign_ins(services, now=clock.now) == 3
     with services.db.session() as session:
         assert session.query(SignInLink).count() == 0 and session.query(PersonSession).count() == 0

@@ -16,7 +16,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from credflow.accounts.rules import Identity
-from credflow.reports.program import DecisionTimes, ProgramReport, ProgramSection, ReportStatus, program_report
+from credflow.reports.rules import DecisionTimes, ProgramReport, ProgramSection, ReportStatus
+from credflow.reports.stage import program_report
 from web.deps import WebDeps, sign_in_redirect
 
 #: Geometry of the status chart (SVG user units).

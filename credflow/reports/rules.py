@@ -1,5 +1,6 @@
-"""Program reports: where every enrolled educator stands on each micro-credential, and how fast decisions come.
+"""Reports' pure rules: the program report's rows and summaries, and the operator's view of one submission.
 
+Program reports say where every enrolled educator stands on each micro-credential, and how fast decisions come.
 One row per educator (applicant) and micro-credential of a program, with the status of the
 latest attempt, how long it has been in that state and what a program admin can do to help,
 in the words of the program admin's guide. Lifecycle states map to report statuses so:
@@ -20,6 +21,9 @@ lifecycle state of the latest attempt             report status
 ================================================  ===============
 
 A ``resubmitted`` attempt always has a later attempt, which is the one reported.
+
+The operator's view of one submission is a markdown summary (state, evidence, problems, timeline) for
+the Prefect UI artifact, in which the applicant's own words render as literal text.
 """
 
 from __future__ import annotations
@@ -27,19 +31,20 @@ from __future__ import annotations
 import csv
 import io
 import statistics
+import string
+import unicodedata
 from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import select
-
 from credflow.calendar import business_days_between
 from credflow.catalog.models import Credential
-from credflow.db.models import Applicant, Decision, Enrolment, Submission
+from credflow.db.models import Applicant, Enrolment, Event, Submission
 from credflow.issuance.hours import FORMULA_TRIGGERS
 from credflow.lifecycle import State
-from credflow.services import Services
+from credflow.submissions import SubmissionView
 
 #: The program of micro-credentials that are no longer in the catalog (their rows are kept, not dropped).
 UNLISTED_PROGRAM = "(not in catalog)"
@@ -296,38 +301,34 @@ def _target_text(targets: set[int]) -> str:
     return str(low) if low == high else f"{low}-{high}"
 
 
-def program_report(services: Services, *, now: datetime, scope: ReportScope | None = None) -> ProgramReport:
-    """Build the program report from the database and the catalog.
+def build_report(
+    *,
+    catalog: Mapping[str, Credential],
+    applicants: Mapping[str, Applicant],
+    enrolments: Iterable[Enrolment],
+    submissions: Iterable[Submission],
+    decided: Iterable[tuple[datetime, datetime, str, str]],
+    now: datetime,
+    scope: ReportScope,
+) -> ProgramReport:
+    """Build the program report from rows already read (see :func:`credflow.reports.stage.program_report`).
 
     Every program in the catalog gets a section (empty when nobody enrolled). Pairs of
     educator and micro-credential come from enrolments and submissions; the latest attempt
     (by receipt, then attempt number) gives the status.
 
     Args:
-        services: The composition root's services (database and catalog are read).
+        catalog: The catalog's micro-credentials by id.
+        applicants: Every applicant by id.
+        enrolments: Every enrolment.
+        submissions: Every submission, oldest first (by receipt, then attempt number).
+        decided: ``(decided_at, received_at, credential_id, applicant_id)`` of every decision.
         now: The moment the report is made (aware UTC), for days in state.
-        scope: Whose rows to keep (a program admin's grant); default: everything (operators, the CLI).
-            Decision times count only the scope's submissions.
+        scope: Whose rows to keep; decision times count only the scope's submissions.
 
     Returns:
         The report, programs sorted by id, rows by organisation, educator and micro-credential.
     """
-    catalog = services.catalog.credentials
-    scope = scope or ReportScope.everything()
-    with services.db.session() as session:
-        applicants = {a.id: a for a in session.scalars(select(Applicant))}
-        enrolments = list(session.scalars(select(Enrolment)))
-        submissions = list(
-            session.scalars(select(Submission).order_by(Submission.created_at, Submission.attempt, Submission.id))
-        )
-        decided = session.execute(
-            select(Decision.decided_at, Submission.created_at, Submission.credential_id, Submission.applicant_id).join(
-                Submission, Submission.id == Decision.submission_id
-            )
-        ).all()
-        for applicant in applicants.values():
-            session.expunge(applicant)
-
     latest: dict[tuple[str, str], Submission] = {}
     for item in submissions:  # ordered oldest first: the last one seen is the latest
         pair = (item.applicant_id, item.credential_id)
@@ -413,3 +414,66 @@ def program_report(services: Services, *, now: datetime, scope: ReportScope | No
             )
         )
     return ProgramReport(generated_at=now, programs=tuple(sections))
+
+
+# CommonMark lets a backslash escape exactly the ASCII punctuation, and every one of them can start markup
+# somewhere (links, images, emphasis, code, HTML, entities, tables, autolinks like https: or www.).
+_ESCAPED = {ord(char): "\\" + char for char in string.punctuation}
+# Direction overrides and isolates can make a cell read as something else; control characters have no business.
+_BIDI = "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+
+
+def _cell(text: object) -> str:
+    """Applicant-controlled text as literal markdown on one line: nothing in it renders as markup or a link."""
+    clean = "".join(c for c in " ".join(str(text).split()) if c not in _BIDI and unicodedata.category(c) != "Cc")
+    # One pass over the characters: each is escaped once, so a backslash in the text cannot undo an escape.
+    return clean.translate(_ESCAPED)
+
+
+@dataclass(frozen=True)
+class SubmissionSummary:
+    """What the operator artifact of one submission shows: its key, markdown, one-line description and state."""
+
+    key: str
+    markdown: str
+    description: str
+    state: str
+
+
+def artifact_key(submission_id: str) -> str:
+    """The artifact key of one submission (Prefect keys: lowercase letters, digits, dashes)."""
+    return f"submission-{submission_id.lower()}"
+
+
+def submission_markdown(view: SubmissionView, events: Sequence[Event]) -> str:
+    """Render a submission's state, evidence, problems and timeline as markdown."""
+    lines = [
+        f"# {view.credential_id} · {view.short_id} · attempt {view.attempt}",
+        "",
+        f"**State:** `{view.state}` since {view.state_since:%Y-%m-%d %H:%M:%S} UTC  ",
+        f"**Applicant:** {_cell(view.applicant_name)} ({_cell(view.organisation)})  ",
+        f"**Submission id:** `{view.id}`" + (f" (follows `{view.previous_id}`)" if view.previous_id else ""),
+        "",
+        "## Evidence",
+        "",
+        "| requirement | file | format | size | duration | check |",
+        "|---|---|---|---|---|---|",
+    ]
+    for item in view.evidence:
+        duration = f"{item.duration:.1f} s" if item.duration else ""
+        check = "; ".join(_cell(p) for p in item.problems) if item.problems else "ok"
+        lines.append(
+            f"| {item.requirement_key} | {_cell(item.display_name)} | {item.sniffed_format or '?'} | "
+            f"{item.size:,} B | {duration} | {check} |"
+        )
+    if not view.evidence:
+        lines.append("| (answers only) | | | | | |")
+    if view.problems:
+        lines += ["", "## Returned to the applicant", ""]
+        lines += [f"- **{_cell(p.get('requirement', ''))}** {_cell(p['message'])}" for p in view.problems]
+    lines += ["", "## Timeline", "", "| time (UTC) | actor | event | detail |", "|---|---|---|---|"]
+    for event in events:
+        what = f"{event.from_state or '·'} → {event.to_state}" if event.to_state else event.kind
+        detail = ", ".join(f"{_cell(k)}={_cell(v)}" for k, v in sorted(event.detail.items()))
+        lines.append(f"| {event.at:%Y-%m-%d %H:%M:%S} | {_cell(event.actor)} | {what} | {detail} |")
+    return "\n".join(lines) + "\n"
