@@ -1,4 +1,4 @@
-"""Architecture rules: the domain imports no Prefect, outside SDKs stay in adapters, deployments load."""
+"""Architecture rules: one home per step, pure rules, tasks on stages, no Prefect/SDK/web in the domain, tests apart."""
 
 from __future__ import annotations
 
@@ -151,3 +151,160 @@ def test_every_test_file_opens_with_a_one_line_docstring():
         if not lines[0].strip() or (len(lines) > 1 and lines[1].strip()):
             missing.append(str(path.relative_to(ROOT)))
     assert missing == []
+
+
+# --- the layout: one home per lifecycle step ------------------------------------------------------
+# Each rule is a function from a source tree to its offenders, so a test of the test can show it fails.
+
+STEPS = (
+    "intake",
+    "validation",
+    "transcoding",
+    "assignment",
+    "reviewers",
+    "review",
+    "decision",
+    "letters",
+    "issuance",
+    "notifications",
+    "resubmission",
+    "retention",
+)
+# What a step's pure modules (every module but stage.py) may not import: sessions and services.
+SESSION_OR_SERVICES = ("credflow.services", "credflow.db", "sqlalchemy")
+# The kernel beneath the steps, which tasks may name besides the stages (types, the services handle).
+KERNEL = {"credflow.errors", "credflow.lifecycle", "credflow.settings", "credflow.services", "credflow.states"}
+FRAMEWORKS = ("prefect", "fastapi", "starlette", "uvicorn", "typer", "web", "cli", "tasks", "flows")
+
+
+def _modules_imported(path: Path) -> set[str]:
+    """Every absolute module a file imports, in full (``from a.b import c`` gives ``a.b`` and ``a.b.c``)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+            names |= {f"{node.module}.{alias.name}" for alias in node.names}
+    return names
+
+
+def _under(name: str, prefixes: tuple[str, ...]) -> bool:
+    return any(name == p or name.startswith(p + ".") for p in prefixes)
+
+
+def missing_step_files(root: Path) -> list[str]:
+    """Steps lacking one of the files every step has."""
+    return [
+        f"credflow/{step}/{name}"
+        for step in STEPS
+        for name in ("__init__.py", "rules.py", "stage.py")
+        if not (root / "credflow" / step / name).is_file()
+    ]
+
+
+def impure_rules(root: Path) -> list[str]:
+    """A step's modules other than stage.py that reach for a session, the services or a stage."""
+    offenders = []
+    for step in STEPS:
+        for path in sorted((root / "credflow" / step).glob("*.py")):
+            if path.name == "stage.py":
+                continue
+            for name in sorted(_modules_imported(path)):
+                if _under(name, SESSION_OR_SERVICES) or name.endswith(".stage") or ".stage." in name:
+                    offenders.append(f"{path.relative_to(root)} imports {name}")
+    return offenders
+
+
+def tasks_past_the_stages(root: Path) -> list[str]:
+    """Task modules that call the domain anywhere but a stage (types, named in CapWords, may come from rules)."""
+    offenders = []
+    for path in sorted((root / "tasks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not (isinstance(node, ast.ImportFrom) and node.module and node.module.split(".")[0] == "credflow"):
+                continue
+            if node.module.endswith(".stage") or node.module in KERNEL:
+                continue
+            for alias in node.names:
+                if not alias.name[:1].isupper() or alias.name.isupper():  # a function or a constant
+                    offenders.append(f"{path.relative_to(root)} imports {node.module}.{alias.name}")
+    return offenders
+
+
+def domain_reaching_out(root: Path) -> list[str]:
+    """Domain modules importing an orchestrator, a web framework, or an inbound adapter."""
+    return [
+        f"{path.relative_to(root)} imports {name}"
+        for path in sorted((root / "credflow").rglob("*.py"))
+        for name in sorted(_modules_imported(path))
+        if _under(name, FRAMEWORKS)
+    ]
+
+
+LAYOUT_RULES = [missing_step_files, impure_rules, tasks_past_the_stages, domain_reaching_out]
+
+
+@pytest.mark.parametrize("rule", LAYOUT_RULES, ids=lambda r: r.__name__)
+def test_the_layout_holds(rule):
+    assert rule(ROOT) == []
+
+
+def _tree(root: Path, files: dict[str, str]) -> Path:
+    for step in STEPS:
+        for name in ("__init__.py", "rules.py", "stage.py"):
+            (root / "credflow" / step).mkdir(parents=True, exist_ok=True)
+            (root / "credflow" / step / name).write_text('"""A step."""\n')
+    (root / "tasks").mkdir(exist_ok=True)
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return root
+
+
+BROKEN = {
+    missing_step_files: ("credflow/letters/stage.py", None),
+    impure_rules: ("credflow/decision/rules.py", "from credflow.services import Services\n"),
+    tasks_past_the_stages: ("tasks/decision.py", "from credflow.decision.rules import Verdict, decide\n"),
+    domain_reaching_out: ("credflow/review/rules.py", "from fastapi import Request\n"),
+}
+
+
+@pytest.mark.parametrize("rule", LAYOUT_RULES, ids=lambda r: r.__name__)
+def test_each_layout_rule_fails_when_broken(rule, tmp_path):
+    """The rules are not vacuous: a clean tree passes them, and each one catches its own breach."""
+    clean = _tree(tmp_path / "clean", {"tasks/decision.py": "from credflow.decision.stage import aggregate\n"})
+    assert rule(clean) == []
+    name, text = BROKEN[rule]
+    broken = _tree(tmp_path / "broken", {})
+    if text is None:
+        (broken / name).unlink()
+    else:
+        (broken / name).write_text(text)
+    offenders = rule(broken)
+    assert offenders and name in offenders[0]
+
+
+# Test folders that hold no mirror of a code package: helpers, data, and the cross-cutting suites.
+TEST_FOLDERS_APART = {"utils", "js", "snapshots", "validator", "security", "kernel"}
+
+
+def unmirrored_test_folders(root: Path) -> list[str]:
+    """Folders of tests/ that mirror no package of credflow/ (or web/, cli/, flows/, tasks/, infra/)."""
+    return sorted(
+        f"tests/{folder.name}"
+        for folder in (root / "tests").iterdir()
+        if folder.is_dir()
+        and not folder.name.startswith((".", "_"))
+        and folder.name not in TEST_FOLDERS_APART
+        and not (root / "credflow" / folder.name).is_dir()
+        and not (root / folder.name).is_dir()
+    )
+
+
+def test_test_folders_mirror_the_code(tmp_path):
+    assert unmirrored_test_folders(ROOT) == []
+    (tmp_path / "credflow" / "letters").mkdir(parents=True)
+    (tmp_path / "tests" / "letters").mkdir(parents=True)
+    assert unmirrored_test_folders(tmp_path) == []
+    (tmp_path / "tests" / "misc").mkdir()
+    assert unmirrored_test_folders(tmp_path) == ["tests/misc"]
