@@ -6,13 +6,14 @@ from prefect import flow
 
 from credflow.lifecycle import State
 from credflow.notifications.rules import BadgeNotice, ReviewerMail
+from credflow.resubmission.rules import ChainNotice
 from flows.alerts import email_operator_on_failure
 from tasks.artifacts import publish_submission
 from tasks.assignment import assignment_round
 from tasks.decision import aggregate_verdicts
 from tasks.issuance import issue_badges, record_earned_hours
 from tasks.letters import send_result_letter
-from tasks.notifications import badge_notice, reviewer_mail
+from tasks.notifications import badge_notice, chain_notice, reviewer_mail
 from tasks.resubmission import close_exhausted, resubmission_sweep
 from tasks.review import deadline_sweep, publish_waiting
 
@@ -64,14 +65,18 @@ def decide_submission(submission_id: str) -> str:
 
 @flow(name="review-sweep", persist_result=False, on_failure=[email_operator_on_failure])
 def review_sweep() -> dict[str, int]:
-    """Remind reviewers before deadlines, withdraw and reassign overdue work, retry waiting decisions."""
+    """Remind reviewers before deadlines, reassign overdue work, tend resubmission windows, retry waiting decisions."""
     swept = deadline_sweep()
     for assignment_id in swept.remind:
         reviewer_mail(assignment_id, ReviewerMail.REMINDER)
     for assignment_id in swept.withdrawn:
         reviewer_mail(assignment_id, ReviewerMail.WITHDRAWN)
     assigned = announce_round()
-    resubmission_sweep()
+    chains = resubmission_sweep()
+    for submission_id in chains.remind:
+        chain_notice(submission_id, ChainNotice.REMINDER)
+    for submission_id in chains.closed:
+        chain_notice(submission_id, ChainNotice.CLOSED, reason="window")
     for submission_id in sorted(swept.submissions):
         aggregate_verdicts(submission_id)  # a withdrawn adjudication gets a new lead
         publish_submission(submission_id)

@@ -27,5 +27,5 @@ def record_earned_hours(submission_id: str) -> float | None:
 
 @retried_task(name="sweep-badges")
 def badge_sweep_task() -> BadgeSweep:
-    """Send 60-day expiry reminders (once per badge) and record expired pathway badges."""
+    """Record expired pathway badges and list the badges due their 60-day expiry reminder (the flow sends them)."""
     return sweep_badges(services())

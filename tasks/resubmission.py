@@ -16,5 +16,5 @@ def close_exhausted(submission_id: str) -> bool:
 
 @retried_task(name="sweep-resubmissions")
 def resubmission_sweep() -> ChainSweep:
-    """Remind a week before resubmission windows end; close the chains whose window lapsed."""
+    """Close the chains whose window lapsed and list the chain notices due (the flow sends them)."""
     return sweep_resubmissions(services())

@@ -51,7 +51,6 @@ from credflow.issuance.rules import (
     evaluate,
 )
 from credflow.notifications.rules import BadgeNotice, badge_notice_key
-from credflow.notifications.stage import send_badge_notice
 from credflow.services import Services
 from credflow.states import BadgeState, MessageState, move
 from credflow.submissions import get_submission, record_event
@@ -478,12 +477,19 @@ def record_hours(services: Services, submission_id: str) -> InServiceHours | Non
 
 @dataclass(frozen=True)
 class BadgeSweep:
-    reminded: tuple[str, ...]
+    """What one badge sweep found: badges due their expiry reminder (``EXPIRING``), and badges it expired."""
+
+    remind: tuple[str, ...]
     expired: tuple[str, ...]
 
 
 def sweep_badges(services: Services, *, today: date | None = None) -> BadgeSweep:
-    """Send the 60-day expiry reminder once per badge and record pathway expiries."""
+    """Record pathway expiries and list the badges due their 60-day expiry reminder.
+
+    Sending the reminders is the caller's job: sending one stamps the badge's
+    ``expiry_reminded_at`` (see ``send_badge_notice``), so a badge stays due until its reminder
+    went out, and the key ``badge_expiring:<badge>`` makes the send itself once only.
+    """
     today = today or utcnow().date()
     horizon = today + timedelta(days=REMIND_DAYS)
     with services.db.session() as session:
@@ -496,10 +502,6 @@ def sweep_badges(services: Services, *, today: date | None = None) -> BadgeSweep
         ).all()
         remind = [b.id for b in due if b.valid_until is not None and today < b.valid_until.date() <= horizon]
         holders = sorted(set(session.scalars(select(IssuedBadge.applicant_id).where(IssuedBadge.kind == "pathway"))))
-    for badge_id in remind:
-        send_badge_notice(services, badge_id, BadgeNotice.EXPIRING)
-        with services.db.session() as session:
-            session.get_one(IssuedBadge, badge_id).expiry_reminded_at = utcnow()
     expired: list[str] = []
     for applicant_id in holders:
         expired += apply_pathways(services, applicant_id, today=today).expired

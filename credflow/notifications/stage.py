@@ -7,6 +7,7 @@ concurrent runs never send the same message twice.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,6 +112,22 @@ def _claim(services: Services, message: Message, submission_id: str | None, now:
         if not claim.taken:
             raise TransientError(f"message {key} is being sent by another run")
     return None
+
+
+def settled_keys(services: Services, keys: Iterable[str]) -> set[str]:
+    """The keys among ``keys`` whose message is settled (sent, or given up for good): a send of them sends nothing."""
+    wanted = list(keys)
+    if not wanted:
+        return set()
+    with services.db.session() as session:
+        return set(
+            session.scalars(
+                select(OutgoingMessage.idempotency_key).where(
+                    OutgoingMessage.idempotency_key.in_(wanted),
+                    OutgoingMessage.state.in_((MessageState.SENT, MessageState.FAILED)),
+                )
+            )
+        )
 
 
 def _settle(services: Services, key: str, state: MessageState, **values: Any) -> None:
@@ -354,7 +371,11 @@ def reissue_links(services: Services) -> list[str]:
 
 
 def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) -> DeliveryOutcome:
-    """Email the holder about one badge; the key ``<notice>:<badge>`` makes it once only."""
+    """Email the holder about one badge; the key ``<notice>:<badge>`` makes it once only.
+
+    An expiry reminder also stamps the badge's ``expiry_reminded_at``, which ends the badge
+    sweep's listing of it as due.
+    """
     with services.db.session() as session:
         badge = session.get_one(IssuedBadge, badge_id)
         applicant = session.get_one(Applicant, badge.applicant_id)
@@ -374,4 +395,11 @@ def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) ->
             },
         )
         submission_id = badge.submission_id
-    return deliver(services, message, submission_id=submission_id)
+    outcome = deliver(services, message, submission_id=submission_id)
+    if notice == BadgeNotice.EXPIRING:
+        # Recorded once delivered (or given up), so a run that dies before this still reminds next time.
+        with services.db.session() as session:
+            badge = session.get_one(IssuedBadge, badge_id)
+            if badge.expiry_reminded_at is None:
+                badge.expiry_reminded_at = utcnow()
+    return outcome

@@ -18,8 +18,19 @@ class ChainNotice(StrEnum):
 
 @dataclass(frozen=True)
 class ChainSweep:
-    reminded: tuple[str, ...]
+    """What one sweep of the resubmission windows leaves to send: each id is due one notice.
+
+    ``remind``: attempts in their window's last week whose reminder has not gone out (``REMINDER``);
+    ``closed``: chains the sweep closed because their window lapsed (``CLOSED``, reason "window").
+    """
+
+    remind: tuple[str, ...]
     closed: tuple[str, ...]
+
+
+def chain_notice_key(notice: ChainNotice, submission_id: str) -> str:
+    """The idempotency key of one notice about a chain, keyed by its latest attempt."""
+    return f"{notice.value}:{submission_id}"
 
 
 def resubmit_by(not_yet_since: datetime, window_days: int) -> datetime:

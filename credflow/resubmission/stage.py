@@ -10,9 +10,9 @@ from credflow.db.models import Submission, utcnow
 from credflow.errors import IllegalTransition
 from credflow.lifecycle import State
 from credflow.mail.render import render_message
-from credflow.notifications.rules import Delivery, DeliveryOutcome
-from credflow.notifications.stage import deliver
-from credflow.resubmission.rules import ChainNotice, ChainSweep, due_notice, resubmit_by
+from credflow.notifications.rules import DeliveryOutcome
+from credflow.notifications.stage import deliver, settled_keys
+from credflow.resubmission.rules import ChainNotice, ChainSweep, chain_notice_key, due_notice, resubmit_by
 from credflow.services import Services
 from credflow.submissions import get_submission, record_event, transition, unlock_count
 
@@ -40,7 +40,7 @@ def send_chain_notice(
         credential = services.catalog.get(sub.credential_id)
         message = render_message(
             notice.value,
-            idempotency_key=f"{notice.value}:{sub.id}",
+            idempotency_key=chain_notice_key(notice, sub.id),
             to_email=sub.applicant.email,
             to_name=sub.applicant.name,
             context={
@@ -70,28 +70,31 @@ def close_if_exhausted(services: Services, submission_id: str, *, now: datetime 
 
 
 def sweep_resubmissions(services: Services, *, now: datetime | None = None) -> ChainSweep:
-    """Remind a week before a resubmission window ends (once); close chains whose window lapsed."""
+    """Close chains whose window lapsed (once) and list the notices due; sending them is the caller's job.
+
+    A chain is closed here, by the guarded transition, so it is closed once however often the
+    sweep runs; its ``CLOSED`` notice is due once, from the sweep that closed it. A reminder is
+    due until its message is settled in the outbox (sent or given up), so a run that dies before
+    sending leaves it due for the next sweep, and its key makes the send itself once only.
+    """
     now = now or utcnow()
     with services.db.session() as session:
         waiting = session.scalars(select(Submission).where(Submission.state == State.NOT_YET.value)).all()
-        due = [(sub.id, resubmit_deadline(services, sub)) for sub in waiting]
-    reminded, closed = [], []
-    for submission_id, deadline in due:
-        notice = due_notice(deadline, now)
-        if notice is ChainNotice.CLOSED:
-            with services.db.session() as session:
-                sub = get_submission(session, submission_id)
-                if sub.state != State.NOT_YET:
-                    continue
-                transition(session, sub, State.CLOSED, actor="window-sweep", detail={"reason": "window"}, now=now)
-            send_chain_notice(services, submission_id, ChainNotice.CLOSED, reason="window")
-            closed.append(submission_id)
-        elif (
-            notice is ChainNotice.REMINDER
-            and send_chain_notice(services, submission_id, ChainNotice.REMINDER).delivery == Delivery.SENT
-        ):
-            reminded.append(submission_id)
-    return ChainSweep(tuple(reminded), tuple(closed))
+        due = [(sub.id, due_notice(resubmit_deadline(services, sub), now)) for sub in waiting]
+    reminders = [sid for sid, notice in due if notice is ChainNotice.REMINDER]
+    settled = settled_keys(services, (chain_notice_key(ChainNotice.REMINDER, sid) for sid in reminders))
+    closed = []
+    for submission_id, notice in due:
+        if notice is not ChainNotice.CLOSED:
+            continue
+        with services.db.session() as session:
+            sub = get_submission(session, submission_id)
+            if sub.state != State.NOT_YET:
+                continue
+            transition(session, sub, State.CLOSED, actor="window-sweep", detail={"reason": "window"}, now=now)
+        closed.append(submission_id)
+    remind = tuple(sid for sid in reminders if chain_notice_key(ChainNotice.REMINDER, sid) not in settled)
+    return ChainSweep(remind, tuple(closed))
 
 
 def unlock(services: Services, submission_id: str, *, reason: str, actor: str = "operator") -> None:

@@ -15,10 +15,12 @@ from prefect.client.schemas.sorting import ArtifactSort
 from cli.launch import decide_in_background, run_in_process
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import utcnow
+from credflow.lifecycle import State
 from credflow.notifications.stage import review_link
 from credflow.review.stage import submit_review
-from credflow.submissions import get_submission
+from credflow.submissions import get_submission, transition
 from flows.review import review_sweep
+from tests.utils.builders import applicant
 from tests.utils.review_cycle import assignments_of, load_pool, pool_yaml, ready_submission, review_scores
 from web.app import create_app
 
@@ -75,3 +77,24 @@ def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(servic
             limit=1,
         )
     assert sid in str(table.data) and "in_review" in str(table.data)
+
+
+def test_the_sweep_sends_each_chain_notice_once_from_the_flow_and_a_rerun_sends_nothing_new(services, tmp_path):
+    now = utcnow()  # the sweep reads the wall clock
+    waiting = {}
+    for name, days in (("Rita Reminded", 55), ("Carl Closed", 61)):  # a 60-day window ended "not yet" days ago
+        sid = ready_submission(services, tmp_path, applicant(name), now=now - timedelta(days=days))
+        with services.db.session() as session:
+            sub = get_submission(session, sid)
+            for state in (State.IN_REVIEW, State.NOT_YET):
+                transition(session, sub, state, actor="test", now=now - timedelta(days=days))
+        waiting[name] = sid
+    outbox = services.settings.resolved_outbox_dir
+    for _ in range(2):  # the second run: nothing new goes out
+        assert run_in_process(services, review_sweep) == {"reminded": 0, "withdrawn": 0, "assigned": 0}
+        reminders = list(outbox.glob("resubmit_reminder-*.eml"))
+        closings = list(outbox.glob("chain_closed-*.eml"))
+        assert (len(reminders), len(closings)) == (1, 1)
+    assert "window" in closings[0].read_text()
+    assert _state(services, waiting["Carl Closed"]) == "closed"
+    assert _state(services, waiting["Rita Reminded"]) == "not_yet"

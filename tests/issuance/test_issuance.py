@@ -119,9 +119,19 @@ def test_expiry_reminders_are_sent_once_and_expiries_recorded(services, tmp_path
     outbox = services.settings.resolved_outbox_dir
     assert len(list(outbox.glob("badge_issued-*.eml"))) == 1
 
-    assert sweep_badges(services, today=date(2026, 10, 1)).reminded == ()  # more than 60 days ahead
-    assert sweep_badges(services, today=date(2026, 11, 20)).reminded == (certified,)
-    assert sweep_badges(services, today=date(2026, 11, 21)).reminded == ()  # once
+    def sweep_and_send(today: date) -> tuple[str, ...]:
+        """What the badge-sweep flow does: the sweep lists the reminders due, one notice each follows."""
+        swept = sweep_badges(services, today=today)
+        for badge_id in swept.remind:
+            send_badge_notice(services, badge_id, BadgeNotice.EXPIRING)
+        return swept.remind
+
+    assert sweep_and_send(date(2026, 10, 1)) == ()  # more than 60 days ahead
+    assert sweep_badges(services, today=date(2026, 11, 20)).remind == (certified,)
+    assert not list(outbox.glob("badge_expiring-*.eml"))  # the sweep sends nothing itself
+    assert sweep_and_send(date(2026, 11, 20)) == (certified,)  # due until its reminder went out
+    assert len(list(outbox.glob("badge_expiring-*.eml"))) == 1
+    assert sweep_and_send(date(2026, 11, 21)) == ()  # once
     assert len(list(outbox.glob("badge_expiring-*.eml"))) == 1
     assert sweep_badges(services, today=date(2027, 1, 11)).expired == (certified,)
     with services.db.session() as session:

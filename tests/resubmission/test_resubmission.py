@@ -18,7 +18,8 @@ from credflow.intake.stage import submit
 from credflow.issuance.stage import issue_for_decision
 from credflow.letters.stage import send_result
 from credflow.lifecycle import State
-from credflow.resubmission.stage import close_if_exhausted, sweep_resubmissions, unlock
+from credflow.resubmission.rules import ChainNotice, ChainSweep
+from credflow.resubmission.stage import close_if_exhausted, send_chain_notice, sweep_resubmissions, unlock
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import run_validation
@@ -123,16 +124,31 @@ def test_three_not_yets_close_the_chain_until_an_operator_unlocks_a_fourth_attem
     assert fourth.attempt == 4
 
 
+def _sweep_and_send(services, now) -> ChainSweep:
+    """What the review-sweep flow does: the sweep closes lapsed chains and lists the notices due, one send each."""
+    swept = sweep_resubmissions(services, now=now)
+    for sid in swept.remind:
+        send_chain_notice(services, sid, ChainNotice.REMINDER)
+    for sid in swept.closed:
+        send_chain_notice(services, sid, ChainNotice.CLOSED, reason="window")
+    return swept
+
+
 def test_a_lapsed_window_closes_the_chain_with_a_reminder_first(services, tmp_path):
     sid = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
     _not_yet(services, sid)  # resubmission window: 60 days
-    assert sweep_resubmissions(services, now=NOW + timedelta(days=20)).reminded == ()
-    assert sweep_resubmissions(services, now=NOW + timedelta(days=55)).reminded == (sid,)
-    assert sweep_resubmissions(services, now=NOW + timedelta(days=56)).reminded == ()  # once
-    assert sweep_resubmissions(services, now=NOW + timedelta(days=61)).closed == (sid,)
+    outbox = services.settings.resolved_outbox_dir
+    assert _sweep_and_send(services, NOW + timedelta(days=20)).remind == ()
+    assert sweep_resubmissions(services, now=NOW + timedelta(days=55)).remind == (sid,)
+    assert not list(outbox.glob("resubmit_reminder-*.eml"))  # the sweep sends nothing itself
+    assert _sweep_and_send(services, NOW + timedelta(days=55)).remind == (sid,)  # due until it went out
+    assert _sweep_and_send(services, NOW + timedelta(days=56)).remind == ()  # once
+    assert len(list(outbox.glob("resubmit_reminder-*.eml"))) == 1
+    assert _sweep_and_send(services, NOW + timedelta(days=61)).closed == (sid,)
+    assert _sweep_and_send(services, NOW + timedelta(days=62)) == ChainSweep((), ())  # closed once
     with services.db.session() as session:
         assert get_submission(session, sid).state == "closed"
-    closed = list(services.settings.resolved_outbox_dir.glob("chain_closed-*.eml"))
+    closed = list(outbox.glob("chain_closed-*.eml"))
     assert len(closed) == 1 and "window" in closed[0].read_text()
     with pytest.raises(IntakeRefused):
         submit(services, _request(tmp_path, plan_title="late", previous_id=sid), now=NOW + timedelta(days=62))

@@ -4,21 +4,24 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
+from datetime import timedelta
 
 import pytest
 from prefect.logging import disable_run_logger
 
 from cli import demo_evidence as ev
-from credflow.db.models import utcnow
+from credflow.db.models import IssuedBadge, utcnow
 from credflow.intake.rules import IntakeRequest, Upload
 from credflow.intake.stage import submit
 from credflow.lifecycle import State
 from credflow.notifications.rules import BadgeNotice, Delivery, Notice
+from credflow.resubmission.rules import ChainNotice
 from credflow.submissions import get_submission, transition
 from credflow.validation.stage import run_validation
 from tasks.decision import aggregate_verdicts
-from tasks.issuance import issue_badges, record_earned_hours
-from tasks.notifications import badge_notice, notify_applicant
+from tasks.issuance import badge_sweep_task, issue_badges, record_earned_hours
+from tasks.notifications import badge_notice, chain_notice, notify_applicant
+from tasks.resubmission import resubmission_sweep
 from tasks.runtime import use_services
 from tasks.validation import validate_evidence
 from tests.utils import badfiles
@@ -94,3 +97,52 @@ def test_no_badge_or_hours_before_an_earned_decision(installed, tmp_path):
     sid = submit(installed, anchoring_request(tmp_path)).submission_id
     assert issue_badges.fn(sid).micro is None
     assert record_earned_hours.fn(sid) is None
+
+
+def test_the_badge_sweep_sends_nothing_the_flow_then_reminds_each_due_badge_once(installed, tmp_path):
+    sid = _earned(installed, tmp_path)
+    micro = issue_badges.fn(sid).micro
+    assert micro is not None
+    with installed.db.session() as session:
+        session.get_one(IssuedBadge, micro).valid_until = utcnow() + timedelta(days=30)  # due its reminder
+
+    for _ in range(2):  # the second time: a re-run of the whole flow after it died before the reminder
+        swept = badge_sweep_task.fn()
+        assert swept.remind == (micro,)
+        assert _mails(installed, "badge_expiring") == 0  # reminders are the flow's loop
+    for _ in range(2):  # a retried notice task
+        badge_notice.fn(micro, BadgeNotice.EXPIRING)
+    assert _mails(installed, "badge_expiring") == 1
+    assert badge_sweep_task.fn().remind == ()  # reminded: a re-run sends nothing new
+    assert _mails(installed, "badge_expiring") == 1
+
+
+def test_the_resubmission_sweep_sends_nothing_the_flow_then_sends_each_chain_notice_once(installed, tmp_path):
+    waiting = {}
+    for name, days in (("Rita Reminded", 55), ("Carl Closed", 61)):  # a 60-day window ended "not yet" days ago
+        sid = submit(installed, anchoring_request(tmp_path, who=applicant(name))).submission_id
+        with installed.db.session() as session:
+            sub = get_submission(session, sid)
+            for state in (State.VALIDATING, State.AWAITING_REVIEW, State.IN_REVIEW, State.NOT_YET):
+                transition(session, sub, state, actor="test", now=utcnow() - timedelta(days=days))
+        waiting[name] = sid
+
+    swept = resubmission_sweep.fn()
+    assert (swept.remind, swept.closed) == ((waiting["Rita Reminded"],), (waiting["Carl Closed"],))
+    assert _mails(installed, "resubmit_reminder") + _mails(installed, "chain_closed") == 0  # the flow's loop
+    with installed.db.session() as session:
+        assert get_submission(session, waiting["Carl Closed"]).state == State.CLOSED  # closed by the sweep
+
+    def notices(swept) -> None:  # the review-sweep flow's loop
+        for sid in swept.remind:
+            chain_notice.fn(sid, ChainNotice.REMINDER)
+        for sid in swept.closed:
+            chain_notice.fn(sid, ChainNotice.CLOSED, reason="window")
+
+    notices(swept)
+    notices(swept)  # retried notice tasks
+    assert (_mails(installed, "resubmit_reminder"), _mails(installed, "chain_closed")) == (1, 1)
+    again = resubmission_sweep.fn()  # a re-run: the reminder went out, the chain is closed already
+    assert (again.remind, again.closed) == ((), ())
+    notices(again)
+    assert (_mails(installed, "resubmit_reminder"), _mails(installed, "chain_closed")) == (1, 1)
