@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from credflow.db.models import Submission, utcnow
+from credflow.db.models import Event, Submission, utcnow
 from credflow.errors import IllegalTransition
 from credflow.lifecycle import State
 from credflow.mail.render import render_message
@@ -15,6 +15,9 @@ from credflow.notifications.stage import deliver, settled_keys
 from credflow.resubmission.rules import ChainNotice, ChainSweep, chain_notice_key, due_notice, resubmit_by
 from credflow.services import Services
 from credflow.submissions import get_submission, record_event, transition, unlock_count
+
+#: Who closes a chain whose resubmission window lapsed (the actor of that transition).
+WINDOW_SWEEP = "window-sweep"
 
 
 def allowed_attempts(services: Services, submission: Submission) -> int:
@@ -91,8 +94,24 @@ def sweep_resubmissions(services: Services, *, now: datetime | None = None) -> C
             sub = get_submission(session, submission_id)
             if sub.state != State.NOT_YET:
                 continue
-            transition(session, sub, State.CLOSED, actor="window-sweep", detail={"reason": "window"}, now=now)
+            transition(session, sub, State.CLOSED, actor=WINDOW_SWEEP, detail={"reason": "window"}, now=now)
         closed.append(submission_id)
+    # A chain an earlier sweep closed stays due its notice until that is settled: a run that died
+    # between closing and sending does not lose the applicant's "closed" email.
+    with services.db.session() as session:
+        closed_by_window = session.scalars(
+            select(Submission.id)
+            .join(Event, Event.submission_id == Submission.id)
+            .where(
+                Submission.state == State.CLOSED.value,
+                Event.kind == "state",
+                Event.to_state == State.CLOSED.value,
+                Event.actor == WINDOW_SWEEP,
+            )
+        ).all()
+    unsent = [sid for sid in dict.fromkeys(closed_by_window) if sid not in closed]
+    settled_closed = settled_keys(services, (chain_notice_key(ChainNotice.CLOSED, sid) for sid in unsent))
+    closed += [sid for sid in unsent if chain_notice_key(ChainNotice.CLOSED, sid) not in settled_closed]
     remind = tuple(sid for sid in reminders if chain_notice_key(ChainNotice.REMINDER, sid) not in settled)
     return ChainSweep(remind, tuple(closed))
 

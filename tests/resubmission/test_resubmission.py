@@ -152,3 +152,16 @@ def test_a_lapsed_window_closes_the_chain_with_a_reminder_first(services, tmp_pa
     assert len(closed) == 1 and "window" in closed[0].read_text()
     with pytest.raises(IntakeRefused):
         submit(services, _request(tmp_path, plan_title="late", previous_id=sid), now=NOW + timedelta(days=62))
+
+
+def test_a_chain_closed_by_a_sweep_that_died_before_sending_still_gets_its_closing_notice(services, tmp_path):
+    sid = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
+    _not_yet(services, sid)
+    outbox = services.settings.resolved_outbox_dir
+    assert sweep_resubmissions(services, now=NOW + timedelta(days=61)).closed == (sid,)  # closed; the run dies here
+    with services.db.session() as session:
+        assert get_submission(session, sid).state == "closed"
+    assert not list(outbox.glob("chain_closed-*.eml"))
+    assert _sweep_and_send(services, NOW + timedelta(days=62)).closed == (sid,)  # still due: sent now
+    assert _sweep_and_send(services, NOW + timedelta(days=63)).closed == ()  # and never again
+    assert len(list(outbox.glob("chain_closed-*.eml"))) == 1
