@@ -57,6 +57,28 @@ def services(make_settings) -> Iterator:
     svc.close()
 
 
+#: Settings naming no usable ffmpeg: a test on these services fails if anything reaches for it.
+NO_FFMPEG = {"ffmpeg_path": "/nonexistent/ffmpeg", "ffprobe_path": "/nonexistent/ffprobe"}
+
+
+@pytest.fixture
+def fake_media():
+    """A media tool that records its calls and runs no ffmpeg."""
+    from credflow.media.fake import FakeMedia
+
+    return FakeMedia()
+
+
+@pytest.fixture
+def fake_media_services(make_settings, fake_media) -> Iterator:
+    """Services on the fake media tool, whose settings name no usable ffmpeg."""
+    from credflow.services import build_services
+
+    svc = build_services(make_settings(**NO_FFMPEG), media=fake_media)
+    yield svc
+    svc.close()
+
+
 @pytest.fixture(scope="session")
 def pg_database() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session, dropped afterwards."""

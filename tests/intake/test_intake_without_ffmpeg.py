@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 
@@ -14,22 +13,18 @@ from credflow.media.fake import FakeMedia, fake_mp4
 from credflow.services import Services, build_services
 from credflow.transcoding.stage import finish_transcoding, transcode_of, transcode_video, video_jobs
 from credflow.validation.stage import run_validation
+from tests.conftest import NO_FFMPEG
 from tests.utils.builders import discussion_request
 
-NO_FFMPEG = {"ffmpeg_path": "/nonexistent/ffmpeg", "ffprobe_path": "/nonexistent/ffprobe"}
+
+@pytest.fixture
+def media(fake_media: FakeMedia) -> FakeMedia:
+    return fake_media
 
 
 @pytest.fixture
-def media() -> FakeMedia:
-    return FakeMedia()
-
-
-@pytest.fixture
-def services(make_settings, media: FakeMedia) -> Iterator[Services]:
-    """Services whose settings name no usable ffmpeg: any call to it would fail."""
-    svc = build_services(make_settings(**NO_FFMPEG), media=media)
-    yield svc
-    svc.close()
+def services(fake_media_services: Services) -> Services:
+    return fake_media_services
 
 
 def test_without_the_fake_the_missing_ffmpeg_stops_the_services(make_settings) -> None:

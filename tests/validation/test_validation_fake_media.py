@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
 
 import pytest
 
@@ -13,23 +12,20 @@ from credflow.media.base import MediaProbe, VideoStream
 from credflow.media.fake import FakeMedia, fake_mp4
 from credflow.services import Services, build_services
 from credflow.validation.stage import run_validation
+from tests.conftest import NO_FFMPEG
 from tests.utils.builders import discussion_request
 
-NO_FFMPEG = {"ffmpeg_path": "/nonexistent/ffmpeg", "ffprobe_path": "/nonexistent/ffprobe"}
 H264 = VideoStream("h264", 1280, 720, 0, 30.0, "yuv420p", None)
 
 
 @pytest.fixture
-def media() -> FakeMedia:
-    return FakeMedia()
+def media(fake_media: FakeMedia) -> FakeMedia:
+    return fake_media
 
 
 @pytest.fixture
-def services(make_settings, media: FakeMedia) -> Iterator[Services]:
-    """Services whose settings name no usable ffmpeg: any call to it would fail."""
-    svc = build_services(make_settings(**NO_FFMPEG), media=media)
-    yield svc
-    svc.close()
+def services(fake_media_services: Services) -> Services:
+    return fake_media_services
 
 
 @pytest.mark.parametrize(
