@@ -33,6 +33,8 @@ RSA_KEY_BITS = 3072
 _MIN_RSA_KEY_BITS = 2048
 
 Document = dict[str, Any]
+# What identifies a key file's contents without reading it: key name, inode, size, mtime and ctime (ns).
+_FileStamp = tuple[str, int, int, int, int]
 
 
 def normalise_email(email: str) -> str:
@@ -378,11 +380,16 @@ def revocation_list_document(*, id: str, issuer: str, revoked: Mapping[str, str 
 
 @dataclass(frozen=True)
 class SigningKey:
-    """An RSA key pair from the key store; ``name`` is stable and becomes part of the key's URL."""
+    """An RSA key pair from the key store; ``name`` is stable and becomes part of the key's URL.
+
+    ``private_key`` is the parsed and validated key that signs: parsing an RSA-3072 PEM costs about
+    200 ms, a signature with the parsed key about 1.5 ms.
+    """
 
     name: str
     private_key_pem: bytes = field(repr=False)
     public_key_pem: str
+    private_key: rsa.RSAPrivateKey = field(repr=False, compare=False)
 
 
 class RsaKeyStore:
@@ -392,6 +399,10 @@ class RsaKeyStore:
     ever used, so badges signed before a rotation still verify) and ``current`` (the name of the
     signing key). Creating the first key is safe against a concurrent creator: the loser adopts
     the winner's key.
+
+    The current key is parsed once and kept with the stamp of its file (name, inode, size, times);
+    each call reads the ``current`` pointer and stats the key file, so a rotation by this store or
+    by another process is picked up at the next call. ``loads`` counts the private keys parsed.
     """
 
     def __init__(self, folder: Path, *, key_bits: int = RSA_KEY_BITS) -> None:
@@ -399,6 +410,13 @@ class RsaKeyStore:
             raise ValueError(f"RSA keys must have {_MIN_RSA_KEY_BITS} bits or more")
         self.folder = folder
         self.key_bits = key_bits
+        self.loads = 0
+        # One entry (the current key): a tuple swapped whole, so threads sharing the store never see half of one.
+        self._cached: tuple[_FileStamp, SigningKey] | None = None
+
+    def forget(self) -> None:
+        """Drop the parsed key: the next call reads and validates it from its file again."""
+        self._cached = None
 
     def current(self) -> SigningKey:
         """The signing key, generated on first use.
@@ -484,19 +502,31 @@ class RsaKeyStore:
     def _load(self, name: str) -> SigningKey:
         private_path = self.folder / f"{name}.private.pem"
         try:
+            info = private_path.stat()
+        except FileNotFoundError as exc:
+            raise KeyStoreError(f"signing key {name!r} is incomplete in {self.folder}: {exc}") from None
+        # Checked on every call, cached or not: a key file opened up to others stops signing at once.
+        if info.st_mode & 0o077:
+            raise KeyStoreError(f"{private_path} must be readable by its owner only (chmod 600)")
+        stamp = (name, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        cached = self._cached
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
             private_pem = private_path.read_bytes()
             public_pem = (self.folder / f"{name}.public.pem").read_text(encoding="ascii")
         except FileNotFoundError as exc:
             raise KeyStoreError(f"signing key {name!r} is incomplete in {self.folder}: {exc}") from None
-        if private_path.stat().st_mode & 0o077:
-            raise KeyStoreError(f"{private_path} must be readable by its owner only (chmod 600)")
+        self.loads += 1
         try:
             key = serialization.load_pem_private_key(private_pem, password=None)
         except (TypeError, ValueError) as exc:
             raise KeyStoreError(f"{private_path} is not a readable unencrypted PEM key: {exc}") from None
         if not isinstance(key, rsa.RSAPrivateKey) or key.key_size < _MIN_RSA_KEY_BITS:
             raise KeyStoreError(f"{private_path} is not an RSA key of {_MIN_RSA_KEY_BITS} bits or more")
-        return SigningKey(name=name, private_key_pem=private_pem, public_key_pem=public_pem)
+        loaded = SigningKey(name=name, private_key_pem=private_pem, public_key_pem=public_pem, private_key=key)
+        self._cached = (stamp, loaded)
+        return loaded
 
 
 def _write_new(path: Path, data: bytes, *, mode: int) -> None:
@@ -521,7 +551,8 @@ def sign_assertion(assertion: Assertion | Mapping[str, Any], key: SigningKey) ->
     if not isinstance(verification, Mapping) or verification.get("type") != "signed" or not verification.get("creator"):
         raise ValueError("only an assertion with verification {type: signed, creator: <key URL>} can be signed")
     payload = json.dumps(doc, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-    return jwt.api_jws.PyJWS().encode(payload, key.private_key_pem, algorithm=JWS_ALGORITHM, headers={"typ": None})
+    # The parsed key object: given the PEM, PyJWT would parse and validate the key again for every signature.
+    return jwt.api_jws.PyJWS().encode(payload, key.private_key, algorithm=JWS_ALGORITHM, headers={"typ": None})
 
 
 # --------------------------------------------------------------------------- verification

@@ -7,7 +7,7 @@ import json
 import stat
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, ClassVar
@@ -399,6 +399,43 @@ def test_the_key_store_makes_one_private_key_readable_by_its_owner_only(tmp_path
     private.chmod(0o600)
     with pytest.raises(KeyStoreError, match="not a readable"):
         store.current()
+
+
+def test_signing_many_badges_parses_the_private_key_once(tmp_path):
+    store = ob2.RsaKeyStore(tmp_path / "keys", key_bits=2048)
+    jws = [ob2.sign_assertion(_signed(store.current())[0], store.current()) for _ in range(3)]
+    assert store.loads == 1
+    public_pem = store.current().public_key_pem
+    assert all(ob2.verify_signed(token, public_pem, email=EMAIL).valid for token in jws)
+
+
+def test_signing_uses_the_parsed_key_not_the_pem(tmp_path):
+    key = ob2.RsaKeyStore(tmp_path / "keys", key_bits=2048).current()
+    # PEM bytes that no parser accepts: a signature only comes out if the parsed key object signs.
+    jws = ob2.sign_assertion(_signed(key)[0], replace(key, private_key_pem=b"not a key"))
+    assert ob2.verify_signed(jws, key.public_key_pem, email=EMAIL).valid
+
+
+def test_a_rotation_by_another_process_is_picked_up_by_a_store_that_holds_the_old_key(tmp_path):
+    store = ob2.RsaKeyStore(tmp_path / "keys", key_bits=2048)
+    old = store.current()
+    new = ob2.RsaKeyStore(tmp_path / "keys", key_bits=2048).rotate()  # as `credflow badge rotate-key` does
+    assert store.current() == new and store.loads == 2
+    jws = ob2.sign_assertion(_signed(store.current())[0], store.current())
+    assert ob2.verify_signed(jws, new.public_key_pem, email=EMAIL).valid
+    assert ob2.verify_signed(jws, old.public_key_pem).reasons == (ob2.Problem.BAD_SIGNATURE,)
+
+
+def test_a_key_file_replaced_under_the_same_name_is_read_again(tmp_path):
+    store = ob2.RsaKeyStore(tmp_path / "keys", key_bits=2048)
+    first = store.current()
+    other = ob2.RsaKeyStore(tmp_path / "other", key_bits=2048).current()
+    private = tmp_path / "keys" / f"{first.name}.private.pem"
+    staged = private.with_name("staged")
+    staged.write_bytes(other.private_key_pem)
+    staged.chmod(0o600)
+    staged.replace(private)  # a restore from backup: same name, new contents
+    assert store.current().private_key_pem == other.private_key_pem and store.loads == 2
 
 
 def test_rotation_keeps_old_public_keys_and_drops_the_old_private_key(tmp_path):
