@@ -32,6 +32,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 from credflow.badges.errors import BadgeError, KeyStoreError
 
+# What identifies a key file's contents without reading it: inode, size, mtime and ctime (ns). A rewrite goes
+# through a new file renamed over the old one, so it always has another inode.
+_FileStamp = tuple[int, int, int, int]
+
 # Multicodec varint prefixes of https://github.com/multiformats/multicodec (ed25519-pub 0xed, ed25519-priv 0x1300).
 _ED25519_PUB = b"\xed\x01"
 _ED25519_PRIV = b"\x80\x26"
@@ -141,7 +145,12 @@ class IssuerKey:
 
 
 class KeyStore:
-    """Ed25519 issuer keys in a folder: generated on first use, rotated on demand, old public keys kept."""
+    """Ed25519 issuer keys in a folder: generated on first use, rotated on demand, old public keys kept.
+
+    A key file is read once and kept with the stamp of the file (inode, size, times); every call stats
+    the file, so a rotation by this store or by another process (which replaces ``current.json``) is
+    picked up at the next call. ``loads`` counts the key files read.
+    """
 
     def __init__(self, keys_dir: Path, *, did_web_base: str | None = None) -> None:
         """Open (not yet create) a key folder.
@@ -153,10 +162,17 @@ class KeyStore:
         """
         self.keys_dir = keys_dir
         self.did_web_base = did_web_base
+        self.loads = 0
+        # By (file, with its secret): the file's stamp and the key read from it. Entries are swapped whole.
+        self._cached: dict[tuple[Path, bool], tuple[_FileStamp, IssuerKey]] = {}
         if did_web_base is not None:
             did_web_for(did_web_base, "check")  # fail at start on a bad URL, not at the first badge
 
     # --- public API -------------------------------------------------------------------------------------
+
+    def forget(self) -> None:
+        """Drop the keys read so far: the next calls read them from their files again."""
+        self._cached = {}
 
     def current(self, issuer_id: str) -> IssuerKey:
         """The issuer's signing key, generated and stored the first time it is asked for.
@@ -314,9 +330,21 @@ class KeyStore:
             raise
 
     def _read(self, path: Path, *, with_secret: bool) -> IssuerKey:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        info = path.stat()
+        mode = stat.S_IMODE(info.st_mode)
+        # Checked on every call, cached or not: a key file opened up to others stops signing at once.
         if mode & 0o077:
             raise KeyStoreError(f"{path} is readable by others (mode {mode:04o}); run chmod 600 on it")
+        stamp = (info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+        cached = self._cached.get((path, with_secret))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        key = self._parse(path, with_secret=with_secret)
+        self._cached[(path, with_secret)] = (stamp, key)
+        return key
+
+    def _parse(self, path: Path, *, with_secret: bool) -> IssuerKey:
+        self.loads += 1
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             key = IssuerKey(

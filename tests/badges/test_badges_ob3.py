@@ -384,6 +384,17 @@ def test_keys_are_generated_once_and_kept_private(tmp_path: Path) -> None:
         KeyStore(tmp_path / "keys").current("../escape")
 
 
+def test_an_issuer_key_is_read_once_and_a_rotation_elsewhere_is_picked_up(tmp_path: Path) -> None:
+    keys = KeyStore(tmp_path / "keys")
+    old_key = keys.current("openscied")
+    assert keys.current("openscied") is old_key and keys.loads == 1
+    new_key = KeyStore(tmp_path / "keys").rotate("openscied")  # another process: `credflow badge rotate-key`
+    assert keys.current("openscied").key_id == new_key.key_id and keys.loads == 2
+    badge = sign_credential(_credential(keys.current("openscied"), status=None), keys.current("openscied"))
+    assert badge["proof"]["verificationMethod"] == new_key.key_id
+    assert verify_credential(badge, now=LATER).verified
+
+
 def test_did_web_keys_rotate_under_one_did_document(tmp_path: Path) -> None:
     keys = KeyStore(tmp_path / "keys", did_web_base="https://badges.example.org/issuers")
     old_key = keys.current("openscied")
