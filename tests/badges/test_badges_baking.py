@@ -7,6 +7,7 @@ import json
 import struct
 import xml.etree.ElementTree as ET
 import zlib
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -113,6 +114,17 @@ def test_control_characters_and_long_names_still_make_valid_images():
     assert len(lines) <= 6 and any(line.endswith("…") for line in lines)
     with Image.open(io.BytesIO(render_png(art))) as image:
         assert image.size == (400, 400)
+
+
+def test_a_badge_class_art_is_drawn_once_and_anything_it_shows_draws_it_anew():
+    art = BadgeArt(name="Drawn Once", issuer_name="Cache Issuer", colour="#224466")
+    png_misses, svg_misses = render_png.cache_info().misses, render_svg.cache_info().misses
+    same = BadgeArt(name="Drawn Once", issuer_name="Cache Issuer", colour="#224466")  # an equal art, built again
+    assert render_png(art) is render_png(same) and render_svg(art) is render_svg(same)
+    assert (render_png.cache_info().misses, render_svg.cache_info().misses) == (png_misses + 1, svg_misses + 1)
+    changes = (replace(art, name="Drawn Twice"), replace(art, issuer_name="Other"), replace(art, colour="#664422"))
+    for changed in changes:
+        assert render_png(changed) != render_png(art) and render_svg(changed) != render_svg(art)
 
 
 # --------------------------------------------------------------------------- PNG baking
