@@ -8,9 +8,17 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select
 
 from credflow.badges.baking import unbake
+from credflow.badges.ob2 import verify_signed
 from credflow.badges.verify import verify_credential
 from credflow.db.models import Applicant, Decision, IssuedBadge, Submission
-from credflow.issuance.stage import apply_pathways, issue_for_decision, revoke, status_list_credential
+from credflow.issuance.stage import (
+    apply_pathways,
+    issue_for_decision,
+    key_store,
+    ob2_key_store,
+    revoke,
+    status_list_credential,
+)
 from credflow.letters.stage import result_letter, send_result
 from tests.utils.review_cycle import NOW, decided_submission, verify_issued
 
@@ -37,6 +45,22 @@ def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(
     baked = unbake(attachment.data)
     assert baked is not None and json.loads(baked.content)["id"] == credential["id"]
     send_result(services, sid)
+
+
+def test_a_decision_s_badges_read_each_issuer_key_once_and_their_signatures_verify(services, tmp_path):
+    sid = decided_submission(services, tmp_path)
+    report = issue_for_decision(services, sid, today=NOW.date())
+    ids = [report.micro, *report.issued]
+    assert len(ids) == 2  # the micro-credential and the OpenSciEd certification, both signed twice (OB 3.0, OB 2.0)
+    rsa_keys = ob2_key_store(services, "openscied")
+    public_pem = rsa_keys.current().public_key_pem
+    assert rsa_keys.loads == 1 and key_store(services).loads == 1
+    with services.db.session() as session:
+        badges = [session.get_one(IssuedBadge, badge_id) for badge_id in ids]
+        for badge in badges:
+            assert verify_issued(services, badge.ob3).verified
+            assert badge.ob2_jws is not None
+            assert verify_signed(badge.ob2_jws, public_pem, email="ana.alvarez@example.org").valid
 
 
 def test_revocation_makes_every_verifier_report_it(services, tmp_path):
