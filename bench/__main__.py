@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Protocol
 
-from bench import credentials, flow, hashing, ingest, solver, throughput, transcode, upload_rss
+from bench import credentials, flow, hashing, ingest, solver, submission, throughput, transcode, upload_rss
 from bench.common import FULL, OUT, QUICK, Sizes, log
 from bench.report import Result, table, write_json
 
@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "upload_rss": upload_rss,
     "solver": solver,
     "badges": credentials,
+    "submission": submission,
     "flow": flow,
     "throughput": throughput,
 }

@@ -45,7 +45,7 @@ from credflow.db.models import Assignment, Decision, IssuedBadge, OutgoingMessag
 from credflow.decision.stage import aggregate
 from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
 from credflow.intake.stage import submit
-from credflow.issuance.stage import issue_for_decision, record_hours
+from credflow.issuance.stage import IssueReport, issue_for_decision, record_hours
 from credflow.letters.stage import send_result
 from credflow.lifecycle import State
 from credflow.notifications.rules import BadgeNotice, Notice, ReviewerMail
@@ -206,15 +206,20 @@ def _direct_submission(services: Services, submission_id: str) -> State:
     return state
 
 
-def _direct_decide(services: Services, submission_id: str) -> str:
-    """``flows.review.decide_submission`` without Prefect (and without its artifacts)."""
+def _direct_decide(
+    services: Services, submission_id: str, *, issue: Callable[[Services, str], IssueReport] = issue_for_decision
+) -> str:
+    """``flows.review.decide_submission`` without Prefect (and without its artifacts).
+
+    ``issue`` is ``issue_for_decision``, or a wrapper of it that times it (``bench.submission``).
+    """
     outcome = aggregate(services, submission_id, backread_share=services.settings.backread_share)
     if outcome.new_assignment:
         send_reviewer_mail(services, outcome.new_assignment, ReviewerMail.ASSIGNMENT)
     if outcome.state in (State.IN_REVIEW, State.AWAITING_REVIEW) and outcome.waiting_for:
         _announce_round(services)
     if outcome.state is State.EARNED:
-        report = issue_for_decision(services, submission_id)
+        report = issue(services, submission_id)
         record_hours(services, submission_id)
         for badge_id in report.issued:
             send_badge_notice(services, badge_id, BadgeNotice.ISSUED)
@@ -227,11 +232,13 @@ def _direct_decide(services: Services, submission_id: str) -> str:
     return outcome.state.value
 
 
-def _direct(services: Services, request: IntakeRequest) -> tuple[str, str]:
+def _direct(
+    services: Services, request: IntakeRequest, *, issue: Callable[[Services, str], IssueReport] = issue_for_decision
+) -> tuple[str, str]:
     submission_id = submit(services, request).submission_id
     _direct_submission(services, submission_id)
     _all_met(services, submission_id)
-    return submission_id, _direct_decide(services, submission_id)
+    return submission_id, _direct_decide(services, submission_id, issue=issue)
 
 
 def _through_flows(services: Services, request: IntakeRequest) -> tuple[str, str]:
