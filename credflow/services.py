@@ -24,7 +24,10 @@ if TYPE_CHECKING:  # the badge libraries load on first use: most processes sign 
 
 
 class BadgeKeys:
-    """The issuers' signing key stores, each opened once on first use (the keys are files, read when used).
+    """The issuers' signing key stores, each opened once on first use.
+
+    The keys are files: each store keeps the keys it parsed for the process and reads a key file again
+    when its stamp changes, so a rotation by ``credflow badge rotate-key`` in another process is seen.
 
     Stores are kept by the settings that make them (keys folder, did:web base), so services copied
     with other settings (``dataclasses.replace``) never get a store of the old ones.
