@@ -357,6 +357,20 @@ class IssuedBadge(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class StatusListCounter(Base):
+    """The next free status-list index of one issuer (indexes are unique per issuer, see ``badges``).
+
+    An issuance takes its index with one ``UPDATE ... RETURNING`` in its own transaction, so
+    concurrent issuances wait their turn instead of colliding, and a rolled-back one gives its
+    index back.
+    """
+
+    __tablename__ = "status_list_counters"
+
+    issuer_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    next_index: Mapped[int] = mapped_column(Integer)
+
+
 class InServiceHours(Base):
     """In-service hours earned with one micro-credential (one record per decision)."""
 

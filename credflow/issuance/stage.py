@@ -14,7 +14,9 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -33,6 +35,7 @@ from credflow.db.models import (
     InServiceHours,
     IssuedBadge,
     OutgoingMessage,
+    StatusListCounter,
     Submission,
     utcnow,
 )
@@ -90,9 +93,32 @@ def _profile(services: Services, issuer: Issuer) -> IssuerProfile:
     return IssuerProfile(id=key.controller, name=issuer.name, url=str(issuer.url), email=issuer.email)
 
 
-def _next_index(session: Session, issuer_id: str) -> int:
-    current = session.scalar(select(func.max(IssuedBadge.status_index)).where(IssuedBadge.issuer_id == issuer_id))
-    return 0 if current is None else int(current) + 1
+def _take_index(session: Session, issuer_id: str) -> int:
+    """Take the issuer's next status-list index in the caller's transaction.
+
+    One ``UPDATE ... RETURNING`` reads and advances the counter and holds its row (on SQLite, the
+    write lock) until the transaction ends: a concurrent issuance of the same issuer waits, then
+    takes the index after, and an issuance that rolls back gives its index back, so indexes have
+    no gaps. An issuer's first issuance adds the row; two first issuances may both try.
+    """
+    advance = (
+        update(StatusListCounter)
+        .where(StatusListCounter.issuer_id == issuer_id)
+        .values(next_index=StatusListCounter.next_index + 1)
+        .returning(StatusListCounter.next_index)
+        .execution_options(synchronize_session=False)
+    )
+    taken = session.scalar(advance)
+    if taken is None:
+        first = {"issuer_id": issuer_id, "next_index": 0}
+        if session.get_bind().dialect.name == "postgresql":
+            session.execute(postgresql_insert(StatusListCounter).values(first).on_conflict_do_nothing())
+        else:
+            session.execute(sqlite_insert(StatusListCounter).values(first).on_conflict_do_nothing())
+        taken = session.scalar(advance)
+    if taken is None:  # pragma: no cover - the row was added just now
+        raise RuntimeError(f"no status-list counter for {issuer_id}")
+    return int(taken) - 1
 
 
 def _at(day: date) -> datetime:
@@ -118,54 +144,56 @@ def _sign_and_store(
     if existing is not None:
         return existing
     signer = key_store(services).current(issuer.id)
-    for _ in range(5):  # another process may take the same status index: take the next one
-        badge_id = secrets.token_hex(16)
-        index = _next_index(session, issuer.id)
-        credential = build_credential(
-            issuer=_profile(services, issuer),
-            achievement=achievement,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            recipient_email=applicant.email,
-            evidence=evidence,
-            status=StatusEntry(
-                list_url=status_list_url(services, issuer.id, key_fingerprint(signer.public_key_multibase)), index=index
-            ),
-            credential_id=badge_url(services, badge_id),
-        )
-        ob2, jws = _ob2_variants(
-            services,
-            badge_id=badge_id,
-            issuer_id=issuer.id,
-            badge_key=badge_key,
-            email=applicant.email,
-            issued_on=valid_from,
-            expires=valid_until,
-        )
-        row = IssuedBadge(
-            id=badge_id,
-            ob2=ob2,
-            ob2_jws=jws,
-            idempotency_key=key,
-            applicant_id=applicant.id,
-            submission_id=submission_id,
-            kind=kind,
-            badge_key=badge_key,
-            issuer_id=issuer.id,
-            status_index=index,
-            valid_from=valid_from,
-            valid_until=valid_until,
-            ob3=sign_credential(credential, signer),
-        )
-        try:
-            with session.begin_nested():
-                session.add(row)
-            return row
-        except IntegrityError:
-            again = session.scalar(select(IssuedBadge).where(IssuedBadge.idempotency_key == key))
-            if again is not None:
-                return again
-    raise RuntimeError(f"could not allocate a status-list index for {issuer.id}")
+    badge_id = secrets.token_hex(16)
+    # The OB 2.0 variants carry no status index: signed before one is taken, they do not hold up other issuances.
+    ob2, jws = _ob2_variants(
+        services,
+        badge_id=badge_id,
+        issuer_id=issuer.id,
+        badge_key=badge_key,
+        email=applicant.email,
+        issued_on=valid_from,
+        expires=valid_until,
+    )
+    try:
+        with session.begin_nested():  # a badge that is not stored gives its index back
+            index = _take_index(session, issuer.id)
+            credential = build_credential(
+                issuer=_profile(services, issuer),
+                achievement=achievement,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                recipient_email=applicant.email,
+                evidence=evidence,
+                status=StatusEntry(
+                    list_url=status_list_url(services, issuer.id, key_fingerprint(signer.public_key_multibase)),
+                    index=index,
+                ),
+                credential_id=badge_url(services, badge_id),
+            )
+            row = IssuedBadge(
+                id=badge_id,
+                ob2=ob2,
+                ob2_jws=jws,
+                idempotency_key=key,
+                applicant_id=applicant.id,
+                submission_id=submission_id,
+                kind=kind,
+                badge_key=badge_key,
+                issuer_id=issuer.id,
+                status_index=index,
+                valid_from=valid_from,
+                valid_until=valid_until,
+                ob3=sign_credential(credential, signer),
+            )
+            session.add(row)
+        return row
+    except IntegrityError:
+        # Another run issued this badge meanwhile (the same idempotency key): theirs stands.
+        theirs = session.scalar(select(IssuedBadge).where(IssuedBadge.idempotency_key == key))
+        if theirs is None:
+            raise
+        return theirs
 
 
 def ob2_key_store(services: Services, issuer_id: str) -> RsaKeyStore:
