@@ -15,12 +15,18 @@ from urllib.parse import quote
 
 from credflow.errors import NotFoundError
 from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget, validate_key
+from credflow.storage.digest import BackgroundSha256
+from credflow.storage.writeback import start_writeback
 
 #: Where ``credflow serve`` accepts the signed uploads of :meth:`LocalStore.presigned_upload`.
 UPLOAD_PATH = "/api/store"
 
 # Temp files share the target's folder so os.replace stays a same-file-system rename.
 _TEMP_PREFIX = ".credflow-tmp-"
+
+#: Written bytes between two requests that the disk start writing them: without those requests
+#: the page cache holds the dirty bytes and the disk idles until the closing fsync.
+WRITEBACK_BYTES = 64 << 20
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -51,16 +57,40 @@ def _read_range(handle: BinaryIO, start: int, end: int | None) -> Iterator[bytes
 class PartialPut:
     """One object being written: a temp file beside the target, hashed and counted on the way.
 
-    :meth:`commit` fsyncs it and renames it over the target (readers see the old object or the
-    new one, never a partial file); :meth:`abort`, or leaving a ``with`` block uncommitted,
-    deletes it. Each :meth:`write` is a bounded blocking call.
+    The bytes are hashed on a thread of their own while the caller writes the next ones, and
+    every ``writeback_bytes`` the disk is asked to start writing what came in (Linux), so the
+    disk, the hashing and the caller all work at once. :meth:`commit` fsyncs the file once
+    and renames it over the target (readers see the old object or the new one, never a
+    partial file); :meth:`abort`, or leaving a ``with`` block uncommitted, deletes it and
+    ends the hashing thread. Each :meth:`write` is a bounded blocking call.
     """
 
-    def __init__(self, key: str, target: Path, *, max_bytes: int | None) -> None:
+    def __init__(
+        self,
+        key: str,
+        target: Path,
+        *,
+        max_bytes: int | None,
+        writeback_bytes: int = WRITEBACK_BYTES,
+        writeback: Callable[[int, int, int], bool] = start_writeback,
+    ) -> None:
+        """Create the temp file beside ``target``.
+
+        Args:
+            key: The object's key.
+            target: The object's file.
+            max_bytes: Refuse the object once it grows past this many bytes (None: no limit).
+            writeback_bytes: How many written bytes make :func:`start_writeback` worth a call.
+            writeback: Starts the disk writing a range of the file; once it answers False it is
+                not called again for this put.
+        """
         self.key = key
         self._target = target
         self._max_bytes = max_bytes
-        self._digest = hashlib.sha256()
+        self._digest = BackgroundSha256()
+        self._writeback: Callable[[int, int, int], bool] | None = writeback
+        self._writeback_bytes = writeback_bytes
+        self._written_back = 0  # the bytes before this offset are on their way to the disk
         self.size = 0
         fd, temp_name = tempfile.mkstemp(dir=target.parent, prefix=_TEMP_PREFIX)
         self._temp = Path(temp_name)
@@ -78,14 +108,21 @@ class PartialPut:
             ObjectTooLarge: the object grew past ``max_bytes``; the partial file is deleted.
             ValueError: the put was already committed or aborted.
         """
-        if self._out is None:
+        out = self._out
+        if out is None:
             raise ValueError(f"the put of {self.key!r} is finished")
         self.size += len(data)
         if self._max_bytes is not None and self.size > self._max_bytes:
             self.abort()
             raise ObjectTooLarge(f"object {self.key!r} exceeds the {self._max_bytes}-byte limit")
-        self._digest.update(data)
-        self._out.write(data)
+        self._digest.update(data)  # hashed on the digest's thread while the write below runs
+        out.write(data)
+        pending = self.size - self._written_back
+        if self._writeback is not None and pending >= self._writeback_bytes:
+            out.flush()
+            if not self._writeback(out.fileno(), self._written_back, pending):
+                self._writeback = None  # unsupported here: the fsync in commit() writes everything
+            self._written_back = self.size
 
     def commit(self) -> StoredObject:
         """Make the bytes written so far the object ``key``, durably.
@@ -101,17 +138,20 @@ class PartialPut:
             with out:
                 out.flush()
                 os.fsync(out.fileno())
+            sha256 = self._digest.hexdigest()  # the last chunks were hashed during the fsync
             self._temp.replace(self._target)
         except BaseException:
+            self._digest.cancel()
             self._temp.unlink(missing_ok=True)
             raise
         _fsync_folder(self._target.parent)
-        return StoredObject(key=self.key, sha256=self._digest.hexdigest(), size=self.size)
+        return StoredObject(key=self.key, sha256=sha256, size=self.size)
 
     def abort(self) -> None:
-        """Delete the partial file; aborting twice, or after a commit, does nothing."""
+        """Delete the partial file and end the hashing; aborting twice, or after a commit, does nothing."""
         if self._out is None:
             return
+        self._digest.cancel()
         self._out.close()
         self._out = None
         self._temp.unlink(missing_ok=True)
@@ -175,7 +215,7 @@ class LocalStore:
         content_type: str = "application/octet-stream",
         max_bytes: int | None = None,
     ) -> StoredObject:
-        """Copy ``stream`` to the file for ``key`` chunk by chunk, hashing on the way.
+        """Copy ``stream`` to the file for ``key`` chunk by chunk, hashing on the way (see :class:`PartialPut`).
 
         The bytes go to a temp file in the target folder, are fsync'd, and then
         replace the target atomically: readers see the old object or the new

@@ -22,6 +22,7 @@ from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from credflow.errors import CredflowError, NotFoundError, PermanentError, TransientError
 from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget, validate_key
+from credflow.storage.digest import BackgroundSha256
 
 # The user metadata entry (x-amz-meta-sha256) holding the hex sha256 of the bytes.
 SHA256_METADATA = "sha256"
@@ -155,7 +156,7 @@ class S3Store:
         content_type: str = "application/octet-stream",
         max_bytes: int | None = None,
     ) -> StoredObject:
-        """Upload ``stream`` under ``key``, hashing it on the way.
+        """Upload ``stream`` under ``key``, hashing each part on a thread of its own while it uploads.
 
         Data that fits in one part goes up with a single PutObject. Larger data
         goes up as an explicit multipart upload; since metadata is fixed when
@@ -177,7 +178,6 @@ class S3Store:
             NotFoundError, TransientError, PermanentError: S3 failed.
         """
         full_key = self._full_key(key)
-        digest = hashlib.sha256()
         size = 0
 
         def next_part() -> bytes:
@@ -186,13 +186,12 @@ class S3Store:
             size += len(part)
             if max_bytes is not None and size > max_bytes:
                 raise ObjectTooLarge(f"object {key!r} exceeds the {max_bytes}-byte limit")
-            digest.update(part)
             return part
 
         first = next_part()
         second = next_part() if len(first) == self._part_size else b""
         if not second:
-            sha256 = digest.hexdigest()
+            sha256 = hashlib.sha256(first).hexdigest()
             with _s3_errors(full_key):
                 self._client.put_object(
                     Bucket=self._bucket,
@@ -208,12 +207,15 @@ class S3Store:
                 Bucket=self._bucket, Key=full_key, ContentType=content_type
             )["UploadId"]
         parts: list[dict[str, Any]] = []
+        # Each part is hashed on the digest's thread while it uploads; at most two wait to be hashed.
+        digest = BackgroundSha256(depth=2, inline_bytes=0)
         try:
             # About two parts are alive at once: the one going up and the one read ahead.
             part, lookahead = first, second
             del first, second
             while part:
                 number = len(parts) + 1
+                digest.update(part)
                 with _s3_errors(full_key):
                     answer = self._client.upload_part(
                         Bucket=self._bucket, Key=full_key, UploadId=upload_id, PartNumber=number, Body=part
@@ -221,6 +223,7 @@ class S3Store:
                 parts.append({"PartNumber": number, "ETag": answer["ETag"], "Size": len(part)})
                 part = lookahead
                 lookahead = next_part() if part else b""
+            sha256 = digest.hexdigest()
             with _s3_errors(full_key):
                 self._client.complete_multipart_upload(
                     Bucket=self._bucket,
@@ -229,10 +232,10 @@ class S3Store:
                     MultipartUpload={"Parts": [{"PartNumber": p["PartNumber"], "ETag": p["ETag"]} for p in parts]},
                 )
         except BaseException:
+            digest.cancel()
             self._abort(full_key, upload_id)
             raise
 
-        sha256 = digest.hexdigest()
         try:
             self._copy_with_metadata(full_key, parts, content_type, sha256)
         except BaseException:

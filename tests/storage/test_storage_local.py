@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import threading
 import time
 import tracemalloc
 from pathlib import Path
@@ -15,7 +16,8 @@ import pytest
 
 from credflow.errors import NotFoundError
 from credflow.storage.base import CHUNK_SIZE, ObjectStore, ObjectTooLarge, new_key, validate_key
-from credflow.storage.local import LocalStore
+from credflow.storage.digest import THREAD_NAME
+from credflow.storage.local import LocalStore, PartialPut
 
 SECRET = b"s" * 32
 
@@ -49,6 +51,10 @@ def store(tmp_path: Path) -> LocalStore:
 
 def leftovers(root: Path) -> list[Path]:
     return [p for p in root.rglob("*") if p.name.startswith(".")]
+
+
+def hashing_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == THREAD_NAME]
 
 
 def test_put_stream_stores_bytes_and_reports_hash(store: LocalStore) -> None:
@@ -365,3 +371,108 @@ def test_the_local_store_receives_its_own_uploads_and_s3_does_not(tmp_path):
     assert local.upload_receiver() is local
     s3: ObjectStore = S3Store(bucket="evidence", client=object())
     assert s3.upload_receiver() is None
+
+
+@pytest.mark.parametrize("size", [0, 1, CHUNK_SIZE - 1, CHUNK_SIZE, CHUNK_SIZE + 1, 2 * CHUNK_SIZE, 5 * CHUNK_SIZE + 7])
+def test_the_hash_and_bytes_are_right_around_chunk_boundaries(store: LocalStore, size: int) -> None:
+    data = os.urandom(size)
+    stored = store.put_stream("evidence/sized", io.BytesIO(data), max_bytes=size)
+    assert (stored.size, stored.sha256) == (size, hashlib.sha256(data).hexdigest())
+    assert store.get_bytes("evidence/sized") == data
+    assert leftovers(store.root) == [] and hashing_threads() == []
+
+
+def test_hashing_runs_on_its_own_thread_while_the_bytes_are_written(store: LocalStore) -> None:
+    seen: list[int] = []
+
+    class Watching(io.RawIOBase):
+        sent = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            seen.append(len(hashing_threads()))
+            if self.sent >= 4 * CHUNK_SIZE:
+                return b""
+            self.sent += CHUNK_SIZE
+            return b"v" * CHUNK_SIZE
+
+    stored = store.put_stream("evidence/watched", cast(BinaryIO, Watching()))
+    assert stored.sha256 == hashlib.sha256(b"v" * 4 * CHUNK_SIZE).hexdigest()
+    assert seen[0] == 0 and seen[-1] == 1  # started once the object outgrew a chunk
+    assert hashing_threads() == []
+
+
+def test_a_reader_failing_mid_stream_leaves_no_partial_object_and_no_thread(store: LocalStore) -> None:
+    store.put_stream("evidence/k", io.BytesIO(b"previous"))
+
+    class Failing(io.RawIOBase):
+        sent = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            if self.sent >= 3 * CHUNK_SIZE:
+                assert len(hashing_threads()) == 1  # the failure comes while the hashing runs
+                raise OSError("connection reset")
+            self.sent += CHUNK_SIZE
+            return b"p" * CHUNK_SIZE
+
+    with pytest.raises(OSError, match="connection reset"):
+        store.put_stream("evidence/k", cast(BinaryIO, Failing()))
+    assert store.get_bytes("evidence/k") == b"previous"
+    assert leftovers(store.root) == [] and hashing_threads() == []
+
+
+def test_the_size_cap_stops_an_endless_stream_early(store: LocalStore) -> None:
+    class Endless(io.RawIOBase):
+        reads = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            self.reads += 1
+            return b"e" * CHUNK_SIZE
+
+    endless = Endless()
+    with pytest.raises(ObjectTooLarge):
+        store.put_stream("evidence/endless", cast(BinaryIO, endless), max_bytes=3 * CHUNK_SIZE + 5)
+    assert endless.reads == 4
+    assert not store.exists("evidence/endless")
+    assert leftovers(store.root) == [] and hashing_threads() == []
+
+
+def test_writeback_is_asked_for_each_stretch_of_written_bytes_in_order(tmp_path: Path) -> None:
+    ranges: list[tuple[int, int]] = []
+
+    def writeback(fd: int, offset: int, length: int) -> bool:
+        assert os.fstat(fd).st_size >= offset + length  # the bytes were flushed to the file first
+        ranges.append((offset, length))
+        return True
+
+    data = os.urandom(10 * 1000 + 3)
+    with PartialPut("k", tmp_path / "k", max_bytes=None, writeback_bytes=2500, writeback=writeback) as part:
+        for at in range(0, len(data), 1000):
+            part.write(data[at : at + 1000])
+        stored = part.commit()
+    assert ranges == [(0, 3000), (3000, 3000), (6000, 3000)]  # the last 1,003 bytes are left to the fsync
+    assert stored.sha256 == hashlib.sha256(data).hexdigest() and (tmp_path / "k").read_bytes() == data
+
+
+def test_writeback_refused_once_is_not_asked_again_and_the_put_still_lands(tmp_path: Path) -> None:
+    calls: list[int] = []
+
+    def unsupported(fd: int, offset: int, length: int) -> bool:
+        calls.append(offset)
+        return False
+
+    data = os.urandom(10_000)
+    with PartialPut("k", tmp_path / "k", max_bytes=None, writeback_bytes=100, writeback=unsupported) as part:
+        for at in range(0, len(data), 1000):
+            part.write(data[at : at + 1000])
+        stored = part.commit()
+    assert calls == [0]
+    assert stored.sha256 == hashlib.sha256(data).hexdigest() and (tmp_path / "k").read_bytes() == data

@@ -6,7 +6,9 @@ import base64
 import hashlib
 import io
 import json
+import os
 import socket
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO, cast
@@ -22,6 +24,7 @@ from moto import mock_aws
 
 from credflow.errors import NotFoundError, PermanentError, TransientError
 from credflow.storage.base import ObjectStore, ObjectTooLarge
+from credflow.storage.digest import THREAD_NAME
 from credflow.storage.s3 import S3Store
 
 BUCKET = "credflow-test"
@@ -41,6 +44,10 @@ def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
 @pytest.fixture
 def store(s3: Any) -> S3Store:
     return S3Store(bucket=BUCKET, prefix="tenant-a/", part_size=PART)
+
+
+def hashing_threads() -> list[threading.Thread]:
+    return [thread for thread in threading.enumerate() if thread.name == THREAD_NAME]
 
 
 def test_small_put_is_one_object_with_sha256_metadata(store: S3Store, s3: Any) -> None:
@@ -114,6 +121,39 @@ def test_stream_error_mid_upload_aborts(store: S3Store, s3: Any) -> None:
         store.put_stream("broken", cast(BinaryIO, Broken()))
     assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
     assert not store.exists("broken")
+    assert hashing_threads() == []
+
+
+@pytest.mark.parametrize("size", [0, 1, PART - 1, PART, PART + 1, 2 * PART, 3 * PART + 5])
+def test_the_hash_and_bytes_are_right_around_part_boundaries(store: S3Store, s3: Any, size: int) -> None:
+    data = os.urandom(size)
+    stored = store.put_stream("sized", io.BytesIO(data), max_bytes=size)
+    assert (stored.size, stored.sha256) == (size, hashlib.sha256(data).hexdigest())
+    assert store.get_bytes("sized") == data and store.sha256("sized") == stored.sha256
+    assert "Uploads" not in s3.list_multipart_uploads(Bucket=BUCKET)
+    assert hashing_threads() == []
+
+
+def test_parts_are_hashed_on_their_own_thread_while_they_upload(store: S3Store) -> None:
+    seen: list[int] = []
+
+    class Watching(io.RawIOBase):
+        sent = 0
+
+        def readable(self) -> bool:
+            return True
+
+        def read(self, size: int = -1) -> bytes:
+            seen.append(len(hashing_threads()))
+            if self.sent >= 4 * PART:
+                return b""
+            self.sent += PART
+            return b"w" * PART
+
+    stored = store.put_stream("watched", cast(BinaryIO, Watching()))
+    assert stored.sha256 == hashlib.sha256(b"w" * 4 * PART).hexdigest()
+    assert seen[0] == 0 and seen[-1] == 1  # reading ahead while the first parts upload and hash
+    assert hashing_threads() == []
 
 
 def test_reads(store: S3Store, tmp_path: Path) -> None:

@@ -514,4 +514,5 @@ async def _receive(request: Request, store: UploadReceiver, key: str, max_bytes:
         await anyio.to_thread.run_sync(part.write, bytes(pending))
         return await anyio.to_thread.run_sync(part.commit)
     finally:
-        part.abort()  # after a commit it does nothing; otherwise a close and an unlink, quick enough for the loop
+        part.abort()  # after a commit it does nothing; otherwise a close, an unlink and ending the hashing thread
+        # (which drops what waits for it): quick enough for the loop
