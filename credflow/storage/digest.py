@@ -62,7 +62,7 @@ class BackgroundSha256:
         self._result: str | None = None
         self._finished = False
 
-    def update(self, data: bytes) -> None:
+    def update(self, data: bytes | bytearray | memoryview) -> None:
         """Add ``data`` (copied first unless it is immutable ``bytes``).
 
         Raises:
