@@ -91,6 +91,9 @@ def sign_credential(
 ) -> dict[str, Any]:
     """Sign a credential for assertion, after checking its issuer is the key's controller.
 
+    The ``proof`` is a one-element array: 1EdTech's OB 3.0 JSON Schema requires an array, and W3C VC 2.0
+    allows one or more proofs (a proof set), so every verifier reads it.
+
     Raises:
         CredentialInputError: The issuer id is not the key's DID: every verifier would refuse the badge.
         UnsafeDocumentError: See :func:`add_proof`.
@@ -99,7 +102,8 @@ def sign_credential(
         raise CredentialInputError(
             f"the credential's issuer {issuer_id(credential)!r} is not the signing key's controller {key.controller!r}"
         )
-    return add_proof(credential, key, created=created)
+    signed = add_proof(credential, key, created=created)
+    return {**signed, "proof": [signed["proof"]]}
 
 
 @dataclass(frozen=True)
@@ -116,19 +120,38 @@ class ProofCheck:
     safe_mode: str | None = None
 
 
-def verify_proof(document: Mapping[str, Any], *, resolver: Resolver | None = None) -> ProofCheck:
-    """Check the single ``eddsa-rdfc-2022`` proof of ``document``.
+def proofs_of(document: Mapping[str, Any]) -> list[Any]:
+    """The proofs of ``document``: its ``proof`` object, or each item of a proof set (an array)."""
+    proof = document.get("proof")
+    if proof is None:
+        return []
+    return list(proof) if isinstance(proof, list) else [proof]
 
-    Args:
-        document: A signed JSON-LD document.
-        resolver: Turns a verification method id into a public key (did:key only when None).
+
+def verify_proofs(document: Mapping[str, Any], *, resolver: Resolver | None = None) -> tuple[ProofCheck, ...]:
+    """Check every ``eddsa-rdfc-2022`` proof of ``document``: a single object or a proof set (an array).
+
+    W3C VC 2.0 allows a proof set; each proof signs the document without ``proof``, and all must hold.
 
     Returns:
-        Whether the signature holds and, when not, why.
+        One check per proof, in order; a single failed check when there is none.
     """
-    proof = document.get("proof")
+    proofs = proofs_of(document)
+    if not proofs:
+        return (ProofCheck(False, "the document has no proof"),)
+    resolver = resolver or KeyResolver()
+    return tuple(_verify_one(document, proof, resolver) for proof in proofs)
+
+
+def verify_proof(document: Mapping[str, Any], *, resolver: Resolver | None = None) -> ProofCheck:
+    """Check the proofs of ``document`` (see :func:`verify_proofs`): the first that fails, else the last."""
+    checks = verify_proofs(document, resolver=resolver)
+    return next((check for check in checks if not check.ok), checks[-1])
+
+
+def _verify_one(document: Mapping[str, Any], proof: Any, resolver: Resolver) -> ProofCheck:
     if not isinstance(proof, Mapping):
-        return ProofCheck(False, "no proof, or more than one (only a single proof object is supported)")
+        return ProofCheck(False, "a proof is not a JSON object")
     if proof.get("type") != PROOF_TYPE or proof.get("cryptosuite") != CRYPTOSUITE:
         return ProofCheck(
             False, f"proof is {proof.get('type')}/{proof.get('cryptosuite')}, not {PROOF_TYPE}/{CRYPTOSUITE}"
@@ -144,7 +167,7 @@ def verify_proof(document: Mapping[str, Any], *, resolver: Resolver | None = Non
     if not isinstance(method, str):
         return ProofCheck(False, "proof has no verificationMethod")
     try:
-        key = (resolver or KeyResolver())(method)
+        key = resolver(method)
     except BadgeError as exc:
         return ProofCheck(False, f"verification method not resolved: {exc}")
     except ValueError as exc:  # a malformed key in a DID document

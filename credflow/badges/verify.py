@@ -17,7 +17,7 @@ from typing import Any, Literal
 from credflow.badges.errors import BadgeError
 from credflow.badges.jsonld import OB_V3_CONTEXT, VC_V2_CONTEXT, check_safe_mode
 from credflow.badges.keys import KeyResolver, Resolver
-from credflow.badges.proof import issuer_id, verify_proof
+from credflow.badges.proof import ProofCheck, issuer_id, proofs_of, verify_proofs
 from credflow.badges.status_list import StatusList
 
 Outcome = Literal["passed", "failed", "skipped"]
@@ -244,6 +244,21 @@ def _status(
     return Check("status", "passed", "not revoked")
 
 
+def _issuer_check(credential: Mapping[str, Any], proofs: tuple[ProofCheck, ...]) -> Check:
+    """Every proof must be made by a key the issuer controls, for assertion."""
+    issuer = issuer_id(credential)
+    purposes = [p.get("proofPurpose") if isinstance(p, Mapping) else None for p in proofs_of(credential)]
+    for check, purpose in zip(proofs, purposes or [None], strict=False):
+        if check.key is None:
+            return Check("issuer", "skipped", "the verification method did not resolve")
+        if check.key.controller != issuer:
+            return Check("issuer", "failed", f"signed by {check.key.controller}, but the issuer is {issuer}")
+        if purpose != "assertionMethod" or not check.key.assertion:
+            return Check("issuer", "failed", f"{check.key.id} is not an assertionMethod of {check.key.controller}")
+    keys = ", ".join(dict.fromkeys(check.key.id for check in proofs if check.key is not None))
+    return Check("issuer", "passed", f"issuer {issuer} controls {keys}")
+
+
 def verify_credential(
     credential: Mapping[str, Any],
     *,
@@ -268,29 +283,24 @@ def verify_credential(
     if now.tzinfo is None:
         raise ValueError("now must be time-zone aware")
     resolver = resolver or KeyResolver()
-    proof = verify_proof(credential, resolver=resolver)
-    if proof.safe_mode is None:  # the proof check stopped before safe mode: run it on its own
+    proofs = verify_proofs(credential, resolver=resolver)
+    failed = [check for check in proofs if not check.ok]
+    stopped = [check.safe_mode for check in proofs]
+    if all(mode is None for mode in stopped):  # every proof check stopped before safe mode: run it on its own
         safe = _safe_mode(credential)
-    elif proof.safe_mode:
-        safe = Check("safe_mode", "failed", proof.safe_mode)
+    elif any(stopped):
+        safe = Check("safe_mode", "failed", next(mode for mode in stopped if mode))
     else:
         safe = Check("safe_mode", "passed", SAFE)
+    signature = "; ".join(check.reason for check in (failed or proofs))
+    if len(proofs) > 1:
+        signature = f"{len(proofs) - len(failed)} of {len(proofs)} proofs hold: {signature}"
     checks = [
         _structure(credential),
         safe,
-        Check("signature", "passed" if proof.ok else "failed", proof.reason),
+        Check("signature", "failed" if failed else "passed", signature),
+        _issuer_check(credential, proofs),
     ]
-    purpose = credential.get("proof", {}).get("proofPurpose") if isinstance(credential.get("proof"), Mapping) else None
-    if proof.key is None:
-        checks.append(Check("issuer", "skipped", "the verification method did not resolve"))
-    elif proof.key.controller != issuer_id(credential):
-        checks.append(
-            Check("issuer", "failed", f"signed by {proof.key.controller}, but the issuer is {issuer_id(credential)}")
-        )
-    elif purpose != "assertionMethod" or not proof.key.assertion:
-        checks.append(Check("issuer", "failed", f"{proof.key.id} is not an assertionMethod of {proof.key.controller}"))
-    else:
-        checks.append(Check("issuer", "passed", f"issuer {proof.key.controller} controls {proof.key.id}"))
     checks.append(_validity(credential, now))
     checks.append(
         _status(credential, now=now, resolver=resolver, status_lists=status_lists, status_lookup=status_lookup)
@@ -313,9 +323,10 @@ def _fetched_json(fetch: Fetch, url: str, what: str) -> dict[str, Any]:
 
 
 def _signing_did(credential: Mapping[str, Any]) -> str | None:
-    proof = credential.get("proof")
-    method = proof.get("verificationMethod") if isinstance(proof, Mapping) else None
-    return method.partition("#")[0] if isinstance(method, str) else None
+    """The DID of the (first) proof's key; None unless every proof names a key of that same DID."""
+    methods = [p.get("verificationMethod") if isinstance(p, Mapping) else None for p in proofs_of(credential)]
+    dids = {method.partition("#")[0] if isinstance(method, str) else None for method in methods}
+    return dids.pop() if len(dids) == 1 else None
 
 
 def _did_web_document(issuer: str, fetch: Fetch) -> dict[str, Any]:

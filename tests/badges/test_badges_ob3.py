@@ -177,7 +177,7 @@ def test_a_signed_badge_has_every_required_field_and_verifies_in_node_and_python
     assert subject["achievement"]["image"]["type"] == "Image"
     assert signed["evidence"][0]["type"] == ["Evidence"]
     assert signed["credentialStatus"]["statusListIndex"] == "7"
-    proof = signed["proof"]
+    [proof] = signed["proof"]  # a proof set of one, as the OB 3.0 JSON Schema requires
     assert (proof["type"], proof["cryptosuite"], proof["proofPurpose"]) == (
         "DataIntegrityProof",
         "eddsa-rdfc-2022",
@@ -191,6 +191,36 @@ def test_a_signed_badge_has_every_required_field_and_verifies_in_node_and_python
     assert [c.outcome for c in result.checks] == ["passed"] * 6
     [node] = node_verify([signed], status_lists=[_status_list(key)])
     assert node == {"verified": True, "errors": []}
+
+
+def test_a_single_proof_object_and_a_proof_set_both_verify_and_every_proof_of_a_set_must_hold(
+    keys: KeyStore, node_verify: NodeVerify
+) -> None:
+    key = keys.current("openscied")
+    signed = sign_credential(_credential(key), key)
+    [proof] = signed["proof"]
+    single = {**signed, "proof": proof}  # the form credflow issued before the OB 3.0 JSON Schema check
+    assert _verify(single, key).verified, _verify(single, key).errors
+
+    other = keys.current("other-issuer")
+    unsigned = {k: v for k, v in signed.items() if k != "proof"}
+    foreign = add_proof(unsigned, other)["proof"]
+    broken = {**proof, "proofValue": proof["proofValue"][:-4] + "1111"}
+    with_bad = {**signed, "proof": [proof, broken]}
+    with_foreign = {**signed, "proof": [proof, foreign]}
+    empty = {**signed, "proof": []}
+
+    assert _verify({**signed, "proof": [proof, proof]}, key).verified
+    bad = _verify(with_bad, key)
+    assert bad.check("signature").outcome == "failed"
+    assert bad.check("signature").detail.startswith("1 of 2 proofs hold")
+    foreign_result = _verify(with_foreign, key)
+    assert foreign_result.check("signature").outcome == "passed"
+    assert foreign_result.check("issuer").outcome == "failed"
+    assert not _verify(empty, key).verified
+    # Digital Bazaar's verifier takes both forms (it passes a set when one proof holds: credflow is stricter).
+    nodes = node_verify([signed, single], status_lists=[_status_list(key)])
+    assert [n["verified"] for n in nodes] == [True, True]
 
 
 @pytest.mark.parametrize(
@@ -391,7 +421,7 @@ def test_an_issuer_key_is_read_once_and_a_rotation_elsewhere_is_picked_up(tmp_pa
     new_key = KeyStore(tmp_path / "keys").rotate("openscied")  # another process: `credflow badge rotate-key`
     assert keys.current("openscied").key_id == new_key.key_id and keys.loads == 2
     badge = sign_credential(_credential(keys.current("openscied"), status=None), keys.current("openscied"))
-    assert badge["proof"]["verificationMethod"] == new_key.key_id
+    assert badge["proof"][0]["verificationMethod"] == new_key.key_id
     assert verify_credential(badge, now=LATER).verified
 
 

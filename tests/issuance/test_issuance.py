@@ -31,7 +31,7 @@ def test_an_earned_decision_issues_one_verifiable_badge_and_the_letter_links_it(
         badge = session.get_one(IssuedBadge, report.micro)
     credential = badge.ob3
     assert credential["type"] == ["VerifiableCredential", "OpenBadgeCredential"]
-    assert credential["proof"]["cryptosuite"] == "eddsa-rdfc-2022"
+    assert credential["proof"][0]["cryptosuite"] == "eddsa-rdfc-2022"
     assert "ana.alvarez@example.org" not in str(credential)  # the recipient is a salted hash
     assert "validUntil" not in credential  # micro-credential badges never expire
     result = verify_issued(services, credential)

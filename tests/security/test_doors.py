@@ -290,7 +290,7 @@ def test_did_web_the_issuers_document_only_after_the_structure_passed_and_nothin
     assert not verify_fetching(no_structure, now=LATER, fetch=fetch).verified
     assert fetch.asked == []
 
-    other_signer = {**badge, "proof": {**badge["proof"], "verificationMethod": "did:web:evil.example#k"}}
+    other_signer = {**badge, "proof": [{**badge["proof"][0], "verificationMethod": "did:web:evil.example#k"}]}
     fetch = RecordingFetch(documents)
     assert not verify_fetching(other_signer, now=LATER, fetch=fetch).verified
     assert fetch.asked == []
