@@ -6,11 +6,9 @@ import copy
 import datetime as dt
 import gzip
 import json
-import shutil
 import stat
 import subprocess
-import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,58 +39,18 @@ from credflow.badges import (
     sign_credential,
     verify_credential,
 )
-from tests.conftest import ROOT
 from tests.utils.builders import ACHIEVEMENT
-from tests.utils.locks import installing
+from tests.utils.ob3_verify import JS_DIR, NodeVerify, node_verifier, schema_errors
 
-JS_DIR = ROOT / "tests" / "js" / "ob3-verify"
 LIST_URL = "https://badges.example.org/status/openscied/1"
 AWARDED = dt.datetime(2025, 3, 1, 9, 30, tzinfo=dt.UTC)
 LATER = dt.datetime(2025, 6, 1, tzinfo=dt.UTC)
 LISTED = dt.datetime(2024, 1, 1, tzinfo=dt.UTC)  # the status lists' validFrom, before every badge
 
-NodeVerify = Callable[..., list[dict[str, Any]]]
-
 
 @pytest.fixture(scope="session")
 def node_verify() -> NodeVerify:
-    """Verify credentials in one node process running tests/js/ob3-verify (npm ci on first use)."""
-    if shutil.which("node") is None or shutil.which("npm") is None:
-        pytest.skip("node and npm are not installed: the independent OB 3.0 verifier cannot run")
-    with installing(JS_DIR):  # another test process may be running npm ci here
-        if not (JS_DIR / "node_modules").is_dir():
-            # --ignore-scripts: no package may run an install step (none needs one; it would download binaries).
-            proc = subprocess.run(
-                ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                cwd=JS_DIR,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if proc.returncode != 0:
-                pytest.fail(f"npm ci in {JS_DIR} failed:\n{proc.stdout}\n{proc.stderr}")
-
-    def verify(
-        credentials: Sequence[dict[str, Any]], *, status_lists: Sequence[dict[str, Any]] = (), now: str | None = None
-    ) -> list[dict[str, Any]]:
-        with tempfile.TemporaryDirectory(prefix="ob3-verify-") as tmp:
-            work = Path(tmp)
-            batch = work / "batch.json"
-            batch.write_text(json.dumps(list(credentials)))
-            args = ["node", "verify.mjs", "--batch", str(batch)]
-            for position, status_list in enumerate(status_lists):
-                path = work / f"status-{position}.json"
-                path.write_text(json.dumps(status_list))
-                args += ["--status-list", str(path)]
-            if now is not None:
-                args += ["--now", now]
-            proc = subprocess.run(args, cwd=JS_DIR, capture_output=True, text=True, timeout=120, check=False)
-        assert proc.returncode == 0, proc.stdout + proc.stderr
-        results: list[dict[str, Any]] = json.loads(proc.stdout)["results"]
-        return results
-
-    return verify
+    return node_verifier()
 
 
 @pytest.fixture
@@ -191,6 +149,26 @@ def test_a_signed_badge_has_every_required_field_and_verifies_in_node_and_python
     assert [c.outcome for c in result.checks] == ["passed"] * 6
     [node] = node_verify([signed], status_lists=[_status_list(key)])
     assert node == {"verified": True, "errors": []}
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        pytest.param({}, id="full"),
+        pytest.param(
+            {"evidence": (), "status": None, "recipient_email": None, "recipient_id": "did:example:ana"}, id="bare"
+        ),
+        pytest.param({"valid_until": LATER, "description": "Renewed for a year."}, id="expiring"),
+    ],
+)
+def test_a_signed_badge_meets_1edtechs_json_schema_which_a_single_proof_object_breaks(
+    keys: KeyStore, overrides: dict[str, Any]
+) -> None:
+    key = keys.current("openscied")
+    signed = sign_credential(_credential(key, **overrides), key)
+    assert schema_errors(signed) == []
+    single = {**signed, "proof": signed["proof"][0]}  # what credflow issued before
+    assert [error.partition(":")[0] for error in schema_errors(single)] == ["proof"]
 
 
 def test_a_single_proof_object_and_a_proof_set_both_verify_and_every_proof_of_a_set_must_hold(

@@ -14,12 +14,14 @@ from credflow.db.models import Applicant, Decision, IssuedBadge, Submission
 from credflow.issuance.stage import (
     apply_pathways,
     issue_for_decision,
+    issue_micro,
     key_store,
     ob2_key_store,
     revoke,
     status_list_credential,
 )
 from credflow.letters.stage import result_letter, send_result
+from tests.utils.ob3_verify import node_verifier, schema_errors
 from tests.utils.review_cycle import NOW, decided_submission, verify_issued
 
 
@@ -74,7 +76,11 @@ def test_revocation_makes_every_verifier_report_it(services, tmp_path):
     assert not result.verified and any("revoked" in e for e in result.errors)
 
 
-def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tmp_path):
+def _walk_the_pathway(services, tmp_path) -> tuple[str, str, list]:
+    """Three earned OpenSciEd steps 0, 200 and 500 days after 2026-01-10, the pathway applied after each.
+
+    Returns the first step's submission id, the applicant id and the three pathway reports.
+    """
     sid = decided_submission(services, tmp_path)  # openscied-anchoring-phenomenon, earned
     start = datetime(2026, 1, 10, tzinfo=UTC)
     with services.db.session() as session:
@@ -101,6 +107,12 @@ def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tm
             )
     # The pipeline applies the pathway after each earned decision: walk those days.
     reports = [apply_pathways(services, applicant.id, today=(start + timedelta(days=d)).date()) for d in (0, 200, 500)]
+    return sid, applicant.id, reports
+
+
+def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tmp_path):
+    start = datetime(2026, 1, 10, tzinfo=UTC)
+    _, applicant_id, reports = _walk_the_pathway(services, tmp_path)
     with services.db.session() as session:
         rows = session.scalars(
             select(IssuedBadge).where(IssuedBadge.kind == "pathway").order_by(IssuedBadge.valid_from)
@@ -121,7 +133,38 @@ def test_the_openscied_pathway_certifies_renews_and_makes_an_expert(services, tm
         ("openscied-expert-facilitator", "active", "2027-05-25", None),
     ]
     assert [(len(r.issued), len(r.renewed)) for r in reports] == [(1, 0), (0, 1), (1, 1)]
-    assert apply_pathways(services, applicant.id, today=(start + timedelta(days=520)).date()).issued == ()  # idempotent
+    assert apply_pathways(services, applicant_id, today=(start + timedelta(days=520)).date()).issued == ()  # idempotent
+
+
+def test_every_issued_credential_meets_the_ob3_json_schema_and_verifies_in_node(services, tmp_path):
+    sid, _, _ = _walk_the_pathway(services, tmp_path)  # certified, renewed twice (superseding), expert
+    micro = issue_micro(services, sid)
+    assert micro is not None
+    revoke(services, micro.id, reason="issued in error")
+    with services.db.session() as session:
+        badges = session.scalars(select(IssuedBadge).order_by(IssuedBadge.valid_from, IssuedBadge.badge_key)).all()
+        kinds = sorted((b.kind, b.badge_key, b.state) for b in badges)
+        credentials = [(b.ob3, b.state) for b in badges]
+    assert kinds == [
+        ("micro", "openscied-anchoring-phenomenon", "revoked"),
+        ("pathway", "openscied-certified-facilitator", "active"),
+        ("pathway", "openscied-certified-facilitator", "superseded"),
+        ("pathway", "openscied-certified-facilitator", "superseded"),
+        ("pathway", "openscied-expert-facilitator", "active"),
+    ]
+    node_verify = node_verifier()
+    for credential, state in credentials:
+        assert schema_errors(credential) == [], credential["name"]
+        # Each badge is checked the day after it starts. Digital Bazaar reads the status list's validFrom
+        # against the wall clock, so the list is dated before every badge (and every test run).
+        at = datetime.fromisoformat(credential["validFrom"]) + timedelta(days=1)
+        url = credential["credentialStatus"]["statusListCredential"]
+        issuer, fingerprint = url.split("/status/", 1)[1].split("/")[:2]
+        listed = datetime(2025, 1, 1, tzinfo=UTC)
+        status_list = status_list_credential(services, issuer, fingerprint, now=listed)
+        [node] = node_verify([credential], status_lists=[status_list], now=at.isoformat())
+        python = verify_credential(credential, now=at, status_lists={url: status_list})
+        assert (node["verified"], python.verified) == (state != "revoked",) * 2, (state, node, python.errors)
 
 
 def test_expiry_reminders_are_sent_once_and_expiries_recorded(services, tmp_path):
