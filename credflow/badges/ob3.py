@@ -199,6 +199,15 @@ def _achievement(info: AchievementInfo) -> dict[str, Any]:
     return achievement
 
 
+def achievement_document(info: AchievementInfo) -> dict[str, Any]:
+    """The Achievement on its own, as JSON-LD: what a credential's ``achievement.id`` answers.
+
+    Raises:
+        CredentialInputError: See :func:`build_credential`.
+    """
+    return {"@context": list(CONTEXTS), **_achievement(info)}
+
+
 def _issuer(profile: IssuerProfile) -> dict[str, Any]:
     if not _EMAIL.match(profile.email):
         raise CredentialInputError(f"issuer email {profile.email!r} is not an email address")

@@ -49,6 +49,7 @@ from credflow.issuance.rules import (
     HeldBadge,
     Issue,
     Pathway,
+    PathwayBadge,
     Renew,
     badge_page_url,
     evaluate,
@@ -250,6 +251,39 @@ def _achievement(services: Services, credential: Credential) -> AchievementInfo:
     )
 
 
+def _pathway_achievement(services: Services, pathway: Pathway, info: PathwayBadge) -> AchievementInfo:
+    base = f"{services.settings.public_url}/achievements/{info.id}"
+    return AchievementInfo(
+        id=base,
+        name=info.name,
+        description=info.description,
+        criteria_narrative=f"{pathway.title}: {info.description}",
+        image_url=f"{base}/image.png",
+    )
+
+
+@dataclass(frozen=True)
+class AchievementEntry:
+    """An achievement credflow awards (a micro-credential's badge or a pathway badge) and its issuer."""
+
+    info: AchievementInfo
+    issuer: Issuer
+
+
+def achievement(services: Services, badge_key: str) -> AchievementEntry | None:
+    """The achievement that ``/achievements/<badge_key>`` names in every badge of its kind, or None."""
+    credential = services.catalog.credentials.get(badge_key)
+    if credential is not None:
+        return AchievementEntry(_achievement(services, credential), credential.issuer)
+    for pathway in services.pathways.values():
+        for info in pathway.badges:
+            if info.id == badge_key:
+                return AchievementEntry(
+                    _pathway_achievement(services, pathway, info), _pathway_issuer(services, pathway)
+                )
+    return None
+
+
 def issue_micro(services: Services, submission_id: str) -> IssuedBadge | None:
     """Issue the micro-credential badge of an earned decision (never twice)."""
     with services.db.session() as session:
@@ -355,20 +389,13 @@ def apply_pathways(services: Services, applicant_id: str, *, today: date | None 
                     continue
                 assert isinstance(action, Issue | Renew)
                 info = badges[action.badge_id]
-                achievement = AchievementInfo(
-                    id=f"{services.settings.public_url}/achievements/{info.id}",
-                    name=info.name,
-                    description=info.description,
-                    criteria_narrative=f"{pathway.title}: {info.description}",
-                    image_url=f"{services.settings.public_url}/achievements/{info.id}/image.png",
-                )
                 new = _sign_and_store(
                     services,
                     session,
                     key=f"badge:pathway:{applicant_id}:{info.id}:{action.valid_from.isoformat()}",
                     applicant=applicant,
                     issuer=issuer,
-                    achievement=achievement,
+                    achievement=_pathway_achievement(services, pathway, info),
                     kind="pathway",
                     badge_key=info.id,
                     valid_from=_at(action.valid_from),

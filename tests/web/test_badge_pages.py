@@ -96,3 +96,48 @@ def test_issued_ob2_assertions_pass_1edtechs_validator_and_answer_410_once_revok
         revoke(services, badge_id, reason="withdrawn by the issuer")
         gone = httpx.get(hosted_url)
         assert gone.status_code == 410 and gone.json()["revoked"] is True
+
+
+def _urls(value: object) -> list[str]:
+    if isinstance(value, dict):
+        return [url for item in value.values() for url in _urls(item)]
+    if isinstance(value, list):
+        return [url for item in value for url in _urls(item)]
+    return [value] if isinstance(value, str) and value.startswith("http") else []
+
+
+def test_every_url_a_credential_names_resolves_and_the_achievement_answers_json_ld_or_a_page(services, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from credflow.badges.jsonld import check_safe_mode
+
+    sid = decided_submission(services, tmp_path)
+    report = issue_for_decision(services, sid)
+    assert report.micro is not None and len(report.issued) == 1  # the micro-credential and the certification
+    with services.db.session() as session:
+        credentials = [session.get_one(IssuedBadge, badge_id).ob3 for badge_id in (report.micro, *report.issued)]
+    base = services.settings.public_url
+    client = TestClient(create_app(services))
+    for credential in credentials:
+        achievement = credential["credentialSubject"]["achievement"]
+        for url in _urls(credential):
+            if not url.startswith(base) or url.startswith("https://www.w3.org/"):
+                continue  # the issuer's own web site, vocabularies
+            assert client.get(url.removeprefix(base)).status_code == 200, url
+
+        path = achievement["id"].removeprefix(base)
+        for accept in ("application/ld+json", "application/json", "application/ld+json, text/html;q=0.5"):
+            answer = client.get(path, headers={"Accept": accept})
+            assert answer.status_code == 200 and answer.headers["content-type"].startswith("application/ld+json")
+            document = answer.json()
+            assert {k: v for k, v in document.items() if k != "@context"} == achievement
+            assert document["@context"] == credential["@context"]
+            check_safe_mode(document)  # every term is defined: a JSON-LD processor reads it whole
+        for accept in ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "*/*", None):
+            page = client.get(path, headers={"Accept": accept} if accept else {})
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), accept
+            assert achievement["name"] in page.text and "Vary" in page.headers
+        assert client.get(f"{path}?format=json").json()["id"] == achievement["id"]
+
+    assert client.get("/achievements/no-such-badge", headers={"Accept": "application/ld+json"}).status_code == 404
+    assert client.get("/achievements/no-such-badge").status_code == 404

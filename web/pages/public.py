@@ -7,7 +7,7 @@ import re
 from typing import Any
 from urllib.parse import urlencode
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
@@ -15,10 +15,18 @@ from credflow.badges.errors import KeyStoreError
 from credflow.badges.images import BadgeArt, badge_colour, render_png
 from credflow.badges.ob2 import BadgeClass, PublicKey, revocation_list_document
 from credflow.badges.ob2 import Issuer as OB2Issuer
+from credflow.badges.ob3 import achievement_document
 from credflow.badges.verify import VerificationResult, verify_credential
 from credflow.catalog.models import Credential, Issuer
 from credflow.db.models import Decision, IssuedBadge, Submission
-from credflow.issuance.stage import key_store, ob2_issuer_url, ob2_key_store, status_list_credential
+from credflow.issuance.stage import (
+    AchievementEntry,
+    achievement,
+    key_store,
+    ob2_issuer_url,
+    ob2_key_store,
+    status_list_credential,
+)
 from credflow.services import Services
 from credflow.states import BadgeState
 from web.deps import WebDeps
@@ -26,6 +34,41 @@ from web.deps import WebDeps
 JSON_LD = "application/ld+json"
 #: Badge and submission ids (``new_id``: 32 hex digits); anything else is looked up nowhere.
 RECORD_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def wants_json(accept: str | None) -> bool:
+    """Whether an ``Accept`` header prefers JSON(-LD) to HTML (a browser's ``text/html, */*`` does not)."""
+    best_json = best_html = 0.0
+    for part in (accept or "").split(","):
+        media, *params = (item.strip() for item in part.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media = media.lower()
+        if media in (JSON_LD, "application/json"):
+            best_json = max(best_json, quality)
+        elif media in ("text/html", "application/xhtml+xml"):
+            best_html = max(best_html, quality)
+    return best_json > best_html
+
+
+def achievement_page(entry: AchievementEntry) -> dict[str, Any]:
+    """The view model of achievement.html: what a badge's ``achievement.id`` shows a person."""
+    info = entry.info
+    return {
+        "name": info.name,
+        "description": info.description,
+        "criteria": info.criteria_narrative,
+        "issuer_name": entry.issuer.name,
+        "achievement_type": info.achievement_type,
+        "image_url": info.image_url,
+        "json_url": f"{info.id}?format=json",
+    }
 
 
 def linkedin_url(badge: IssuedBadge, *, name: str, organisation: str, url: str) -> str:
@@ -186,6 +229,24 @@ def routes(deps: WebDeps) -> APIRouter:
 
     def catalog_issuer(issuer_id: str) -> Issuer | None:
         return next((c.issuer for c in services.catalog if c.issuer.id == issuer_id), None)
+
+    @router.get("/achievements/{badge_key}")
+    def achievement_resource(badge_key: str, request: Request, format: str | None = None) -> Response:
+        # A credential's achievement.id: JSON-LD for software that asks for it, a page for people.
+        entry = achievement(services, badge_key)
+        as_json = format == "json" or wants_json(request.headers.get("accept"))
+        if entry is None:
+            if as_json:
+                return JSONResponse({"error": "no such achievement"}, status_code=404, headers={"Vary": "Accept"})
+            return pages.render(
+                "denied.html", status=404, heading="No such achievement", message="No badge has this address."
+            )
+        if as_json:
+            body = json.dumps(achievement_document(entry.info), indent=2, ensure_ascii=False)
+            return Response(body, media_type=JSON_LD, headers={"Vary": "Accept"})
+        page = pages.render("achievement.html", **achievement_page(entry))
+        page.headers["Vary"] = "Accept"
+        return page
 
     @router.get("/achievements/{badge_key}/image.png")
     def achievement_image(badge_key: str) -> Response:
