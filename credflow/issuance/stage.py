@@ -420,9 +420,14 @@ def apply_pathways(services: Services, applicant_id: str, *, today: date | None 
     return IssueReport(None, tuple(issued), tuple(renewed), tuple(expired))
 
 
+def badge_image_key(badge_id: str) -> str:
+    """Where the badge's baked PNG (the OB 3.0 credential inside) is stored."""
+    return f"badges/{badge_id}.png"
+
+
 def ensure_images(services: Services, badge_id: str) -> None:
     """Store the badge's baked PNG and SVG (OB 3.0 ``openbadgecredential``) if they are missing."""
-    png_key, svg_key = f"badges/{badge_id}.png", f"badges/{badge_id}.svg"
+    png_key, svg_key = badge_image_key(badge_id), f"badges/{badge_id}.svg"
     ob2_png_key = f"badges/{badge_id}-ob2.png"
     if all(services.store.exists(key) for key in (png_key, svg_key, ob2_png_key)):
         return

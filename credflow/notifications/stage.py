@@ -8,6 +8,7 @@ concurrent runs never send the same message twice.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,8 +19,9 @@ from credflow.db.models import Applicant, Assignment, IssuedBadge, OutgoingMessa
 from credflow.errors import TransientError
 from credflow.formatting import human_size
 from credflow.issuance.rules import badge_page_url
+from credflow.issuance.stage import badge_image_key, ensure_images
 from credflow.leases import Lease
-from credflow.mail.base import Message, TransientMailError
+from credflow.mail.base import Attachment, Message, TransientMailError
 from credflow.mail.render import render_message
 from credflow.notifications.rules import (
     UNSENDABLE,
@@ -373,12 +375,21 @@ def reissue_links(services: Services) -> list[str]:
 def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) -> DeliveryOutcome:
     """Email the holder about one badge; the key ``<notice>:<badge>`` makes it once only.
 
-    An expiry reminder also stamps the badge's ``expiry_reminded_at``, which ends the badge
-    sweep's listing of it as due.
+    An issued or renewed badge's email carries its baked PNG (the signed credential inside), as the
+    result letter does for a micro-credential's badge. An expiry reminder also stamps the badge's
+    ``expiry_reminded_at``, which ends the badge sweep's listing of it as due.
     """
+    attach = notice in (BadgeNotice.ISSUED, BadgeNotice.RENEWED)
+    if attach:
+        ensure_images(services, badge_id)  # made at issuance; a no-op then
     with services.db.session() as session:
         badge = session.get_one(IssuedBadge, badge_id)
         applicant = session.get_one(Applicant, badge.applicant_id)
+        image = (
+            Attachment(f"{badge.badge_key}-badge.png", "image/png", services.store.get_bytes(badge_image_key(badge.id)))
+            if attach
+            else None
+        )
         message = render_message(
             notice.value,
             idempotency_key=badge_notice_key(notice, badge.id),
@@ -391,9 +402,11 @@ def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) ->
                 "valid_until": f"{badge.valid_until:%d %B %Y}" if badge.valid_until else "",
                 "link": badge_page_url(services.settings.public_url, badge.id),
                 "short_id": badge.id[:8],
-                "attempt": 1,
+                "image_attached": image is not None,
             },
         )
+        if image is not None:
+            message = replace(message, attachments=(image,))
         submission_id = badge.submission_id
     outcome = deliver(services, message, submission_id=submission_id)
     if notice == BadgeNotice.EXPIRING:

@@ -161,3 +161,39 @@ def test_deliver_refuses_nothing_twice_even_for_a_different_message_body(service
     changed = Message(**{**msg.__dict__, "subject": "changed"})
     assert deliver(services, changed, submission_id=sid).delivery is Delivery.ALREADY_SENT
     assert len(_outbox(services)) == 1
+
+
+def test_a_pathway_badge_email_carries_the_baked_badge_and_labels_the_badge_not_a_submission(services, tmp_path):
+    import email
+    import json
+    from email import policy
+
+    from credflow.badges.baking import unbake
+    from credflow.db.models import IssuedBadge
+    from credflow.issuance.stage import issue_for_decision
+    from credflow.notifications.rules import BadgeNotice
+    from credflow.notifications.stage import send_badge_notice
+    from tests.utils.review_cycle import NOW, decided_submission
+
+    sid = decided_submission(services, tmp_path)
+    [certified] = issue_for_decision(services, sid, today=NOW.date()).issued  # the Certified Facilitator badge
+    with services.db.session() as session:
+        credential = session.get_one(IssuedBadge, certified).ob3
+    for notice in (BadgeNotice.ISSUED, BadgeNotice.EXPIRING):
+        assert send_badge_notice(services, certified, notice).delivery is Delivery.SENT
+
+    outbox = services.settings.resolved_outbox_dir
+    [issued] = outbox.glob("badge_issued-*.eml")
+    mail = email.message_from_bytes(issued.read_bytes(), policy=policy.default)
+    [png] = [part for part in mail.iter_attachments() if part.get_content_type() == "image/png"]
+    baked = unbake(png.get_content())
+    assert baked is not None and json.loads(baked.content) == credential  # the signed credential rides along
+    html = mail.get_body(("html",)).get_content()
+    text = mail.get_body(("plain",)).get_content()
+    for body in (html, text):
+        assert f"Badge reference {certified[:8]}" in body and "Submission" not in body and "attempt" not in body
+        assert "attached image is your badge" in body
+    [expiring] = outbox.glob("badge_expiring-*.eml")
+    reminder = email.message_from_bytes(expiring.read_bytes(), policy=policy.default)
+    assert list(reminder.iter_attachments()) == []  # a reminder links the badge it already sent
+    assert f"Badge reference {certified[:8]}" in reminder.get_body(("html",)).get_content()
