@@ -355,17 +355,25 @@ def hosted_assertion_response(assertion: Assertion) -> HostedResponse:
 def revocation_list_document(*, id: str, issuer: str, revoked: Mapping[str, str | None]) -> Document:
     """The issuer's ``RevocationList`` (how signed assertions are revoked).
 
+    ``revokedAssertions`` holds an object per revoked assertion (its ``id`` and ``revocationReason``).
+    A list of exactly one is followed by that assertion's bare id (the spec allows either form):
+    1EdTech's validator compacts the list against the OB 2.0 context, where a one-element array
+    becomes a single object that it then fails to match, and no ``@container: @set`` in the served
+    context survives that compaction. Two entries stay an array, so the revocation is read.
+
     Args:
         id: the URL the list is served at (the issuer profile's ``revocationList``).
         issuer: the issuer profile URL.
         revoked: revoked assertion ids, each with its reason or None.
     """
-    entries: list[Document] = []
+    entries: list[Document | str] = []
     for assertion_id, reason in sorted(revoked.items()):
         entry: Document = {"id": assertion_id}
         if reason:
             entry["revocationReason"] = reason
         entries.append(entry)
+    if len(revoked) == 1:
+        entries.extend(revoked)
     return {
         "@context": OB2_CONTEXT,
         "id": id,

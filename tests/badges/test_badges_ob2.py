@@ -179,6 +179,24 @@ def test_the_validator_reports_a_revoked_signed_assertion(validator_python, worl
     assert report.mentions("revoked", "evidence was not the applicant's own")
 
 
+def test_the_validator_reports_a_revoked_signed_assertion_when_the_list_has_only_it(validator_python, world):
+    # A one-element revokedAssertions compacts to a single object the validator does not match.
+    assertion, jws = world.signed(4)
+    before = dict(world.revoked)
+    world.revoked.clear()
+    try:
+        world.revoke_signed(assertion.id, "awarded in error")
+        assert list(world.revoked) == [assertion.id]
+        report = run_validator(validator_python, data=jws)
+        assert not report.valid
+        assert report.mentions("revoked", "awarded in error")
+    finally:
+        world.revoked.clear()
+        world.revoked.update(before)
+        url = world.issuer.revocation_list or ""
+        world.serve_json(url, ob2.revocation_list_document(id=url, issuer=world.issuer.id, revoked=before))
+
+
 def test_a_revoked_hosted_assertion_is_gone_for_the_validator_and_reported_revoked(validator_python, world):
     assertion = world.hosted(2)
     assert run_validator(validator_python, data=assertion.id).valid
@@ -539,6 +557,11 @@ def test_the_revocation_list_names_each_revoked_assertion_with_its_reason():
     )
     assert doc["type"] == "RevocationList" and doc["issuer"] == "https://b/issuer"
     assert doc["revokedAssertions"] == [{"id": "urn:uuid:1", "revocationReason": "error"}, {"id": "urn:uuid:2"}]
+    # Exactly one is followed by its bare id, so the list stays a list through JSON-LD compaction.
+    one = ob2.revocation_list_document(id="https://b/r", issuer="https://b/issuer", revoked={"urn:uuid:3": "x"})
+    assert one["revokedAssertions"] == [{"id": "urn:uuid:3", "revocationReason": "x"}, "urn:uuid:3"]
+    empty = ob2.revocation_list_document(id="https://b/r", issuer="https://b/issuer", revoked={})
+    assert empty["revokedAssertions"] == []
 
 
 def _b64decode(part: str) -> bytes:

@@ -96,6 +96,18 @@ def test_issued_ob2_assertions_pass_1edtechs_validator_and_answer_410_once_revok
         revoke(services, badge_id, reason="withdrawn by the issuer")
         gone = httpx.get(hosted_url)
         assert gone.status_code == 410 and gone.json()["revoked"] is True
+        assert gone.json()["revocationReason"] == "withdrawn by the issuer"
+        # The issuer's revocation list now holds exactly this one badge: the validator must still see it.
+        revoked_signed = run_validator(validator_python, data=jws)
+        assert not revoked_signed.valid
+        assert revoked_signed.mentions("has been revoked", "withdrawn by the issuer"), revoked_signed.messages
+        # Validator 1.1.2 does not check `revoked` on a hosted assertion: it refuses the stripped 410 body,
+        # and the node it read (its output graph) carries the revocation and its reason.
+        revoked_hosted = run_validator(validator_python, data=hosted_url)
+        assert not revoked_hosted.valid
+        [node] = [n for n in revoked_hosted.raw["graph"] if n.get("id") == hosted_url]
+        assert node["revoked"] is True and node["revocationReason"] == "withdrawn by the issuer"
+        assert "recipient" not in node  # a revoked award stops naming its recipient
 
 
 def _urls(value: object) -> list[str]:
