@@ -168,7 +168,7 @@ def test_compose_matches_compose_spec_schema():
     """The compose-spec JSON schema vendored by check-jsonschema, on the file as written."""
     from importlib.resources import files
 
-    import jsonschema  # type: ignore[import-untyped]
+    import jsonschema
 
     schema_file = files("check_jsonschema") / "builtin_schemas" / "vendor" / "compose-spec.json"
     schema = json.loads(schema_file.read_text())

@@ -1,5 +1,6 @@
 """Applicant notices: rendered safely, sent exactly once across retries, re-runs and concurrent runs."""
 
+import email.message
 import threading
 import time
 
@@ -21,6 +22,12 @@ from tests.utils.fakes.sendgrid_server import DEFAULT_API_KEY, FakeSendGrid
 
 def _outbox(services) -> list[dict]:
     return OutboxMailer(services.settings.resolved_outbox_dir, sender="x@example.org").list_messages()
+
+
+def _body(mail: email.message.EmailMessage, kind: str) -> str:
+    part = mail.get_body((kind,))
+    assert part is not None, f"no {kind} body"
+    return str(part.get_content())
 
 
 def test_received_notice_is_sent_once_however_often_asked(services, tmp_path):
@@ -188,12 +195,12 @@ def test_a_pathway_badge_email_carries_the_baked_badge_and_labels_the_badge_not_
     [png] = [part for part in mail.iter_attachments() if part.get_content_type() == "image/png"]
     baked = unbake(png.get_content())
     assert baked is not None and json.loads(baked.content) == credential  # the signed credential rides along
-    html = mail.get_body(("html",)).get_content()
-    text = mail.get_body(("plain",)).get_content()
+    html = _body(mail, "html")
+    text = _body(mail, "plain")
     for body in (html, text):
         assert f"Badge reference {certified[:8]}" in body and "Submission" not in body and "attempt" not in body
         assert "attached image is your badge" in body
     [expiring] = outbox.glob("badge_expiring-*.eml")
     reminder = email.message_from_bytes(expiring.read_bytes(), policy=policy.default)
     assert list(reminder.iter_attachments()) == []  # a reminder links the badge it already sent
-    assert f"Badge reference {certified[:8]}" in reminder.get_body(("html",)).get_content()
+    assert f"Badge reference {certified[:8]}" in _body(reminder, "html")

@@ -145,9 +145,9 @@ def test_every_url_a_credential_names_resolves_and_the_achievement_answers_json_
             assert {k: v for k, v in document.items() if k != "@context"} == achievement
             assert document["@context"] == credential["@context"]
             check_safe_mode(document)  # every term is defined: a JSON-LD processor reads it whole
-        for accept in ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "*/*", None):
-            page = client.get(path, headers={"Accept": accept} if accept else {})
-            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), accept
+        for browser_accept in ("text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8", "*/*", None):
+            page = client.get(path, headers={"Accept": browser_accept} if browser_accept else {})
+            assert page.status_code == 200 and page.headers["content-type"].startswith("text/html"), browser_accept
             assert achievement["name"] in page.text and "Vary" in page.headers
         assert client.get(f"{path}?format=json").json()["id"] == achievement["id"]
 
