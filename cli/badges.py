@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
 from cli.common import Format, console, fail, load_services
 from credflow.errors import CredflowError
@@ -109,7 +110,7 @@ def badge_revoke(
         badge = revoke(load_services(), badge_id, reason=reason)
     except (ValueError, CredflowError) as exc:
         fail(str(exc))
-    console.print(f"badge {badge.id} revoked: {badge.revoke_reason}")
+    console.print(Text(f"badge {badge.id} revoked: {badge.revoke_reason}"))  # the reason as typed, never markup
 
 
 @badge_app.command("rotate-key")
@@ -173,7 +174,6 @@ def report_hours(
         sys.stdout.write(hours_csv(records))
         return
     from rich.table import Table
-    from rich.text import Text
 
     table = Table("applicant", "organisation", "micro-credential", "hours", "earned on", "confirmation")
     for r in records:

@@ -31,11 +31,11 @@ def catalog_check(
         fail(str(exc))
     catalog, problems = check_catalog(target)
     for problem in problems:
-        err.print(f"[red]error[/] {problem}", highlight=False)
+        err.print(Text.assemble(("error", "red"), f" {problem}"))
     if problems:
-        err.print(f"{len(problems)} error(s) in {target}")
+        err.print(Text(f"{len(problems)} error(s) in {target}"))
         raise typer.Exit(1)
-    console.print(f"{len(catalog)} micro-credentials OK in {target}: {', '.join(c.id for c in catalog)}")
+    console.print(Text(f"{len(catalog)} micro-credentials OK in {target}: {', '.join(c.id for c in catalog)}"))
 
 
 @catalog_app.command("list")
@@ -47,7 +47,7 @@ def catalog_list() -> None:
         fail(str(exc))
     table = Table("id", "title", "issuer", "evidence", "criteria", "hours")
     for credential in services.catalog:
-        table.add_row(
+        cells = (
             credential.id,
             credential.title,
             credential.issuer.name,
@@ -55,6 +55,7 @@ def catalog_list() -> None:
             str(len(credential.criteria)),
             f"{credential.in_service_hours:g}",
         )
+        table.add_row(*(Text(cell) for cell in cells))
     console.print(table)
 
 

@@ -36,7 +36,7 @@ def reviewers_import(file: Path) -> None:
             report = import_pool(session, pool)
     except (OSError, CredflowError) as exc:
         fail(str(exc))
-    console.print(f"{file}: {report.summary()}")
+    console.print(Text(f"{file}: {report.summary()}"))
 
 
 @reviewers_app.command("export")
@@ -254,7 +254,7 @@ def calibrate_command(email: str, scores: Path) -> None:
         fail(str(exc))
     verdict = f"calibrated on {result.calibrated_on}" if result.calibrated else "not calibrated (needs 80%)"
     total = result.criteria_scored + len(result.missing)
-    console.print(f"{email}: agreed on {result.agreed} of {total} gold criteria ({result.share:.0%}): {verdict}")
+    console.print(Text(f"{email}: agreed on {result.agreed} of {total} gold criteria ({result.share:.0%}): {verdict}"))
 
 
 @report_app.command("agreement")

@@ -81,3 +81,11 @@ def test_an_error_quoting_what_was_typed_prints_it_literally(env, tmp_path):
         refused = CliRunner().invoke(app, [*args, "--evidence", f"{key}={plan}"])
         assert refused.exit_code == 2, refused.output
         assert f"no file is asked for under '{key}'" in refused.output
+
+
+def test_a_file_name_with_brackets_is_printed_as_it_is(env, tmp_path):
+    pool = tmp_path / "pool [old].yaml"  # rich would drop "[old]" as an unknown style
+    pool.write_text(pool_yaml(utcnow().date()))
+    imported = CliRunner().invoke(app, ["reviewers", "import", str(pool)])
+    assert imported.exit_code == 0, imported.output
+    assert f"{pool}: 6 added" in imported.output
