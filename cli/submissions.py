@@ -194,11 +194,11 @@ def run_command(submission_id: str) -> None:
 
 
 #: How the timeline names an assignment's role (reviews are numbered in the order they were assigned).
-ROLE_LABELS = {"adjudication": "lead (adjudication)", "backread": "lead (back-read)"}
+ROLE_LABELS = {"adjudication": "lead adjudicator", "backread": "lead back-reader"}
 
 
 def reviewer_labels(assignments: Sequence[Assignment]) -> tuple[dict[str, str], dict[str, str]]:
-    """Each assignment and each reviewer of one submission as "reviewer 1 (Rosa Diaz)", "lead (adjudication) (...)".
+    """Each assignment and each reviewer of one submission as "reviewer 1 (Rosa Diaz)", "lead adjudicator (Ola Berg)".
 
     The CLI is the operator's tool, so reviewers are named; oldest assignment first.
 

@@ -89,3 +89,34 @@ def test_a_file_name_with_brackets_is_printed_as_it_is(env, tmp_path):
     imported = CliRunner().invoke(app, ["reviewers", "import", str(pool)])
     assert imported.exit_code == 0, imported.output
     assert f"{pool}: 6 added" in imported.output
+
+
+def test_reviewers_are_labelled_by_role_in_the_order_they_were_assigned():
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from cli.submissions import reviewer_labels
+
+    now = utcnow()
+
+    def made(aid, rid, name, role, minutes):
+        reviewer = SimpleNamespace(name=name)
+        return SimpleNamespace(
+            id=aid, reviewer_id=rid, reviewer=reviewer, role=role, assigned_at=now + timedelta(minutes=minutes)
+        )
+
+    by_assignment, by_reviewer = reviewer_labels(
+        [
+            made("a3", "r3", "Ola Berg", "adjudication", 9),
+            made("a2", "r2", "Sam Iyer", "review", 1),
+            made("a1", "r1", "Rosa Diaz", "review", 0),
+            made("a4", "r4", "Kim Wu", "review", 5),  # a replacement after a decline
+        ]
+    )
+    assert by_assignment == {
+        "a1": "reviewer 1 (Rosa Diaz)",
+        "a2": "reviewer 2 (Sam Iyer)",
+        "a4": "reviewer 3 (Kim Wu)",
+        "a3": "lead adjudicator (Ola Berg)",
+    }
+    assert by_reviewer["r3"] == "lead adjudicator (Ola Berg)"
