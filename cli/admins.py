@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from cli.common import console, fail, load_services
 from credflow.errors import CredflowError
@@ -35,7 +36,7 @@ def admins_add(
         )
     except CredflowError as exc:
         fail(str(exc))
-    console.print(f"{grant.email}: {_describe(grant.operator, grant.organisations, grant.programs)}", highlight=False)
+    console.print(Text(f"{grant.email}: {_describe(grant.operator, grant.organisations, grant.programs)}"))
     console.print("The role counts once they sign in through the link sent to this address.", highlight=False)
 
 
@@ -46,14 +47,13 @@ def admins_remove(email: Annotated[str, typer.Argument(help="The address of the 
 
     if not remove_grant(load_services(), email):
         fail(f"no grant for {email.strip().lower()!r}; see: credflow admins list")
-    console.print(f"{email.strip().lower()}: grant removed", highlight=False)
+    console.print(Text(f"{email.strip().lower()}: grant removed"))
 
 
 @admins_app.command("list")
 def admins_list() -> None:
     """Every grant: address, operator or the organisations and programs it covers."""
     from rich.table import Table
-    from rich.text import Text
 
     from credflow.accounts.grants import list_grants
 

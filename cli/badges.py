@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.text import Text
 
-from cli.common import console, fail, load_services
+from cli.common import Format, console, fail, load_services
 from credflow.errors import CredflowError
 
 badge_app = typer.Typer(help="Verify and revoke badges.", no_args_is_help=True)
@@ -109,7 +110,7 @@ def badge_revoke(
         badge = revoke(load_services(), badge_id, reason=reason)
     except (ValueError, CredflowError) as exc:
         fail(str(exc))
-    console.print(f"badge {badge.id} revoked: {badge.revoke_reason}")
+    console.print(Text(f"badge {badge.id} revoked: {badge.revoke_reason}"))  # the reason as typed, never markup
 
 
 @badge_app.command("rotate-key")
@@ -135,7 +136,9 @@ def badge_rotate_key(
 
 
 def report_hours(
-    fmt: Annotated[str, typer.Option("--format", help="csv (for a PD office) or table.")] = "table",
+    fmt: Annotated[
+        Format, typer.Option("--format", case_sensitive=False, help="csv (for a PD office) or table.")
+    ] = Format.TABLE,
 ) -> None:
     """In-service hours per earned micro-credential, for a district's PD office."""
     from sqlalchemy import select
@@ -167,14 +170,14 @@ def report_hours(
             ]
     except CredflowError as exc:
         fail(str(exc))
-    if fmt == "csv":
+    if fmt is Format.CSV:
         sys.stdout.write(hours_csv(records))
         return
     from rich.table import Table
 
     table = Table("applicant", "organisation", "micro-credential", "hours", "earned on", "confirmation")
     for r in records:
-        table.add_row(
-            r.applicant_name, r.organisation, r.credential_title, f"{r.hours:g}", str(r.earned_on), r.confirmation
-        )
+        # Text, not markup: names and organisations are the applicants' own words.
+        cells = (r.applicant_name, r.organisation, r.credential_title, f"{r.hours:g}", str(r.earned_on), r.confirmation)
+        table.add_row(*(Text(cell) for cell in cells))
     console.print(table)

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.text import Text
 
 from cli.common import console, fail, load_services
 from credflow.errors import CredflowError
@@ -30,8 +31,10 @@ def applicant_export(
         fail(str(exc))
     removed = f", {report.removed} removed under the retention policy" if report.removed else ""
     console.print(
-        f"{report.path}: {report.submissions} submission(s), {report.files} evidence file(s) "
-        f"({report.bytes:,} bytes){removed}. It holds personal data: hand it to the applicant only."
+        Text(
+            f"{report.path}: {report.submissions} submission(s), {report.files} evidence file(s) "
+            f"({report.bytes:,} bytes){removed}. It holds personal data: hand it to the applicant only."
+        )
     )
 
 

@@ -7,12 +7,14 @@ from typing import Annotated
 
 import typer
 
-from cli.common import console, fail, load_services
+from cli.common import Format, console, fail, load_services
 from credflow.errors import CredflowError
 
 
 def report_programs(
-    fmt: Annotated[str, typer.Option("--format", help="table (on screen) or csv (for a spreadsheet).")] = "table",
+    fmt: Annotated[
+        Format, typer.Option("--format", case_sensitive=False, help="table (on screen) or csv (for a spreadsheet).")
+    ] = Format.TABLE,
 ) -> None:
     """Each educator's status, attempt, days in state and recommended action, per program."""
     from rich.table import Table
@@ -20,13 +22,11 @@ def report_programs(
 
     from credflow.reports.stage import program_report
 
-    if fmt not in ("table", "csv"):
-        fail(f"--format {fmt!r}: choose table or csv")
     try:
         report = program_report(load_services())
     except CredflowError as exc:
         fail(str(exc))
-    if fmt == "csv":
+    if fmt is Format.CSV:
         sys.stdout.write(report.to_csv())
         return
     for section in report.programs:

@@ -12,7 +12,7 @@ import typer
 from sqlalchemy import select
 
 from cli.common import console, fail, load_services
-from cli.submissions import FLOW_STATES, parse_evidence, read_answers, run_flow_for
+from cli.submissions import FLOW_STATES, check_catalog_keys, parse_evidence, read_answers, run_flow_for
 from credflow.errors import CredflowError
 from credflow.intake.rules import ApplicantInfo, CarryOver, IntakeRequest, IntakeResult, Upload
 from credflow.intake.stage import submit
@@ -52,6 +52,7 @@ def resubmit_files(
             (item.requirement_key, item.sha256)
             for item in session.scalars(select(EvidenceItem).where(EvidenceItem.submission_id == previous_id))
         }
+    check_catalog_keys(services, credential_id, answers=answers or {}, evidence=evidence)
     carried: list[CarryOver] = []
     uploads: list[tuple[str, Path]] = []
     for key, path in evidence:

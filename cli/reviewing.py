@@ -10,10 +10,12 @@ from typing import Annotated, Any
 import typer
 import yaml
 from rich.table import Table
+from rich.text import Text
 
 from cli.common import console, fail, load_services
 from cli.launch import run_in_process
 from credflow.errors import CredflowError
+from credflow.formatting import yaml_error
 
 reviewers_app = typer.Typer(help="Manage the reviewer pool.", no_args_is_help=True)
 review_app = typer.Typer(
@@ -34,7 +36,7 @@ def reviewers_import(file: Path) -> None:
             report = import_pool(session, pool)
     except (OSError, CredflowError) as exc:
         fail(str(exc))
-    console.print(f"{file}: {report.summary()}")
+    console.print(Text(f"{file}: {report.summary()}"))
 
 
 @reviewers_app.command("export")
@@ -73,31 +75,64 @@ def review_show(token: str) -> None:
         ctx = review_context(services, assignment_id)
     except CredflowError as exc:
         fail(str(exc))
-    out = console
-    out.print(
-        f"[bold]{ctx.credential.title}[/] · {ctx.applicant} · attempt {ctx.attempt} · "
-        f"{ctx.role} due {ctx.due_at:%Y-%m-%d}"
+    # Text, never markup: answers, file names and catalog wording are printed exactly as written.
+    console.print(
+        Text.assemble(
+            (ctx.credential.title, "bold"),
+            f" · {ctx.applicant} · attempt {ctx.attempt} · {ctx.role} due {ctx.due_at:%Y-%m-%d}",
+        )
     )
     for _, title, answer in ctx.answers:
-        out.print(f"\n[bold]{title}[/]\n{answer}", highlight=False, markup=False)
+        console.print(Text.assemble("\n", (title, "bold"), "\n", answer))
     for file in ctx.files:
-        out.print(f"file: {file.requirement_title}: {file.name} ({file.kind}, {file.size:,} bytes)")
+        console.print(Text(f"file: {file.requirement_title}: {file.name} ({file.kind}, {file.size:,} bytes)"))
     table = Table("criterion", "title", "what Met looks like", "your score")
     for criterion in ctx.criteria:
         score = ctx.scores.get(criterion.key, {})
-        table.add_row(criterion.key, criterion.title, criterion.met, score.get("verdict", ""))
-    out.print(table)
+        table.add_row(
+            *(Text(cell) for cell in (criterion.key, criterion.title, criterion.met, score.get("verdict", "")))
+        )
+    console.print(table)
+
+
+# The help shows line breaks as written: each paragraph is one line here, the example keeps its own.
+SCORES_FILE = "\n".join(
+    [
+        "The scores file is YAML (or JSON) mapping each criterion key (see `credflow review show`) "
+        "to a verdict and a comment, or to the verdict alone:",
+        "",
+        "    purpose_explained: {verdict: Met, comment: Clear purpose.}",
+        "    facilitator_moves:",
+        "      verdict: Not Yet",
+        "      comment: Record the students' own questions on the board.",
+        "    plan_models_routine: met",
+        "",
+        'Verdicts are Met or Not Yet, in any case ("not yet", "not-yet" and "not_yet" too); '
+        "every Not Yet needs a comment saying what to strengthen.",
+    ]
+)
+SCORES_HELP = "YAML or JSON file: each criterion key to {verdict: Met or Not Yet, comment: ...} (see below)."
+
+
+def _read_yaml(path: Path) -> Any:
+    """A YAML (or JSON) file an operator or reviewer wrote; a syntax error is reported by line and column."""
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise CredflowError(yaml_error(exc, source=str(path))) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CredflowError(f"{path}: cannot be read: {exc}") from None
 
 
 def _read_scores(path: Path) -> dict[str, Any]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    data = _read_yaml(path) or {}
     if not isinstance(data, dict):
-        raise CredflowError(f"{path}: map each criterion to {{verdict: met|not_yet, comment: ...}}")
+        raise CredflowError(f"{path}: map each criterion to {{verdict: Met or Not Yet, comment: ...}}")
     return {key: value if isinstance(value, dict) else {"verdict": value} for key, value in data.items()}
 
 
-@review_app.command("draft")
-def review_draft(token: str, scores: Path) -> None:
+@review_app.command("draft", epilog=SCORES_FILE)
+def review_draft(token: str, scores: Annotated[Path, typer.Argument(help=SCORES_HELP)]) -> None:
     """Save a draft from a YAML/JSON file mapping criteria to verdicts and comments."""
     from credflow.review.stage import save_draft
 
@@ -109,8 +144,8 @@ def review_draft(token: str, scores: Path) -> None:
     console.print(f"draft saved: {len(saved)} criteria scored")
 
 
-@review_app.command("submit")
-def review_submit(token: str, scores: Path) -> None:
+@review_app.command("submit", epilog=SCORES_FILE)
+def review_submit(token: str, scores: Annotated[Path, typer.Argument(help=SCORES_HELP)]) -> None:
     """Submit the final review (every criterion; a comment for each Not Yet) and run aggregation."""
     from credflow.review.stage import submit_review
 
@@ -212,14 +247,14 @@ def calibrate_command(email: str, scores: Path) -> None:
 
     try:
         services = load_services()
-        data = yaml.safe_load(scores.read_text(encoding="utf-8")) or {}
+        data = _read_yaml(scores) or {}
         with services.db.session() as session:
             result = record_calibration(session, reviewer_email=email, scores=data, today=date.today())
     except (OSError, CredflowError) as exc:
         fail(str(exc))
     verdict = f"calibrated on {result.calibrated_on}" if result.calibrated else "not calibrated (needs 80%)"
     total = result.criteria_scored + len(result.missing)
-    console.print(f"{email}: agreed on {result.agreed} of {total} gold criteria ({result.share:.0%}): {verdict}")
+    console.print(Text(f"{email}: agreed on {result.agreed} of {total} gold criteria ({result.share:.0%}): {verdict}"))
 
 
 @report_app.command("agreement")

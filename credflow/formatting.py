@@ -1,6 +1,8 @@
-"""Shared formatting for messages, emails and pages: one way to show a byte count."""
+"""Shared formatting for messages, emails and pages: one way to show a byte count, and a YAML error."""
 
 from __future__ import annotations
+
+from typing import Any
 
 
 def human_size(size: int) -> str:
@@ -26,3 +28,43 @@ def human_size(size: int) -> str:
         value /= 1024
         unit = bigger
     return f"{value:.1f} {unit}"
+
+
+def _at(mark: Any) -> str:
+    return f"line {mark.line + 1}, column {mark.column + 1}"
+
+
+def yaml_error(exc: Exception, *, source: str) -> str:
+    """Describe a YAML syntax error as ``"answers.yaml line 3, column 5: what is wrong"``.
+
+    PyYAML's own text spans several lines, names ``"<unicode string>"`` and quotes tokens such
+    as ``'<stream end>'``; people read this instead, and the commonest slips get a hint.
+
+    Args:
+        exc: The ``yaml.YAMLError`` raised while parsing (marks, when it has them, are 0-based).
+        source: How to name the document (``answers.yaml``, ``pool file pool.yaml``).
+
+    Returns:
+        One line: where the parser stopped, in words, what it found, and a hint where one helps.
+    """
+    problem = str(getattr(exc, "problem", None) or "").strip()
+    mark = getattr(exc, "problem_mark", None)
+    if not problem or mark is None:
+        return f"{source}: not valid YAML: {' '.join(str(exc).split())}"
+    context = str(getattr(exc, "context", None) or "").strip()
+    opened = getattr(exc, "context_mark", None)
+    if "quoted scalar" in context and "end of stream" in problem and opened is not None:
+        what = f"the quote opened at {_at(opened)} is never closed"
+    elif "mapping values are not allowed" in problem:
+        what = "a colon and a space inside a value: put the whole value in quotes, or check the indentation"
+    elif "'\\t'" in problem:
+        what = "a tab: indent YAML with spaces only"
+    elif "<stream end>" in problem and "flow" in context:
+        bracket = opened is not None and ("flow mapping" in context or "flow sequence" in context)
+        what = "the file ends before every [ or { is closed" + (f" (the one at {_at(opened)})" if bracket else "")
+    elif "<block end>" in problem:
+        what = f"the indentation does not line up with the lines above ({problem})"
+    else:
+        started = f" ({context} that starts at {_at(opened)})" if context and opened is not None else ""
+        what = f"{problem}{started}"
+    return f"{source} {_at(mark)}: {what}"

@@ -11,6 +11,7 @@ from pydantic import ValidationError
 
 from credflow.catalog.models import Credential
 from credflow.errors import ConfigurationError, NotFoundError
+from credflow.formatting import yaml_error
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,12 @@ class CatalogError(ConfigurationError):
         self.problems = problems
 
 
+def yaml_problem(path: Path, exc: yaml.YAMLError) -> CatalogProblem:
+    """A file that is not valid YAML, located by line and column in words."""
+    where, _, what = yaml_error(exc, source="").strip().partition(": ")
+    return CatalogProblem(path, where or "(file)", what)
+
+
 def field_path(loc: tuple[int | str, ...]) -> str:
     """A pydantic error location as a field path (``criteria[2].levels``), or ``(file)`` for the whole file."""
     path = ""
@@ -44,8 +51,10 @@ def field_path(loc: tuple[int | str, ...]) -> str:
 def _parse(path: Path) -> tuple[Credential | None, list[CatalogProblem]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        return None, [CatalogProblem(path, "(file)", f"cannot be read as YAML: {exc}")]
+    except yaml.YAMLError as exc:
+        return None, [yaml_problem(path, exc)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [CatalogProblem(path, "(file)", f"cannot be read: {exc}")]
     if not isinstance(data, dict):
         return None, [CatalogProblem(path, "(file)", "must be a mapping of fields")]
     try:

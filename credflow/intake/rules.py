@@ -9,14 +9,15 @@ import hashlib
 import json
 import re
 import unicodedata
-from collections.abc import Mapping, Sequence
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, BinaryIO, Protocol
 
 from credflow.catalog.models import Credential
 from credflow.errors import IntakeRefused
-from credflow.formatting import human_size
+from credflow.formatting import human_size, yaml_error
 from credflow.lifecycle import State
 from credflow.storage.base import StoredObject
 from credflow.validation.inspect import printable
@@ -55,6 +56,39 @@ class EvidenceTooLarge(IntakeInvalid):
 
 class IdempotencyKeyReused(IntakeRefused):
     """An Idempotency-Key already named a submission with other content."""
+
+
+class NothingChanged(IntakeRefused):
+    """A resubmission holding exactly what an earlier attempt held: nothing was recorded or sent for review."""
+
+    def __init__(self, *, attempt: int, submission_id: str) -> None:
+        super().__init__(
+            f"nothing changed: the answers and every file are the same as in attempt {attempt} "
+            f"(submission {submission_id}), so nothing was resubmitted. Revise what the feedback letter "
+            "asks for (an answer or a file), then resubmit."
+        )
+
+
+def same_content(
+    answers: Mapping[str, str],
+    files: Iterable[tuple[str, str]],
+    *,
+    before_answers: Mapping[str, str],
+    before_files: Iterable[tuple[str, str]],
+) -> bool:
+    """Whether a resubmission holds exactly what an earlier attempt held.
+
+    Args:
+        answers: The new attempt's answers by question key.
+        files: The new attempt's files as ``(requirement key, sha256)``, one per file.
+        before_answers: The earlier attempt's answers.
+        before_files: The earlier attempt's files, likewise.
+
+    Returns:
+        True when the answers are equal and the files are the same bytes under the same keys
+        (names and order do not count: renaming a file changes nothing a reviewer reads).
+    """
+    return dict(answers) == dict(before_answers) and Counter(files) == Counter(before_files)
 
 
 def refusal_status(refusal: IntakeRefused) -> int:
@@ -132,9 +166,12 @@ def parse_answers(text: str | bytes, *, source: str = "answers", yaml_too: bool 
         raise IntakeInvalid(
             f"{source} is nested too deeply: send one object of question keys to answer texts"
         ) from None
-    except (ValueError, yaml.YAMLError) as exc:
-        kind = "JSON or YAML" if yaml_too else "JSON"
-        raise IntakeInvalid(f"{source} is not {kind}: {printable(str(exc), 200)}") from None
+    except yaml.YAMLError as exc:
+        raise IntakeInvalid(printable(yaml_error(exc, source=source), 300)) from None
+    except json.JSONDecodeError as exc:
+        raise IntakeInvalid(f"{source} line {exc.lineno}, column {exc.colno}: not JSON: {exc.msg}") from None
+    except ValueError as exc:
+        raise IntakeInvalid(f"{source} is not JSON: {printable(str(exc), 200)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -260,6 +297,51 @@ def check_request(request: IntakeRequest) -> dict[str, str]:
             )
         answers[key] = value
     return answers
+
+
+def _closest(key: str, keys: Sequence[str]) -> str:
+    import difflib
+
+    # A shortened key ("video" for "discussion_video") or a misspelt one ("reflecton").
+    near = [known for known in keys if key and key.lower() in known] or difflib.get_close_matches(key, keys, n=1)
+    return f" (did you mean '{near[0]}'?)" if near else ""
+
+
+def check_keys(credential: Credential, *, answers: Iterable[str], files: Iterable[str]) -> None:
+    """Refuse answers and files under keys the credential does not ask for, before anything is sent.
+
+    Intake itself records such a submission and validation returns it; a sender that knows the
+    catalog (the CLI) checks first, so a misspelt key costs no upload.
+
+    Args:
+        credential: The micro-credential applied for.
+        answers: The keys of the written answers.
+        files: The requirement key of each file.
+
+    Raises:
+        IntakeInvalid: naming every unknown key and the keys the credential allows.
+    """
+    questions = [req.key for req in credential.text_requirements]
+    uploads = [req.key for req in credential.file_requirements]
+    problems = []
+    for key in dict.fromkeys(files):
+        if key in questions:
+            problems.append(f"'{key}' is a written answer, not a file: put it in the answers file")
+        elif key not in uploads:
+            problems.append(
+                f"no file is asked for under '{printable(key, 40)}'{_closest(key, uploads)}; "
+                f"the files are: {', '.join(uploads) or 'none'}"
+            )
+    for key in dict.fromkeys(answers):
+        if key in uploads:
+            problems.append(f"'{key}' takes a file, not a written answer: send it as a file")
+        elif key not in questions:
+            problems.append(
+                f"no question '{printable(str(key), 40)}'{_closest(str(key), questions)}; "
+                f"the questions are: {', '.join(questions) or 'none'}"
+            )
+    if problems:
+        raise IntakeInvalid(f"{credential.id}: " + "; ".join(problems))
 
 
 def access_ends(enrolled_on: date, years: int) -> date:

@@ -25,12 +25,14 @@ from credflow.intake.rules import (
     IdempotencyKeyReused,
     IntakeRequest,
     IntakeResult,
+    NothingChanged,
     Upload,
     check_access_window,
     check_request,
     client_key,
     derived_key,
     next_attempt,
+    same_content,
 )
 from credflow.lifecycle import State
 from credflow.services import Services
@@ -90,6 +92,17 @@ def _record(
         )
     unlocks = unlock_count(session, applicant_id=applicant.id, credential_id=credential.id) if latest else 0
     attempt = next_attempt(latest, credential, now=now, unlocks=unlocks)
+    if (
+        latest is not None
+        and State(latest.state) is State.NOT_YET
+        and same_content(
+            answers,
+            [(upload.requirement_key, obj.sha256) for upload, obj in stored],
+            before_answers=dict(latest.answers or {}),
+            before_files=[(item.requirement_key, item.sha256) for item in latest.evidence],
+        )
+    ):
+        raise NothingChanged(attempt=latest.attempt, submission_id=latest.id)
     submission = Submission(
         applicant_id=applicant.id,
         credential_id=credential.id,
@@ -199,6 +212,9 @@ def submit(services: Services, request: IntakeRequest, *, now: datetime | None =
         _discard(services, stored)
         raise
     _discard(services, stored)
+    if request.previous_id is not None and found.previous_id != request.previous_id:
+        # The content is that of an earlier attempt (not a retry of this resubmission): nothing new to review.
+        raise NothingChanged(attempt=found.attempt, submission_id=found.submission_id)
     return found
 
 

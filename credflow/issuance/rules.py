@@ -40,7 +40,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from credflow.catalog.loader import CatalogProblem, field_path
+from credflow.catalog.loader import CatalogProblem, field_path, yaml_problem
 from credflow.catalog.models import Record, Slug
 from credflow.errors import ConfigurationError
 
@@ -204,8 +204,10 @@ class PathwayError(ConfigurationError):
 def _parse(path: Path, known_credentials: Collection[str] | None) -> tuple[Pathway | None, list[CatalogProblem]]:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
-        return None, [CatalogProblem(path, "(file)", f"cannot be read as YAML: {exc}")]
+    except yaml.YAMLError as exc:
+        return None, [yaml_problem(path, exc)]
+    except (OSError, UnicodeDecodeError) as exc:
+        return None, [CatalogProblem(path, "(file)", f"cannot be read: {exc}")]
     if not isinstance(data, dict):
         return None, [CatalogProblem(path, "(file)", "must be a mapping of fields")]
     try:

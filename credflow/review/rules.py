@@ -16,6 +16,19 @@ class Verdict(StrEnum):
     NOT_YET = "not_yet"
 
 
+def parse_verdict(text: str) -> Verdict | None:
+    """A verdict as people write it: ``met``, ``Met``, ``Not Yet``, ``not yet``, ``not-yet`` or ``not_yet``.
+
+    Returns:
+        The verdict, or ``None`` when ``text`` names neither.
+    """
+    words = text.replace("-", " ").replace("_", " ").split()
+    try:
+        return Verdict("_".join(words).casefold())
+    except ValueError:
+        return None
+
+
 class ScoringError(PermanentError):
     """A review cannot be saved as sent; ``problems`` maps each criterion to what is wrong."""
 
@@ -63,14 +76,16 @@ def check_scores(criteria: tuple[Criterion, ...], scores: dict[str, Any], *, fin
             problems[key] = "not a criterion of this assignment"
     for criterion in criteria:
         raw = scores.get(criterion.key) or {}
-        verdict = str(raw.get("verdict") or "").strip()
+        written = str(raw.get("verdict") or "").strip()
         comment = str(raw.get("comment") or "").strip()
         if has_control(comment):
             problems[criterion.key] = CONTROL_CHARACTER
             continue
-        if verdict and verdict not in (Verdict.MET, Verdict.NOT_YET):
-            problems[criterion.key] = f"verdict must be 'met' or 'not_yet', not {verdict!r}"
+        parsed = parse_verdict(written)
+        if written and parsed is None:
+            problems[criterion.key] = f"the verdict must be Met or Not Yet, not {written!r}"
             continue
+        verdict = parsed.value if parsed else ""
         if final and not verdict:
             problems[criterion.key] = "choose Met or Not Yet"
             continue

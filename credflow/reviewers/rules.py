@@ -41,6 +41,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from credflow.catalog import Catalog
 from credflow.errors import ConfigurationError
+from credflow.formatting import yaml_error
 
 __all__ = [
     "AgreementReport",
@@ -575,7 +576,7 @@ def parse_pool(text: str, *, catalog: Catalog, source: str = "pool file") -> Poo
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise ConfigurationError(f"{source}: not valid YAML: {exc}") from None
+        raise ConfigurationError(yaml_error(exc, source=source)) from None
     try:
         pool = PoolFile.model_validate(data)
     except ValidationError as exc:
@@ -620,7 +621,9 @@ def parse_gold(text: str, *, catalog: Catalog, source: str = "gold file") -> _Go
     """
     try:
         data = _GoldFile.model_validate(yaml.safe_load(text))
-    except (yaml.YAMLError, ValidationError) as exc:
+    except yaml.YAMLError as exc:
+        raise ConfigurationError(yaml_error(exc, source=source)) from None
+    except ValidationError as exc:
         raise ConfigurationError(f"{source}: {exc}") from None
     problems = []
     for index, gold in enumerate(data.gold):

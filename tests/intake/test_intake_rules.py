@@ -9,7 +9,7 @@ import pytest
 
 from credflow.catalog import load_catalog
 from credflow.errors import IntakeRefused
-from credflow.intake.rules import next_attempt
+from credflow.intake.rules import IntakeInvalid, check_keys, next_attempt, parse_answers, same_content
 from tests.conftest import ROOT
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
@@ -47,3 +47,34 @@ def test_an_earned_or_running_chain_takes_no_new_attempt(credential) -> None:
         next_attempt(Latest("s1", "earned", 1, NOW), credential, now=NOW)
     with pytest.raises(IntakeRefused, match="wait for its result"):
         next_attempt(Latest("s1", "in_review", 1, NOW), credential, now=NOW)
+
+
+def test_keys_the_credential_does_not_ask_for_are_refused_naming_the_allowed_ones(credential) -> None:
+    check_keys(credential, answers=["discussion_context", "reflection"], files=["discussion_video"])
+    with pytest.raises(IntakeInvalid) as refused:
+        check_keys(credential, answers=["reflecton"], files=["video", "reflection"])
+    message = str(refused.value)
+    assert "no file is asked for under 'video' (did you mean 'discussion_video'?)" in message
+    assert "the files are: discussion_video, discussion_plan" in message
+    assert "'reflection' is a written answer, not a file" in message
+    assert "no question 'reflecton' (did you mean 'reflection'?)" in message
+    assert "the questions are: discussion_context, reflection" in message
+
+
+def test_an_answers_file_that_is_not_yaml_is_located_by_line_and_column() -> None:
+    text = "discussion_context: fine\nreflection: 'never closed\nmore words\n"
+    with pytest.raises(IntakeInvalid) as refused:
+        parse_answers(text, source="answers.yaml", yaml_too=True)
+    assert str(refused.value) == "answers.yaml line 4, column 1: the quote opened at line 2, column 13 is never closed"
+    with pytest.raises(IntakeInvalid, match=r"^answers line 1, column 16: not JSON: Expecting value"):
+        parse_answers('{"reflection": }', source="answers")
+
+
+def test_a_resubmission_is_the_same_content_only_with_equal_answers_and_the_same_bytes_per_key() -> None:
+    before = {"answers": {"reflection": "a"}, "files": [("plan", "s1"), ("photo", "s2")]}
+    same = {"before_answers": before["answers"], "before_files": before["files"]}
+    assert same_content({"reflection": "a"}, [("photo", "s2"), ("plan", "s1")], **same)
+    assert not same_content({"reflection": "b"}, [("photo", "s2"), ("plan", "s1")], **same)
+    assert not same_content({"reflection": "a"}, [("photo", "s3"), ("plan", "s1")], **same)
+    assert not same_content({"reflection": "a"}, [("plan", "s1")], **same)
+    assert not same_content({"reflection": "a"}, [("plan", "s2"), ("photo", "s1")], **same)

@@ -245,7 +245,10 @@ def test_yaml_errors_name_file_and_field(tmp_path):
     assert problems[0][0] == "steps[1]" and "no micro-credential 'openscied-supporting'" in problems[0][1]
 
     problems = _problems(tmp_path, "steps: [a\n")
-    assert problems[0][0] == "(file)" and "cannot be read as YAML" in problems[0][1]
+    assert problems[0] == (
+        "line 2, column 1",
+        "the file ends before every [ or { is closed (the one at line 1, column 8)",
+    )
 
 
 def test_a_missing_pathways_folder_means_no_pathways(tmp_path):

@@ -74,7 +74,7 @@ def test_every_error_is_reported_with_file_and_field(tmp_path):
     assert ("bad.yaml", "evidence[2].max_count") in where
     assert ("bad.yaml", "reviewer_count") in where
     assert ("bad.yaml", "badge.criteria") in where
-    assert ("broken.yaml", "(file)") in where
+    assert ("broken.yaml", "line 2, column 1") in where  # a YAML slip is located by line and column
     with pytest.raises(CatalogError) as info:
         load_catalog(tmp_path)
     assert "bad.yaml: reviewer_count" in str(info.value)

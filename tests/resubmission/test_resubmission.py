@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -13,7 +14,7 @@ from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import EvidenceItem, IssuedBadge
 from credflow.decision.stage import aggregate
 from credflow.errors import IntakeRefused
-from credflow.intake.rules import CarryOver, IntakeRequest, Upload
+from credflow.intake.rules import CarryOver, IntakeRequest, NothingChanged, Upload
 from credflow.intake.stage import submit
 from credflow.issuance.stage import issue_for_decision
 from credflow.letters.stage import send_result
@@ -165,3 +166,36 @@ def test_a_chain_closed_by_a_sweep_that_died_before_sending_still_gets_its_closi
     assert _sweep_and_send(services, NOW + timedelta(days=62)).closed == (sid,)  # still due: sent now
     assert _sweep_and_send(services, NOW + timedelta(days=63)).closed == ()  # and never again
     assert len(list(outbox.glob("chain_closed-*.eml"))) == 1
+
+
+def test_a_resubmission_identical_to_an_earlier_attempt_is_refused_and_records_nothing(services, tmp_path):
+    first = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
+    _not_yet(services, first)
+    with pytest.raises(NothingChanged, match=f"the same as in attempt 1 \\(submission {first}\\)"):
+        submit(services, _request(tmp_path, plan_title="v1", previous_id=first), now=NOW)
+    # A new Idempotency-Key (the HTTP API's) makes no difference: the content is compared, not the key.
+    keyed = replace(_request(tmp_path, plan_title="v1", previous_id=first), idempotency_key="retry-2")
+    with pytest.raises(NothingChanged, match="nothing changed"):
+        submit(services, keyed, now=NOW)
+    # Nor do the files' names: the same bytes under the same requirement are the same evidence.
+    renamed = _request(tmp_path, plan_title="v1", previous_id=first)
+    renamed = replace(renamed, uploads=[replace(u, filename=f"new {u.filename}") for u in renamed.uploads])
+    with pytest.raises(NothingChanged):
+        submit(services, renamed, now=NOW)
+    with services.db.session() as session:
+        assert get_submission(session, first).state == "not_yet"
+        assert len(session.scalars(select(EvidenceItem)).all()) == 2
+    stored = [p for p in services.settings.resolved_storage_dir.rglob("*") if p.is_file()]
+    assert len(stored) == 2  # the first attempt's files: the refused copies were not kept
+    # A changed answer is a new attempt.
+    changed = replace(_request(tmp_path, plan_title="v1", previous_id=first), answers=anchoring_answers(words=210))
+    assert submit(services, changed, now=NOW).attempt == 2
+
+
+def test_a_resubmission_repeating_an_older_attempt_is_refused(services, tmp_path):
+    first = submit(services, _request(tmp_path, plan_title="v1"), now=NOW).submission_id
+    _not_yet(services, first)
+    second = submit(services, _request(tmp_path, plan_title="v2", previous_id=first), now=NOW).submission_id
+    _not_yet(services, second)
+    with pytest.raises(NothingChanged, match=f"attempt 1 \\(submission {first}\\)"):
+        submit(services, _request(tmp_path, plan_title="v1", previous_id=second), now=NOW)

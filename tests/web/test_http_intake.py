@@ -84,6 +84,12 @@ def test_resubmission_over_http_carries_unchanged_files_and_refuses_others(servi
     intruder = bearer(services, "bo@example.org")["Authorization"].removeprefix("Bearer ")
     refused = client.post(f"/api/submissions/{sid}/resubmit", headers={"Authorization": f"Bearer {intruder}"})
     assert refused.status_code == 403
+    unchanged = client.post(  # the previous answers (the default) and the same file: nothing to review again
+        f"/api/submissions/{sid}/resubmit",
+        headers={"Authorization": f"Bearer {token}"},
+        data={"carry_over": [f"facilitation_plan:{sha}"]},
+    )
+    assert unchanged.status_code == 409 and "nothing changed" in unchanged.text
 
     answers = {"routine_purpose": ev.words(220), "reflection": ev.words(320)}
     again = client.post(
