@@ -268,7 +268,11 @@ def test_serve_runs_the_single_machine_set_up_end_to_end(tmp_path):
 
 @pytest.mark.parametrize(
     ("mode", "sig"),
-    [("single-machine", signal.SIGINT), ("in-process", signal.SIGTERM), ("in-process", signal.SIGINT)],
+    [
+        pytest.param(mode, sig, id=f"{mode}-{sig.name}")
+        for mode in ("single-machine", "in-process")
+        for sig in (signal.SIGTERM, signal.SIGINT)
+    ],
 )
 def test_stopping_serve_stops_every_process_it_started(tmp_path, mode, sig):
     web_port, prefect_port = free_port(), free_port()
