@@ -175,7 +175,7 @@ def _runs_in_the_prefect_ui(ui: str, names: list[str]) -> None:
     """Debian's chromium opens the Prefect UI's runs page and finds each run name listed."""
     from playwright.sync_api import expect, sync_playwright
 
-    from tests.web.test_signin_browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
 
     if not CHROMIUM.exists():
         pytest.skip("Debian's chromium is missing (`make test` installs it)")

@@ -8,7 +8,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cli.demo_reviewers import free_port, running_server
-from tests.web.test_signin_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
 from web.app import create_app
 
 
