@@ -12,7 +12,6 @@ from pathlib import Path
 
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse
-from swagger_ui_bundle import swagger_ui_path
 
 DOCS_PATH = "/docs"
 ASSETS = {"swagger-ui.css", "swagger-ui-bundle.js", "favicon-32x32.png"}  # of the package's Swagger UI
@@ -64,4 +63,6 @@ def register_docs_routes(api: FastAPI) -> None:
     def asset(name: str) -> FileResponse:
         if name not in ASSETS:
             raise HTTPException(404, "no such file")
+        from swagger_ui_bundle import swagger_ui_path  # here, so the app starts without it (docs unstyled)
+
         return FileResponse(Path(str(swagger_ui_path)) / name)
