@@ -16,6 +16,15 @@ def run_in_process(services: Services, fn: Callable[[], object]) -> object:
         return fn()
 
 
+def run_tags(services: Services, submission_id: str) -> list[str]:
+    """A submission's run tags (credential and issuer), the same for in-process runs and deployment runs."""
+    from flows.submission import submission_tags
+    from tasks.runtime import use_services
+
+    with use_services(services):
+        return submission_tags(submission_id)
+
+
 def decide_in_background(services: Services) -> Callable[[str], None]:
     """The web app's hook after a verdict: start the decide flow without making the reviewer wait.
 
@@ -28,14 +37,23 @@ def decide_in_background(services: Services) -> Callable[[str], None]:
             from prefect.deployments import run_deployment
 
             run_deployment(
-                "decide-submission/decide-submission", parameters={"submission_id": submission_id}, timeout=0
+                "decide-submission/decide-submission",
+                parameters={"submission_id": submission_id},
+                timeout=0,
+                tags=run_tags(services, submission_id),
             )
             return
+        from prefect import tags
+
         from flows.review import decide_submission
+
+        def decide() -> object:
+            with tags(*run_tags(services, submission_id)):
+                return decide_submission(submission_id)
 
         thread = threading.Thread(
             target=run_in_process,
-            args=(services, lambda: decide_submission(submission_id)),
+            args=(services, decide),
             name=f"decide-{submission_id[:8]}",
             daemon=False,
         )
@@ -56,6 +74,7 @@ def process_in_background(services: Services) -> Callable[[str], None]:
                 parameters={"submission_id": submission_id},
                 timeout=0,
                 idempotency_key=f"submission-{submission_id}",
+                tags=run_tags(services, submission_id),  # as run_submission tags the runs it starts here
             )
             return
         from flows.submission import run_submission

@@ -24,14 +24,15 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable
+from contextlib import ExitStack
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from cli.children import exit_on_sigterm, start_child, stop_children
 from cli.common import console, fail, load_services
 from cli.launch import decide_in_background, process_in_background, run_in_process
 from credflow.errors import ConfigurationError, CredflowError
@@ -83,66 +84,66 @@ def _healthy(api_url: str) -> bool:
         return False
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
+def prefect_server_env(port: int, home: Path) -> dict[str, str]:
+    """The environment of a local ``prefect server`` on 127.0.0.1:``port``: its UI and clients use that port too.
+
+    The UI asks ``/ui-settings`` where the API is; without ``PREFECT_SERVER_UI_API_URL`` it says
+    ``http://127.0.0.1:4200/api`` whatever ``--port`` the server was given.
+    """
+    env = {k: v for k, v in os.environ.items() if k not in ("PREFECT_API_URL", "PREFECT_UI_API_URL")}
+    env.setdefault("PREFECT_HOME", str(home.resolve()))
+    env["PREFECT_SERVER_API_HOST"] = "127.0.0.1"
+    env["PREFECT_SERVER_API_PORT"] = str(port)
+    env["PREFECT_SERVER_UI_API_URL"] = f"http://127.0.0.1:{port}/api"
+    return env
 
 
-@contextmanager
-def local_prefect_server(services: Services, port: int) -> Iterator[str]:
-    """A ``prefect server`` on 127.0.0.1:``port`` for the ``with`` block (an already running one is reused).
+def start_local_prefect_server(services: Services, port: int) -> tuple[str, subprocess.Popen[bytes] | None]:
+    """A ``prefect server`` on 127.0.0.1:``port`` (an already running one is reused: no child then), once healthy.
 
     Its database is ``$PREFECT_HOME/prefect.db`` (``<data dir>/prefect`` unless set), or the
-    PostgreSQL database ``PREFECT_API_DATABASE_CONNECTION_URL`` names.
+    PostgreSQL database ``PREFECT_API_DATABASE_CONNECTION_URL`` names. The caller stops the child
+    with :func:`cli.children.stop_children`.
     """
     api_url = f"http://127.0.0.1:{port}/api"
     if _healthy(api_url):
-        yield api_url
-        return
-    env = {k: v for k, v in os.environ.items() if k != "PREFECT_API_URL"}
-    env.setdefault("PREFECT_HOME", str((services.settings.data_dir / "prefect").resolve()))
+        return api_url, None
     logfile = services.settings.data_dir / "prefect-server.log"
-    command = ["server", "start", "--host", "127.0.0.1", "--port", str(port)]
-    with logfile.open("ab") as out:
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "prefect"), *command],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
+    server = start_child(
+        [str(Path(sys.executable).parent / "prefect"), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+        env=prefect_server_env(port, services.settings.data_dir / "prefect"),
+        logfile=logfile,
+    )
     try:
         deadline = time.monotonic() + SERVER_START_SECONDS
         while not _healthy(api_url):
             if server.poll() is not None or time.monotonic() > deadline:
                 raise ConfigurationError(f"the local Prefect server did not start on port {port}: see {logfile}")
             time.sleep(0.5)
-        yield api_url
-    finally:
-        _stop(server)
+    except BaseException:
+        stop_children([server])
+        raise
+    return api_url, server
 
 
-@contextmanager
-def served_flows(services: Services, limit: int) -> Iterator[subprocess.Popen[bytes]]:
-    """``credflow flows serve`` in a child process for the ``with`` block (it must own its main thread)."""
-    logfile = services.settings.data_dir / "flows-serve.log"
+def start_served_flows(services: Services, limit: int) -> subprocess.Popen[bytes]:
+    """``credflow flows serve`` in a child process (it must own its main thread); the caller stops it."""
     env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "2")}
-    with logfile.open("ab") as out:
-        child = subprocess.Popen(
-            [str(Path(sys.executable).parent / "credflow"), "flows", "serve", "--limit", str(limit)],
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-        )
-    try:
-        yield child
-    finally:
-        _stop(child)
+    return start_child(
+        [str(Path(sys.executable).parent / "credflow"), "flows", "serve", "--limit", str(limit)],
+        env=env,
+        logfile=services.settings.data_dir / "flows-serve.log",
+    )
+
+
+def stop_temporary_prefect_servers() -> None:
+    """Stop the temporary Prefect server(s) the in-process set-up's flow runs started (Prefect's atexit does too)."""
+    if "prefect.server.api.server" not in sys.modules:
+        return  # no flow ran, so no temporary server started
+    from prefect.server.api.server import SubprocessASGIServer
+
+    for server in list(SubprocessASGIServer._instances.values()):
+        server.stop()
 
 
 def _install(services: Services) -> tuple[list[str], str]:
@@ -194,20 +195,26 @@ def serve_command(
     workers = services.settings.deployments
     if workers and not os.environ.get("PREFECT_API_URL"):
         fail("CREDFLOW_DEPLOYMENTS=1 needs PREFECT_API_URL: the Prefect server the workers poll")
+    exit_on_sigterm()  # `kill` unwinds the clean-up below, as Ctrl-C does
     stop = threading.Event()
+    children: list[subprocess.Popen[bytes]] = []
     with ExitStack() as stack:
         stack.callback(stop.set)
+        stack.callback(stop_children, children)  # TERM their process groups, a few seconds, then KILL
         threading.Thread(target=sweep_uploads_forever, args=(services, stop), name="upload-sweep", daemon=True).start()
         if in_process:
+            stack.callback(stop_temporary_prefect_servers)
             threading.Thread(target=sweep_forever, args=(services, stop), name="review-sweep", daemon=True).start()
             console.print("flows run in this process (Prefect's ephemeral API)")
         else:
             if not workers:
                 if not os.environ.get("PREFECT_API_URL"):
                     try:
-                        api_url = stack.enter_context(local_prefect_server(services, prefect_port))
+                        api_url, server = start_local_prefect_server(services, prefect_port)
                     except CredflowError as exc:
                         fail(str(exc))
+                    if server is not None:
+                        children.append(server)
                     os.environ["PREFECT_API_URL"] = api_url
                     console.print(f"Prefect server and UI on {api_url.removesuffix('/api')}")
                 # Verdicts and submissions start the served deployments (here and in the flows' child process).
@@ -215,7 +222,7 @@ def serve_command(
                 services = dataclasses.replace(
                     services, settings=services.settings.model_copy(update={"deployments": True})
                 )
-                stack.enter_context(served_flows(services, flow_limit))
+                children.append(start_served_flows(services, flow_limit))
             install_alerts(services)
         app = create_app(
             services,

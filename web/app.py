@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from credflow.db.models import utcnow
 from credflow.services import Services
 from web import ops
+from web.api.docs import DOCS_PATH, DOCS_POLICY
 from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
@@ -49,7 +50,11 @@ def create_app(
     deps = WebDeps.build(services, clock=clock)
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
     app.add_middleware(RequestLimits, settings=services.settings, limiter=RateLimiter())  # inside SecurityHeaders
-    app.add_middleware(SecurityHeaders, content_security_policy=deps.pages.content_security_policy)
+    app.add_middleware(
+        SecurityHeaders,
+        content_security_policy=deps.pages.content_security_policy,
+        policies={f"/api{DOCS_PATH}": DOCS_POLICY},  # Swagger UI: this origin's scripts and styles
+    )
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
     app.include_router(public.routes(deps))
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -14,8 +16,12 @@ class SecurityHeaders:
     (hashed) stylesheet: no scripts at all.
     """
 
-    def __init__(self, app: ASGIApp, *, content_security_policy: str) -> None:
+    def __init__(
+        self, app: ASGIApp, *, content_security_policy: str, policies: Mapping[str, str] | None = None
+    ) -> None:
+        """``policies``: another CSP for the paths under a prefix (the API docs run this origin's scripts)."""
         self.app = app
+        self.policies = dict(policies or {})
         self.headers = {
             "Cache-Control": "no-store",
             "Referrer-Policy": "no-referrer",
@@ -35,6 +41,10 @@ class SecurityHeaders:
                 headers = MutableHeaders(scope=message)
                 for name, value in self.headers.items():
                     headers[name] = value
+                path = scope["path"]
+                for prefix, policy in self.policies.items():
+                    if path == prefix or path.startswith(f"{prefix}/"):
+                        headers["Content-Security-Policy"] = policy
             await send(message)
 
         await self.app(scope, receive, send_hardened)

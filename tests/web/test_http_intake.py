@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+import prefect.deployments
 from fastapi.testclient import TestClient
 
 from cli import demo_evidence as ev
+from cli.launch import process_in_background
 from tests.utils.builders import anchoring_answers
 from tests.utils.identity import bearer
 from web.app import create_app
@@ -103,3 +108,18 @@ def test_resubmission_over_http_carries_unchanged_files_and_refuses_others(servi
     with services.db.session() as session:
         [item] = get_submission(session, body["submission_id"]).evidence
         assert item.sha256 == sha and item.requirement_key == "facilitation_plan"
+
+
+def test_runs_of_http_intake_submissions_carry_the_credential_and_issuer_tags(services, monkeypatch, tmp_path):
+    calls: list[tuple[str, dict[str, Any]]] = []
+    monkeypatch.setattr(prefect.deployments, "run_deployment", lambda name, **kwargs: calls.append((name, kwargs)))
+    on = dataclasses.replace(services, settings=services.settings.model_copy(update={"deployments": True}))
+    client = TestClient(create_app(on, on_submitted=process_in_background(on)))
+    created = _post(client, tmp_path, email="ana@example.org")
+    assert created.status_code == 201, created.text
+    [(name, kwargs)] = calls
+    issuer = services.catalog.get("openscied-anchoring-phenomenon").issuer.id
+    assert name == "submission/submission" and kwargs["parameters"] == {
+        "submission_id": created.json()["submission_id"]
+    }
+    assert kwargs["tags"] == ["credential:openscied-anchoring-phenomenon", f"issuer:{issuer}"]

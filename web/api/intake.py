@@ -36,6 +36,7 @@ from credflow.intake.rules import (
 from credflow.intake.stage import submit
 from credflow.services import Services
 from credflow.submissions import get_submission
+from web.api.docs import register_docs_routes
 from web.api.uploads import register_upload_routes, release_uploads, take_uploads
 from web.limits import submission_limits
 from web.request_errors import short_validation_error
@@ -94,7 +95,10 @@ def create_intake_app(
         version="1",
         description="Submit evidence for a micro-credential and follow your submissions.",
         dependencies=[submission_limits],  # per applicant; per address in RequestLimits, before the body
+        docs_url=None,  # FastAPI's page loads Swagger UI from a CDN: web.api.docs serves it from a package
+        redoc_url=None,
     )
+    register_docs_routes(api)
     api.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
 
     def verified_email(authorization: str | None) -> str | None:
