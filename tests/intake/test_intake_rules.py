@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -71,8 +72,7 @@ def test_an_answers_file_that_is_not_yaml_is_located_by_line_and_column() -> Non
 
 
 def test_a_resubmission_is_the_same_content_only_with_equal_answers_and_the_same_bytes_per_key() -> None:
-    before = {"answers": {"reflection": "a"}, "files": [("plan", "s1"), ("photo", "s2")]}
-    same = {"before_answers": before["answers"], "before_files": before["files"]}
+    same: dict[str, Any] = {"before_answers": {"reflection": "a"}, "before_files": [("plan", "s1"), ("photo", "s2")]}
     assert same_content({"reflection": "a"}, [("photo", "s2"), ("plan", "s1")], **same)
     assert not same_content({"reflection": "b"}, [("photo", "s2"), ("plan", "s1")], **same)
     assert not same_content({"reflection": "a"}, [("photo", "s3"), ("plan", "s1")], **same)

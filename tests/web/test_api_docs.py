@@ -39,7 +39,7 @@ def test_the_api_docs_load_their_scripts_and_styles_from_credflow_under_their_cs
 @pytest.mark.slow
 @pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing (`make test` installs it)")
 def test_the_api_docs_render_in_chromium_offline_with_no_csp_violation(services):
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Route, sync_playwright
 
     with running_server(create_app(services), free_port()) as web, sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
@@ -47,7 +47,12 @@ def test_the_api_docs_render_in_chromium_offline_with_no_csp_violation(services)
             page = browser.new_page()
             offsite: list[str] = []
             offline = re.compile(r"^(?!http://127\.0\.0\.1:)")
-            page.route(offline, lambda route: (offsite.append(route.request.url), route.abort()))
+
+            def refuse(route: Route) -> None:
+                offsite.append(route.request.url)
+                route.abort()
+
+            page.route(offline, refuse)
             messages: list[str] = []
             page.on("console", lambda m: messages.append(m.text))
             page.goto(f"{web}/api/docs")
