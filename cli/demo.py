@@ -270,17 +270,21 @@ class _Display:
             self.progress.stop()
 
 
+_SET_ASIDE: list[logging.Handler] = []
+
+
 def _send_logs_to(path: Path) -> None:
     """From now until this process ends, write what would log to the terminal (Prefect's runs, servers, warnings)
     to ``path`` instead.
 
     For the rest of the process, not a ``with`` block: Prefect stops its temporary server at exit and says so.
     """
-    from prefect.logging.configuration import ensure_logging_setup
+    import prefect.main  # noqa: F401  (importing it sets up Prefect's logging, once: the set-up swapped below)
 
-    ensure_logging_setup()  # Prefect installs its terminal handlers once; they are swapped out here
     path.parent.mkdir(parents=True, exist_ok=True)
-    to_file = logging.FileHandler(path, mode="w", encoding="utf-8")
+    path.write_text("")
+    # Appending: should Prefect configure logging again (and close every handler), the file reopens on the next record.
+    to_file = logging.FileHandler(path, mode="a", encoding="utf-8")
     loggers = [
         logging.getLogger(),
         *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)),
@@ -291,6 +295,9 @@ def _send_logs_to(path: Path) -> None:
             if type(handler) is not logging.FileHandler and isinstance(handler, logging.StreamHandler):
                 logger.removeHandler(handler)
                 swapped.append((logger, handler))
+    # Kept alive: Prefect's later incremental set-up looks its handlers up by name (weakly held) and, missing one,
+    # configures everything again from scratch.
+    _SET_ASIDE.extend(handler for _, handler in swapped)
     # Prefect's own format, which names the flow run and task run of each record.
     to_file.setFormatter(next((h.formatter for _, h in swapped if h.formatter is not None), logging.Formatter()))
     for logger in dict.fromkeys(logger for logger, _ in swapped):
