@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import dataclasses
+import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.progress import BarColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from cli import demo_evidence as ev
-from cli.demo_reviewers import ReviewerScript, free_port, run_reviewers, running_server
+from cli.demo_reviewers import ReviewerScript, Via, free_port, run_reviewers, running_server
 from cli.launch import run_in_process
 from cli.submissions import submit_files
 from credflow.intake.rules import ApplicantInfo
@@ -39,13 +40,16 @@ class DemoApplication:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
-def _inputs(workdir: Path, ffmpeg: str) -> None:
-    """Generate every sample file once (re-runs reuse them, so the demo stays idempotent)."""
+def _inputs(workdir: Path, ffmpeg: str, *, making: Callable[[str], None] = lambda name: None) -> None:
+    """Generate every sample file once (re-runs reuse them, so the demo stays idempotent); ``making`` is told each."""
     workdir.mkdir(parents=True, exist_ok=True)
 
     def need(name: str) -> Path | None:
         path = workdir / name
-        return None if path.exists() else path
+        if path.exists():
+            return None
+        making(name)
+        return path
 
     if p := need("anchoring-plan.pdf"):
         ev.pdf(p, "Anchoring Phenomenon Routine - facilitation plan (annotated)")
@@ -199,8 +203,108 @@ SCRIPT = ReviewerScript(
 )
 
 
-def _with_public_url(services: Services, url: str) -> Services:
-    return dataclasses.replace(services, settings=services.settings.model_copy(update={"public_url": url}))
+# Submission states after which the demo's story for a case is over.
+_DECIDED = frozenset({"earned", "not_yet", "returned", "resubmitted", "closed", "failed", "withdrawn"})
+_STEPS = 3  # intake, review, decision
+
+
+@dataclass
+class _Display:
+    """What the operator sees while the demo runs: every line (``--verbose``), or one progress row per case."""
+
+    console: Console
+    verbose: bool
+    progress: Progress | None = None
+    rows: list[TaskID] = field(default_factory=list)
+    inputs: TaskID | None = None
+
+    @classmethod
+    def start(cls, console: Console, *, verbose: bool, cases: list[DemoApplication]) -> _Display:
+        if verbose:
+            return cls(console, verbose)
+        progress = Progress(
+            SpinnerColumn(finished_text="[green]✓[/]"),
+            TextColumn("{task.description}"),
+            BarColumn(bar_width=12),
+            TextColumn("{task.fields[status]}"),
+            console=console,
+        )
+        display = cls(console, verbose, progress)
+        display.inputs = progress.add_task("sample evidence", total=None, status="checking")
+        for app in cases:
+            display.rows.append(
+                progress.add_task(f"{app.label} · {app.credential_id}", total=_STEPS, status="waiting", start=False)
+            )
+        progress.start()
+        return display
+
+    def say(self, text: str) -> None:
+        """A line of the story: printed with ``--verbose``, else left to the progress rows."""
+        if self.verbose:
+            self.console.print(text)
+
+    def making(self, name: str) -> None:
+        if self.progress is not None and self.inputs is not None:
+            self.progress.update(self.inputs, status=f"making {name}")
+
+    def inputs_ready(self, workdir: Path) -> None:
+        if self.progress is not None and self.inputs is not None:
+            self.progress.update(self.inputs, total=1, completed=1, status=str(workdir))
+
+    def case(self, index: int, status: str) -> None:
+        """Case ``index`` is now at ``status`` (a submission state, or what the demo is doing with it)."""
+        if self.progress is None:
+            return
+        row = self.rows[index]
+        self.progress.start_task(row)
+        if status in _DECIDED:
+            done = _STEPS
+        elif status in ("awaiting_review", "in_review", "adjudicating"):
+            done = 1
+        else:
+            done = 0
+        self.progress.update(row, completed=done, status=status)
+
+    def stop(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+
+
+_SET_ASIDE: list[logging.Handler] = []
+
+
+def _send_logs_to(path: Path) -> None:
+    """From now until this process ends, write what would log to the terminal (Prefect's runs, servers, warnings)
+    to ``path`` instead.
+
+    For the rest of the process, not a ``with`` block: Prefect stops its temporary server at exit and says so.
+    """
+    import prefect.main  # noqa: F401  (importing it sets up Prefect's logging, once: the set-up swapped below)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    # Appending: should Prefect configure logging again (and close every handler), the file reopens on the next record.
+    to_file = logging.FileHandler(path, mode="a", encoding="utf-8")
+    loggers = [
+        logging.getLogger(),
+        *(v for v in logging.Logger.manager.loggerDict.values() if isinstance(v, logging.Logger)),
+    ]
+    swapped: list[tuple[logging.Logger, logging.Handler]] = []
+    for logger in loggers:
+        for handler in list(logger.handlers):
+            if type(handler) is not logging.FileHandler and isinstance(handler, logging.StreamHandler):
+                logger.removeHandler(handler)
+                swapped.append((logger, handler))
+    # Kept alive: Prefect's later incremental set-up looks its handlers up by name (weakly held) and, missing one,
+    # configures everything again from scratch.
+    _SET_ASIDE.extend(handler for _, handler in swapped)
+    # Prefect's own format, which names the flow run and task run of each record.
+    to_file.setFormatter(next((h.formatter for _, h in swapped if h.formatter is not None), logging.Formatter()))
+    for logger in dict.fromkeys(logger for logger, _ in swapped):
+        logger.addHandler(to_file)
+    if not logging.getLogger().handlers:
+        logging.getLogger().addHandler(to_file)
+    logging.captureWarnings(True)
 
 
 def _decide_now(services: Services) -> Callable[[str], None]:
@@ -216,20 +320,57 @@ def _decide_now(services: Services) -> Callable[[str], None]:
     return decide
 
 
-def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dict[str, Any]]:
-    """Generate inputs, submit the cohort, let demo reviewers score over HTTP, and print the outcomes."""
-    console.print(f"[bold]credflow demo[/]: generating sample evidence in {workdir} ...")
-    _inputs(workdir, services.settings.ffmpeg_path)
+def demo_log_path(services: Services) -> Path:
+    """Where a quiet demo writes Prefect's (and every other) log."""
+    return services.settings.data_dir / "logs" / "demo.log"
+
+
+def run_demo(services: Services, *, workdir: Path, console: Console, verbose: bool = False) -> list[dict[str, Any]]:
+    """Generate inputs, submit the cohort, let demo reviewers score over HTTP, and print the outcomes.
+
+    Everything stored, signed and mailed names ``settings.public_url`` (``credflow serve``'s), so once the demo
+    ends its badges verify and its letters' links work under ``credflow serve``. The reviewers score on a
+    temporary server of their own, reached as if it were the public URL.
+
+    Args:
+        services: What the demo submits into.
+        workdir: Where the sample evidence is generated (and reused on a re-run).
+        console: Where the progress, the outcome table and the summary go.
+        verbose: Print every step and Prefect's logs, instead of a progress row per case and a log file.
+    """
+    cases = cohort()
+    log_path = None if verbose else demo_log_path(services)
+    if log_path is not None:
+        _send_logs_to(log_path)
+    display = _Display.start(console, verbose=verbose, cases=cases)
+    try:
+        rows, reviewed = _run_cases(services, cases, workdir=workdir, display=display)
+    finally:
+        display.stop()
+    console.print(f"{reviewed} reviews, adjudications and back-reads submitted through the review page")
+    _where_things_are(services, console, log_path)
+    console.print(_outcomes(rows))
+    return rows
+
+
+def _run_cases(
+    services: Services, cases: list[DemoApplication], *, workdir: Path, display: _Display
+) -> tuple[list[dict[str, Any]], int]:
+    from credflow.submissions import view
+    from web.app import create_app
+
+    display.say(f"[bold]credflow demo[/]: generating sample evidence in {workdir} ...")
+    _inputs(workdir, services.settings.ffmpeg_path, making=display.making)
+    display.inputs_ready(workdir)
     with services.db.session() as session:
         report = import_pool(
             session, parse_pool(DEMO_POOL.read_text(), catalog=services.catalog, source=str(DEMO_POOL))
         )
-    console.print(f"reviewer pool {DEMO_POOL.name}: {report.summary()}")
-    port = free_port()
-    services = _with_public_url(services, f"http://127.0.0.1:{port}")
+    display.say(f"reviewer pool {DEMO_POOL.name}: {report.summary()}")
     rows: list[dict[str, Any]] = []
-    for app in cohort():
-        console.print(f"submitting [bold]{app.label}[/] for {app.credential_id} ({app.shows}) ...")
+    for index, app in enumerate(cases):
+        display.say(f"submitting [bold]{app.label}[/] for {app.credential_id} ({app.shows}) ...")
+        display.case(index, "submitting")
         result, state = submit_files(
             services,
             applicant=app.applicant,
@@ -238,10 +379,9 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
             evidence=[(key, workdir / name) for key, name in app.evidence],
             idempotency_key=app.key,
         )
-        from credflow.submissions import view
-
         with services.db.session() as session:
             snapshot = view(session, result.submission_id)
+        display.case(index, state)
         rows.append(
             {
                 "applicant": app.label,
@@ -254,15 +394,27 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
                 "shows": app.shows,
             }
         )
-    from web.app import create_app
 
-    with running_server(create_app(services, on_review_submitted=_decide_now(services)), port) as url:
-        console.print(f"\n[bold]Reviewers[/] open the links from their emails on {url} and score:")
-        reviewed = run_reviewers(services, SCRIPT, log=console.print)
-    console.print(f"{reviewed} reviews, adjudications and back-reads submitted through the review page")
-    with services.db.session() as session:
-        for row in rows:
-            row["decision"] = get_submission(session, row["submission"]).state
+    def refresh() -> None:
+        with services.db.session() as session:
+            for index, row in enumerate(rows):
+                row["decision"] = get_submission(session, row["submission"]).state
+                display.case(index, row["decision"])
+
+    def reviewed_one(line: str) -> None:
+        display.say(line)
+        refresh()
+
+    public = services.settings.public_url
+    web_app = create_app(services, on_review_submitted=_decide_now(services))
+    with running_server(web_app, free_port(), own_logging=display.verbose) as url:
+        display.say(f"\n[bold]Reviewers[/] open the links from their emails (naming {public}) on {url} and score:")
+        reviewed = run_reviewers(services, SCRIPT, log=reviewed_one, via=Via(public=public, local=url))
+    refresh()
+    return rows, reviewed
+
+
+def _outcomes(rows: list[dict[str, Any]]) -> Table:
     table = Table(title="Demo outcomes", show_lines=True)
     for column in ("applicant", "micro-credential", "submission", "attempt", "new?", "after intake", "now"):
         table.add_column(column, no_wrap=True)
@@ -279,12 +431,21 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
             row["decision"],
             why,
         )
-    console.print(table)
+    return table
+
+
+def _where_things_are(services: Services, console: Console, log_path: Path | None) -> None:
     settings = services.settings
+    public = settings.public_url
     where = (
         f"S3 bucket {settings.s3_bucket}"
         if settings.storage_backend is StorageBackend.S3
         else str(settings.resolved_storage_dir.resolve())
+    )
+    logs = (
+        f"  logs         {log_path.resolve()} (Prefect's run logs; `credflow demo --verbose` prints them instead)\n"
+        if log_path is not None
+        else ""
     )
     console.print(
         "\n[bold]Where things are[/]\n"
@@ -292,9 +453,9 @@ def run_demo(services: Services, *, workdir: Path, console: Console) -> list[dic
         f"  evidence     {where} (review videos under transcodes/, posters under posters/)\n"
         f"  sent mail    {settings.resolved_outbox_dir.resolve()} (.eml files with .json metadata)\n"
         f"  badges       {where}/badges (baked PNG/SVG); check one: credflow badge verify <file>.png --offline\n"
-        "  badge pages  credflow serve, then http://127.0.0.1:8000/badges/<id> (links in the result emails)\n"
+        f"  badge pages  credflow serve, then {public}/badges/<id> (every link in the mail names {public})\n"
         "  one timeline credflow status <submission id>\n"
+        f"{logs}"
         "\n[bold]Prefect UI[/]: run `make ui`, open http://127.0.0.1:4200/runs and look for the flow runs named\n"
         "  <credential>-<submission id>-a<attempt>; each submission's artifact is under Artifacts (submission-<id>)."
     )
-    return rows

@@ -31,11 +31,22 @@ def free_port() -> int:
 
 
 @contextmanager
-def running_server(app: object, port: int) -> Iterator[str]:
-    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread for the ``with`` block."""
-    import uvicorn
+def running_server(app: object, port: int, *, own_logging: bool = True) -> Iterator[str]:
+    """Serve ``app`` with uvicorn on 127.0.0.1 in a thread for the ``with`` block.
 
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))  # type: ignore[arg-type]
+    With ``own_logging=False`` uvicorn leaves logging alone, so its records go wherever the root logger sends them.
+    """
+    import uvicorn
+    from uvicorn.config import LOGGING_CONFIG
+
+    config = uvicorn.Config(
+        app,  # type: ignore[arg-type]
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        log_config=LOGGING_CONFIG if own_logging else None,
+    )
+    server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name="demo-review-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + 30
@@ -50,9 +61,49 @@ def running_server(app: object, port: int) -> Iterator[str]:
         thread.join(timeout=10)
 
 
-def review_over_http(link: str, verdicts: dict[str, tuple[str, str]]) -> int:
-    """Do what a reviewer's browser does: open the page, fill every criterion, submit the form."""
-    with httpx.Client(timeout=120) as client:
+@dataclass(frozen=True)
+class Via:
+    """Send requests for the ``public`` base URL to ``local``, as a hosts-file entry would.
+
+    The demo mails links naming the public URL (``credflow serve``'s) while its reviewers score on a temporary
+    server; the client still sees the public URL, so its cookies and Host header are the public URL's.
+    """
+
+    public: str
+    local: str
+
+    def transport(self) -> httpx.BaseTransport:
+        return _Rerouting(public=self.public.rstrip("/"), local=self.local.rstrip("/"))
+
+
+class _Rerouting(httpx.BaseTransport):
+    def __init__(self, *, public: str, local: str) -> None:
+        self._public = public
+        self._local = local
+        self._inner = httpx.HTTPTransport()
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        url = str(request.url)
+        if url == self._public or url.startswith(self._public + "/"):
+            url = self._local + url[len(self._public) :]
+        forwarded = httpx.Request(
+            request.method, url, headers=request.headers, stream=request.stream, extensions=request.extensions
+        )
+        return self._inner.handle_request(forwarded)
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+def review_over_http(link: str, verdicts: dict[str, tuple[str, str]], *, via: Via | None = None) -> int:
+    """Do what a reviewer's browser does: open the page, fill every criterion, submit the form.
+
+    Args:
+        link: The review link from the assignment email.
+        verdicts: Criterion key to (verdict, comment); every other criterion is Met.
+        via: Where to send the requests instead of the link's own host.
+    """
+    with httpx.Client(timeout=120, transport=via.transport() if via else None) as client:
         page = client.get(link)
         page.raise_for_status()
         match = CSRF.search(page.text)
@@ -83,8 +134,17 @@ class ReviewerScript:
     turns: dict[str, int] = field(default_factory=dict)
 
 
-def run_reviewers(services: Services, script: ReviewerScript, *, log: Callable[[str], None]) -> int:
-    """Answer every assignment email in the outbox (new ones appear as adjudications are asked for)."""
+def run_reviewers(
+    services: Services, script: ReviewerScript, *, log: Callable[[str], None], via: Via | None = None
+) -> int:
+    """Answer every assignment email in the outbox (new ones appear as adjudications are asked for).
+
+    Args:
+        services: The demo's services (its outbox, database and public URL).
+        script: How each reviewer scores.
+        log: Told one line per review submitted.
+        via: Where to send the reviewers' requests instead of the links' own host.
+    """
     outbox = services.settings.resolved_outbox_dir
     done: set[str] = set()
     reviewed = 0
@@ -113,6 +173,6 @@ def run_reviewers(services: Services, script: ReviewerScript, *, log: Callable[[
                 verdicts = {key: ("not_yet", comment) for key, comment in not_yet.items()}
             else:
                 verdicts = {}
-            status = review_over_http(link, verdicts)
+            status = review_over_http(link, verdicts, via=via)
             reviewed += 1
             log(f"  {assignment.reviewer.name} ({assignment.role}) scored {email}'s submission: HTTP {status}")

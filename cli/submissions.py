@@ -344,12 +344,20 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
 
 def demo_command(
     workdir: Annotated[Path | None, typer.Option(help="Where to generate sample evidence.")] = None,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", help="Print every step and Prefect's logs (default: progress, logs to a file).")
+    ] = False,
 ) -> None:
     """Generate sample evidence, submit a demo cohort end to end and print the outcomes."""
     from cli.demo import run_demo
 
     try:
         services = load_services()
-        run_demo(services, workdir=workdir or services.settings.data_dir / "demo-inputs", console=console)
+        run_demo(
+            services,
+            workdir=workdir or services.settings.data_dir / "demo-inputs",
+            console=console,
+            verbose=verbose,
+        )
     except CredflowError as exc:
         fail(str(exc))
