@@ -71,7 +71,8 @@ def badge_verify(
         bool,
         typer.Option(
             "--allow-private",
-            help="Fetch from private, loopback and link-local addresses too (tests, local deployments).",
+            help="Fetch from any private, loopback and link-local address (this deployment's own "
+            "CREDFLOW_PUBLIC_URL is always allowed).",
         ),
     ] = False,
 ) -> None:
@@ -80,11 +81,14 @@ def badge_verify(
     Nothing a credential names is fetched before its proof holds (but a did:web issuer's DID document,
     which the proof needs); no redirects are followed and every answer is size-capped.
     """
-    from credflow.badges.fetch import SafeFetcher
+    from credflow.badges.fetch import SafeFetcher, origin_of
     from credflow.badges.verify import verify_fetching
     from credflow.db.models import utcnow
+    from credflow.settings import load_settings
 
-    fetch = SafeFetcher(allow_private=allow_private)
+    # This deployment's own badges are fetched from its public URL even where that is on loopback.
+    own = origin_of(load_settings().public_url)
+    fetch = SafeFetcher(allow_private=allow_private, trusted_origins=frozenset({own} - {""}))
     try:
         credential = read_credential(source, fetch=fetch)
         result = verify_fetching(credential, now=utcnow(), fetch=None if offline else fetch)

@@ -55,6 +55,18 @@ def _human(size: int) -> str:
     return f"{size / (1024 * 1024):g} MiB" if size >= 1024 * 1024 else f"{size:,} bytes"
 
 
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` of an http(s) URL, the port made explicit (``""`` when it has none)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return ""
+    try:
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:
+        return ""
+    return f"{parts.scheme}://{parts.hostname.lower()}:{port}"
+
+
 @dataclass(frozen=True)
 class SafeFetcher:
     """``fetcher(url) -> bytes``: one GET under the limits above; raises :class:`FetchRefused` otherwise."""
@@ -63,15 +75,17 @@ class SafeFetcher:
     timeout: float = DEFAULT_TIMEOUT
     allow_private: bool = False
     resolve: Resolve = field(default=resolve_host)
+    #: Origins (``scheme://host:port``) that may be on private addresses: the deployment's own public URL.
+    trusted_origins: frozenset[str] = frozenset()
 
-    def _address(self, url: str, host: str, port: int) -> IPAddress:
+    def _address(self, url: str, host: str, port: int, *, trusted: bool = False) -> IPAddress:
         try:
             addresses = [ipaddress.ip_address(host)]
         except ValueError:
             addresses = [ipaddress.ip_address(a.partition("%")[0]) for a in self.resolve(host, port)]
         if not addresses:
             raise FetchRefused(f"{url}: {host} resolves to no address")
-        if not self.allow_private:
+        if not (self.allow_private or trusted):
             for address in addresses:
                 if not is_public(address):
                     raise FetchRefused(
@@ -97,7 +111,7 @@ class SafeFetcher:
             port = parts.port or (443 if parts.scheme == "https" else 80)
         except ValueError:
             raise FetchRefused(f"{url[:200]}: not a valid port") from None
-        address = self._address(url, host, port)
+        address = self._address(url, host, port, trusted=origin_of(url) in self.trusted_origins)
         pinned = f"[{address}]" if address.version == 6 else str(address)
         target = urlunsplit((parts.scheme, f"{pinned}:{port}", parts.path or "/", parts.query, ""))
         headers = {"Host": parts.netloc, "Accept-Encoding": "identity"}

@@ -108,7 +108,7 @@ def test_the_demo_is_quiet_and_its_badges_and_links_work_under_serve(tmp_path):
                 assert "<strong>Verified.</strong>" in page, badge
         for badge in badges:
             verify = subprocess.run(
-                [CREDFLOW, "badge", "verify", f"{web}/badges/{badge}/credential.json", "--allow-private"],
+                [CREDFLOW, "badge", "verify", f"{web}/badges/{badge}/credential.json"],  # its own public URL
                 env=env,
                 cwd=tmp_path,
                 capture_output=True,

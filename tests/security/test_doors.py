@@ -141,6 +141,16 @@ def test_private_loopback_and_reserved_addresses_are_refused_unless_allowed(site
     assert SafeFetcher(allow_private=True)(f"{site.url}/ok") == b"{}"
 
 
+def test_the_deployments_own_origin_may_be_on_loopback_and_no_other(site: LocalSite) -> None:
+    site.routes["/ok"] = Route(body=b"{}")
+    own = SafeFetcher(trusted_origins=frozenset({f"http://127.0.0.1:{site.port}"}))
+    assert own(f"http://127.0.0.1:{site.port}/ok") == b"{}"
+    with pytest.raises(FetchRefused, match="loopback"):
+        own(f"http://127.0.0.1:{site.port + 1}/ok")  # another port on the same host is not the deployment
+    with pytest.raises(FetchRefused, match="private, loopback"):
+        own("http://10.0.0.5:80/x")
+
+
 def test_the_connection_goes_to_the_checked_address_so_dns_rebinding_cannot_swap_it(site: LocalSite) -> None:
     site.routes["/did.json"] = Route(body=b'{"ok": true}')
     answers = iter([["127.0.0.1"], ["10.9.9.9"]])  # a rebinding resolver: a second lookup would differ
