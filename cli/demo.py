@@ -309,11 +309,11 @@ def _send_logs_to(path: Path) -> None:
 
 def _decide_now(services: Services) -> Callable[[str], None]:
     """Run the decide flow before the reviewer's request returns, so the demo reads in order."""
-    from flows.review import decide_submission
+    from flows.review import run_decision
 
     def decide(submission_id: str) -> None:
         # A thread of its own: the web server's event loop must not host the flow engine.
-        worker = threading.Thread(target=run_in_process, args=(services, lambda: decide_submission(submission_id)))
+        worker = threading.Thread(target=run_in_process, args=(services, lambda: run_decision(submission_id)))
         worker.start()
         worker.join()
 

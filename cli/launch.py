@@ -18,7 +18,7 @@ def run_in_process(services: Services, fn: Callable[[], object]) -> object:
 
 def run_tags(services: Services, submission_id: str) -> list[str]:
     """A submission's run tags (credential and issuer), the same for in-process runs and deployment runs."""
-    from flows.submission import submission_tags
+    from flows.tags import submission_tags
     from tasks.runtime import use_services
 
     with use_services(services):
@@ -43,17 +43,11 @@ def decide_in_background(services: Services) -> Callable[[str], None]:
                 tags=run_tags(services, submission_id),
             )
             return
-        from prefect import tags
-
-        from flows.review import decide_submission
-
-        def decide() -> object:
-            with tags(*run_tags(services, submission_id)):
-                return decide_submission(submission_id)
+        from flows.review import run_decision
 
         thread = threading.Thread(
             target=run_in_process,
-            args=(services, decide),
+            args=(services, lambda: run_decision(submission_id)),
             name=f"decide-{submission_id[:8]}",
             daemon=False,
         )

@@ -192,9 +192,9 @@ def review_relink(
 
 
 def _decide(services: Any, submission_id: str) -> str:
-    from flows.review import decide_submission
+    from flows.review import run_decision
 
-    return str(run_in_process(services, lambda: decide_submission(submission_id)))
+    return str(run_in_process(services, lambda: run_decision(submission_id)))
 
 
 def assign_command(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:

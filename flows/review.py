@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from prefect import flow
+from prefect import flow, tags
 
 from credflow.lifecycle import State
 from credflow.notifications.rules import BadgeNotice, ReviewerMail
 from credflow.resubmission.rules import ChainNotice
 from flows.alerts import email_operator_on_failure
+from flows.tags import submission_tags
 from tasks.artifacts import publish_submission
 from tasks.assignment import assignment_round
 from tasks.decision import aggregate_verdicts
@@ -61,6 +62,12 @@ def decide_submission(submission_id: str) -> str:
     publish_submission(submission_id)
     publish_waiting()
     return outcome.state.value
+
+
+def run_decision(submission_id: str) -> str:
+    """Run the decide flow in this process, tagged with the submission's credential and issuer."""
+    with tags(*submission_tags(submission_id)):
+        return decide_submission(submission_id)
 
 
 @flow(name="review-sweep", persist_result=False, on_failure=[email_operator_on_failure])

@@ -10,6 +10,7 @@ from credflow.notifications.rules import Notice
 from credflow.submissions import get_submission
 from flows.alerts import email_operator_on_failure
 from flows.review import announce_round
+from flows.tags import submission_tags
 from tasks.artifacts import publish_submission
 from tasks.notifications import notify_applicant
 from tasks.runtime import services
@@ -44,15 +45,6 @@ def process_submission(submission_id: str) -> str:
     if state is State.AWAITING_REVIEW:
         announce_round()
     return publish_submission(submission_id)  # the state as it stands now, after any assignment
-
-
-def submission_tags(submission_id: str) -> list[str]:
-    """The run tags of a submission: its credential and issuer, so runs filter by both."""
-    svc = services()
-    with svc.db.session() as session:
-        sub = get_submission(session, submission_id)
-        credential = svc.catalog.get(sub.credential_id)
-    return [f"credential:{credential.id}", f"issuer:{credential.issuer.id}"]
 
 
 def run_submission(submission_id: str) -> str:

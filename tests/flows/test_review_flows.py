@@ -9,10 +9,16 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterFlowRunId,
+    ArtifactFilterKey,
+    FlowRunFilter,
+    FlowRunFilterName,
+)
 from prefect.client.schemas.sorting import ArtifactSort
 
-from cli.launch import decide_in_background, run_in_process
+from cli.launch import decide_in_background, run_in_process, run_tags
 from credflow.assignment.stage import assign_reviewers
 from credflow.db.models import utcnow
 from credflow.lifecycle import State
@@ -52,6 +58,10 @@ def test_the_last_verdict_starts_the_decision_without_holding_anything_while_wai
         time.sleep(0.2)
     assert _state(services, sid) == "earned"
     print(f"decided {time.monotonic() - started:.1f} s after the last verdict")  # the README's figure (pytest -s)
+    # The web's decide run carries the submission's tags, as the CLI's and the intake's runs do.
+    with get_client(sync_client=True) as prefect:
+        [run] = prefect.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"decide-{sid}"])))
+    assert set(run_tags(services, sid)) <= set(run.tags) and run_tags(services, sid)
 
 
 def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(services, tmp_path):
