@@ -56,7 +56,11 @@ def test_the_page_the_files_and_the_cli_agree_on_valid_tampered_and_revoked(make
 
         revoked = runner.invoke(app, ["badge", "revoke", badge_id, "--reason", "plagiarised evidence"])
         assert revoked.exit_code == 0, revoked.output
-        # The server is on 127.0.0.1: private addresses are fetched only when allowed.
+        # The server is this deployment's public URL: fetched although it is on 127.0.0.1.
+        own = runner.invoke(app, ["badge", "verify", f"{url}/badges/{badge_id}/credential.json"])
+        assert own.exit_code == 1 and "revoked" in own.output, own.output
+        # Seen from a deployment with another public URL, a loopback server is fetched only when allowed.
+        monkeypatch.setenv("CREDFLOW_PUBLIC_URL", "https://badges.example.org")
         refused = runner.invoke(app, ["badge", "verify", f"{url}/badges/{badge_id}/credential.json"])
         assert refused.exit_code == 2 and "loopback" in refused.output
         after = runner.invoke(app, ["badge", "verify", "--allow-private", f"{url}/badges/{badge_id}/credential.json"])
