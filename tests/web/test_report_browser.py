@@ -20,14 +20,12 @@ from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.utils.builders import anchoring_request, applicant
 from tests.utils.identity import session_cookie
 from tests.utils.review_cycle import NOW, assignments_of, load_pool, ready_submission, review_scores
 from tests.utils.review_world import make_services
 from web import create_app
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 pytestmark = [
     pytest.mark.slow,
@@ -65,9 +63,7 @@ def url(tmp_path_factory) -> Iterator[tuple[str, tuple[str, str]]]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, "--no-first-run"]
-        )
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

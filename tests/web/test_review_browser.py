@@ -20,11 +20,9 @@ from credflow.reviewers.rules import parse_pool
 from credflow.reviewers.stage import import_pool
 from credflow.services import Services
 from credflow.submissions import get_submission
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.utils.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission
 from web import create_app
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update"]
 
 pytestmark = [
     pytest.mark.slow,
@@ -62,9 +60,7 @@ def served(tmp_path_factory) -> Iterator[Served]:
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=[*CHROMIUM_ARGS, "--no-first-run"]
-        )
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
         yield chromium
         chromium.close()
 

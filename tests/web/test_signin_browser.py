@@ -18,19 +18,12 @@ from credflow.intake.stage import submit
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from tests.conftest import ROOT
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.utils.builders import anchoring_request
 from tests.utils.identity import emailed_sign_in_links
 from tests.utils.locks import installing
 from web import create_app
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 AXE_DIR = Path(__file__).resolve().parents[1] / "js" / "axe"
 AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
