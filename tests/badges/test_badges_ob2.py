@@ -292,8 +292,8 @@ def test_after_a_key_rotation_new_badges_pass_the_validator_and_old_ones_verify_
     assert not old_report.valid
     assert old_report.mentions("other than those authorized")
     retired_pem = store.public_keys()[old_key.name]
-    assert ob2.verify_signed(old_jws, retired_pem, email=EMAIL).valid
-    assert ob2.verify_signed(old_jws, new_key.public_key_pem).reasons == (ob2.Problem.BAD_SIGNATURE,)
+    assert ob2.verify_signed(old_jws, retired_pem, email=EMAIL, now=ISSUED).valid
+    assert ob2.verify_signed(old_jws, new_key.public_key_pem, now=ISSUED).reasons == (ob2.Problem.BAD_SIGNATURE,)
 
 
 # --------------------------------------------------------------------------- documents, keys, verification
@@ -424,14 +424,14 @@ def test_signing_many_badges_parses_the_private_key_once(tmp_path):
     jws = [ob2.sign_assertion(_signed(store.current())[0], store.current()) for _ in range(3)]
     assert store.loads == 1
     public_pem = store.current().public_key_pem
-    assert all(ob2.verify_signed(token, public_pem, email=EMAIL).valid for token in jws)
+    assert all(ob2.verify_signed(token, public_pem, email=EMAIL, now=ISSUED).valid for token in jws)
 
 
 def test_signing_uses_the_parsed_key_not_the_pem(tmp_path):
     key = ob2.RsaKeyStore(tmp_path / "keys", key_bits=2048).current()
     # PEM bytes that no parser accepts: a signature only comes out if the parsed key object signs.
     jws = ob2.sign_assertion(_signed(key)[0], replace(key, private_key_pem=b"not a key"))
-    assert ob2.verify_signed(jws, key.public_key_pem, email=EMAIL).valid
+    assert ob2.verify_signed(jws, key.public_key_pem, email=EMAIL, now=ISSUED).valid
 
 
 def test_a_rotation_by_another_process_is_picked_up_by_a_store_that_holds_the_old_key(tmp_path):
@@ -440,8 +440,8 @@ def test_a_rotation_by_another_process_is_picked_up_by_a_store_that_holds_the_ol
     new = ob2.RsaKeyStore(tmp_path / "keys", key_bits=2048).rotate()  # as `credflow badge rotate-key` does
     assert store.current() == new and store.loads == 2
     jws = ob2.sign_assertion(_signed(store.current())[0], store.current())
-    assert ob2.verify_signed(jws, new.public_key_pem, email=EMAIL).valid
-    assert ob2.verify_signed(jws, old.public_key_pem).reasons == (ob2.Problem.BAD_SIGNATURE,)
+    assert ob2.verify_signed(jws, new.public_key_pem, email=EMAIL, now=ISSUED).valid
+    assert ob2.verify_signed(jws, old.public_key_pem, now=ISSUED).reasons == (ob2.Problem.BAD_SIGNATURE,)
 
 
 def test_a_key_file_replaced_under_the_same_name_is_read_again(tmp_path):

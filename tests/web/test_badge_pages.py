@@ -13,7 +13,7 @@ from cli.main import app
 from credflow.db.models import Decision, IssuedBadge, utcnow
 from credflow.issuance.stage import issue_for_decision, revoke
 from credflow.services import build_services
-from tests.utils.review_cycle import decided_submission
+from tests.utils.review_cycle import NOW, decided_submission
 from tests.utils.validator import run_validator
 from web.app import create_app
 
@@ -128,7 +128,7 @@ def test_every_url_a_credential_names_resolves_and_the_achievement_answers_json_
     from credflow.badges.jsonld import check_safe_mode
 
     sid = decided_submission(services, tmp_path)
-    report = issue_for_decision(services, sid)
+    report = issue_for_decision(services, sid, today=NOW.date())  # the day the helpers decided it
     assert report.micro is not None and len(report.issued) == 1  # the micro-credential and the certification
     with services.db.session() as session:
         credentials = [session.get_one(IssuedBadge, badge_id).ob3 for badge_id in (report.micro, *report.issued)]
