@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.accounts.grants import add_grant
@@ -20,7 +20,7 @@ from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, policy_violations
 from tests.utils.builders import anchoring_request, applicant
 from tests.utils.identity import session_cookie
 from tests.utils.review_cycle import NOW, assignments_of, load_pool, ready_submission, review_scores
@@ -77,21 +77,10 @@ def page(browser: Browser, url: tuple[str, tuple[str, str]]) -> Iterator[Page]:
     context.close()
 
 
-def _policy_violations(page: Page) -> list[str]:
-    found: list[str] = []
-
-    def watch(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            found.append(message.text)
-
-    page.on("console", watch)
-    return found
-
-
 def test_a_program_admin_sees_each_educator_the_chart_and_downloads_the_csv(
     url: tuple[str, tuple[str, str]], page: Page
 ) -> None:
-    violations = _policy_violations(page)
+    violations = policy_violations(page)
     page.goto(url[0] + "/reports/programs")
     expect(page.get_by_role("heading", name="Educators' micro-credential progress")).to_be_visible()
 

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 
 from cli.demo_reviewers import free_port, link_in_email, running_server
 from credflow.assignment.stage import assign_reviewers
@@ -20,7 +20,7 @@ from credflow.reviewers.rules import parse_pool
 from credflow.reviewers.stage import import_pool
 from credflow.services import Services
 from credflow.submissions import get_submission
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, policy_violations
 from tests.utils.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission
 from web import create_app
 
@@ -72,20 +72,9 @@ def page(browser: Browser) -> Iterator[Page]:
     context.close()
 
 
-def _policy_violations(page: Page) -> list[str]:
-    found: list[str] = []
-
-    def watch(message: ConsoleMessage) -> None:
-        if "Content Security Policy" in message.text:
-            found.append(message.text)
-
-    page.on("console", watch)
-    return found
-
-
 def test_a_reviewer_watches_the_video_scores_every_criterion_and_submits(served: Served, page: Page) -> None:
     link = assign(served.services, served.applied.submission_id)
-    violations = _policy_violations(page)
+    violations = policy_violations(page)
     page.goto(served.url + link.path)
     expect(page.get_by_role("heading", name="UDL Level 1: Designing for Learner Variability")).to_be_visible()
     page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20_000)
