@@ -7,7 +7,8 @@ The pages live in :mod:`web.pages` (reviewer, admin, public, sign-in), the HTTP 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from datetime import datetime
 
 from fastapi import FastAPI
@@ -48,8 +49,15 @@ def create_app(
     """
     clock = now or utcnow
     deps = WebDeps.build(services, clock=clock)
-    app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None)
-    app.add_middleware(RequestLimits, settings=services.settings, limiter=RateLimiter())  # inside SecurityHeaders
+    limiter = RateLimiter()  # one per app: the request limits' and the sign-in links' counters
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        limiter.close()  # its expiry timer is a non-daemon thread
+
+    app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.add_middleware(RequestLimits, settings=services.settings, limiter=limiter)  # inside SecurityHeaders
     app.add_middleware(
         SecurityHeaders,
         content_security_policy=deps.pages.content_security_policy,

@@ -96,7 +96,16 @@ class RateLimiter:
     """Moving-window counters in this process's memory; safe to share between threads and the event loop."""
 
     def __init__(self) -> None:
-        self._limiter = MovingWindowRateLimiter(MemoryStorage())
+        self._storage = MemoryStorage()
+        self._limiter = MovingWindowRateLimiter(self._storage)
+
+    def close(self) -> None:
+        """Cancel the storage's pending expiry timer (a non-daemon thread ``limits`` starts after each hit).
+
+        The app's lifespan calls this on shutdown, so the process exits without waiting on it: under
+        libfaketime, whose monotonic clock the timer's timed wait never reaches, it would wait for ever.
+        """
+        self._storage.timer.cancel()
 
     def hit(self, *checks: tuple[Rule, str]) -> None:
         """Spend one unit of each ``(rule, key)`` budget, or none when any of them is spent out.

@@ -185,6 +185,20 @@ def test_the_limiter_spends_every_budget_or_none() -> None:
         limiter.hit((loose, "k"))
 
 
+def test_the_app_cancels_its_limiters_expiry_timer_when_it_shuts_down(build: Any) -> None:
+    """``limits`` keeps a non-daemon Timer after each hit: left pending, it holds the process open."""
+    app = create_app(build())
+    (limiter,) = [m.kwargs["limiter"] for m in app.user_middleware if "limiter" in m.kwargs]
+    assert isinstance(limiter, RateLimiter)
+    pending = threading.Timer(3600, lambda: None)  # as the storage's own, but one that would not end by itself
+    with TestClient(app):
+        limiter._storage.timer = pending
+        pending.start()
+    assert pending.finished.is_set()  # cancelled by the lifespan's shutdown
+    pending.join(timeout=30)
+    assert not pending.is_alive()
+
+
 def test_abandoned_local_uploads_are_swept_once_no_grant_can_claim_them(build: Any) -> None:
     services = build(upload_url_seconds=3600)
     store = services.store

@@ -32,7 +32,7 @@ from credflow.accounts.signin import (
 from credflow.accounts.tokens import issue_token, revoke_token, tokens_of
 from credflow.notifications.stage import deliver
 from web.deps import WebDeps, sign_in_redirect
-from web.ratelimit import RateLimited, RateLimiter, Rule
+from web.ratelimit import RateLimited, Rule, limiter_of
 
 log = logging.getLogger(__name__)
 
@@ -71,13 +71,12 @@ async def read_form(request: Request) -> dict[str, str] | None:
 def routes(deps: WebDeps) -> APIRouter:
     """The sign-in routes and the signed-in home page."""
     services, clock, accounts = deps.services, deps.clock, deps.accounts
-    limiter = RateLimiter()
     router = APIRouter()
 
-    def allow(email: str, client: str) -> float | None:
+    def allow(request: Request, email: str, client: str) -> float | None:
         """Count one link for ``email`` from ``client``; None when allowed, else seconds until one is."""
         try:
-            limiter.hit((PER_CLIENT, client), (PER_ADDRESS, email))
+            limiter_of(request).hit((PER_CLIENT, client), (PER_ADDRESS, email))
         except RateLimited as refusal:
             return float(refusal.retry_after)
         return None
@@ -136,7 +135,7 @@ def routes(deps: WebDeps) -> APIRouter:
                 request, email=form.get("email", "")[:320], problem=str(exc), next_path=next_path, status=422
             )
         client = request.client.host if request.client else "unknown"
-        wait = allow(email, client)
+        wait = allow(request, email, client)
         if wait is not None:
             again = clock() + timedelta(seconds=wait)
             response = accounts.render(
