@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
@@ -18,15 +16,12 @@ from credflow.intake.stage import submit
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from tests.conftest import ROOT
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, install_axe
+from tests.utils.browser import check_page as browser_check
 from tests.utils.builders import anchoring_request
 from tests.utils.identity import emailed_sign_in_links
-from tests.utils.locks import installing
 from web import create_app
 
-AXE_DIR = Path(__file__).resolve().parents[1] / "js" / "axe"
-AXE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
-WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 SHOTS = Path("/tmp/credflow-signin-screens")
 NOW = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
 WIDTHS = (1280, 390)
@@ -40,19 +35,7 @@ pytestmark = [
 @pytest.fixture(scope="module")
 def axe() -> Path:
     """axe-core from npm (tests/js/axe, npm ci on first use)."""
-    with installing(AXE_DIR):  # another test process may be installing it
-        if not AXE.exists():
-            proc = subprocess.run(
-                ["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund"],
-                cwd=AXE_DIR,
-                capture_output=True,
-                text=True,
-                timeout=600,
-                check=False,
-            )
-            if proc.returncode != 0:
-                pytest.fail(f"npm ci in {AXE_DIR} failed:\n{proc.stdout}\n{proc.stderr}")
-    return AXE
+    return install_axe()
 
 
 @pytest.fixture(scope="module")
@@ -94,24 +77,8 @@ def context(browser: Browser) -> Iterator[BrowserContext]:
 
 
 def check_page(page: Page, axe: Path, name: str) -> None:
-    """axe-core (WCAG 2.1 A and AA) finds nothing at 1280 and 390 px, nothing scrolls sideways; screenshots kept."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    for width in WIDTHS:
-        page.set_viewport_size({"width": width, "height": 800 if width > 400 else 844})
-        if not page.evaluate("typeof axe !== 'undefined'"):
-            page.add_script_tag(path=str(axe))
-        result: dict[str, Any] = page.evaluate(
-            "async (tags) => await axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG
-        )
-        problems = [(v["id"], v["help"], [n["target"] for n in v["nodes"]]) for v in result["violations"]]
-        assert problems == [], f"{name} at {width}px: {problems}"
-        assert len(result["passes"]) > 5  # axe did run its rules
-        assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), (
-            f"{name} scrolls at {width}px"
-        )
-        assert page.locator("h1").count() == 1
-        page.screenshot(path=str(SHOTS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 1280, "height": 800})
+    """axe-core finds nothing at 1280 and 390 px; screenshots in SHOTS."""
+    browser_check(page, axe, name, SHOTS)
 
 
 def ask_for_link(page: Page, email: str) -> None:
