@@ -12,7 +12,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 
 
 class Pages:
-    """The web templates: autoescaped HTML, StrictUndefined, one inline stylesheet allowed by its hash."""
+    """The web templates: autoescaped HTML, StrictUndefined, one inline stylesheet (all ``*.css``) allowed by hash."""
 
     def __init__(self) -> None:
         self.env = Environment(
@@ -22,7 +22,10 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
-        self.css = (resources.files("web") / "templates" / "review.css").read_text(encoding="utf-8")
+        folder = resources.files("web") / "templates"
+        # Every stylesheet of the folder, in name order, as one inline sheet (one hash in the policy).
+        sheets = sorted((f for f in folder.iterdir() if f.name.endswith(".css")), key=lambda f: f.name)
+        self.css = "\n".join(sheet.read_text(encoding="utf-8") for sheet in sheets)
         digest = base64.b64encode(hashlib.sha256(self.css.encode()).digest()).decode()
         self.content_security_policy = "; ".join(
             (
