@@ -123,3 +123,39 @@ def test_runs_of_http_intake_submissions_carry_the_credential_and_issuer_tags(se
         "submission_id": created.json()["submission_id"]
     }
     assert kwargs["tags"] == ["credential:openscied-anchoring-phenomenon", f"issuer:{issuer}"]
+
+
+def test_keys_the_credential_does_not_ask_for_are_refused_before_anything_is_stored(services, tmp_path):
+    import json
+
+    from sqlalchemy import func, select
+
+    from credflow.db.models import Submission
+
+    client = TestClient(create_app(services))
+    plan = ev.pdf(tmp_path / "plan.pdf", "Plan").read_bytes()
+    base = {
+        "name": "Ana Alvarez",
+        "email": "ana@example.org",
+        "organisation": "Riverside Unified",
+        "credential_id": "openscied-anchoring-phenomenon",
+    }
+    wrong_file = client.post(
+        "/api/submissions",
+        data={**base, "answers": json.dumps(anchoring_answers()), "requirement_keys": ["plan"]},
+        files=[("files", ("plan.pdf", plan, "application/pdf"))],
+    )
+    assert wrong_file.status_code == 422
+    detail = wrong_file.json()["detail"]
+    assert "no file is asked for under 'plan'" in detail and "facilitation_plan" in detail  # the allowed keys
+    misspelt = {**anchoring_answers(), "reflecton": "x"}
+    wrong_answer = client.post(
+        "/api/submissions",
+        data={**base, "answers": json.dumps(misspelt), "requirement_keys": ["facilitation_plan"]},
+        files=[("files", ("plan.pdf", plan, "application/pdf"))],
+    )
+    assert wrong_answer.status_code == 422 and "did you mean 'reflection'?" in wrong_answer.json()["detail"]
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(Submission)) == 0
+    root = services.settings.resolved_storage_dir
+    assert not root.exists() or not any(p.is_file() for p in root.rglob("*"))

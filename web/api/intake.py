@@ -30,6 +30,8 @@ from credflow.intake.rules import (
     IntakeInvalid,
     IntakeRequest,
     Upload,
+    check_keys,
+    check_request,
     parse_answers,
     refusal_status,
 )
@@ -133,6 +135,24 @@ def create_intake_app(
 
     register_upload_routes(api, services, caller=caller, now=clock)
 
+    def refuse_unknown_keys(request: IntakeRequest, uploaded: list[str] | None) -> None:
+        """Refuse a request over its caps (4xx), then keys the credential does not ask for (422), storing nothing.
+
+        The intake checks the caps again; only the catalog knows the keys.
+        """
+        try:
+            check_request(request)
+            credential = services.catalog.get(request.credential_id)
+        except IntakeRefused as exc:
+            raise HTTPException(refusal_status(exc), str(exc)) from None
+        except NotFoundError:
+            return  # the intake names the unknown credential
+        files = [u.requirement_key for u in request.uploads] + [c.requirement_key for c in request.carried]
+        try:
+            check_keys(credential, answers=request.answers, files=files + [e.partition(":")[0] for e in uploaded or []])
+        except IntakeInvalid as exc:
+            raise HTTPException(422, f"{exc}. Nothing was stored.") from None
+
     def out(submission_id: str, *, created: bool) -> SubmissionOut:
         with services.db.session() as session:
             sub = get_submission(session, submission_id)
@@ -179,6 +199,9 @@ def create_intake_app(
             )
         uploads = _uploads(requirement_keys, files)
         parsed = _answers(answers, {})
+        refuse_unknown_keys(
+            IntakeRequest(ApplicantInfo(name, email, organisation), credential_id, parsed, uploads), uploaded
+        )
         taken = take_uploads(services, uploaded, email=email, credential_id=credential_id, now=clock())
         recorded: str | None = None
         try:
@@ -238,6 +261,7 @@ def create_intake_app(
                 raise HTTPException(422, f"carry_over {entry!r}: use '<requirement key>:<sha256>'")
             carried.append(CarryOver(key, sha.lower()))
         parsed = _answers(answers, old_answers)
+        refuse_unknown_keys(IntakeRequest(who, credential_id, parsed, uploads, carried=carried), uploaded)
         taken = take_uploads(services, uploaded, email=who.email, credential_id=credential_id, now=clock())
         recorded: str | None = None
         try:
