@@ -13,6 +13,7 @@ from datetime import datetime
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 
 from credflow.db.models import utcnow
 from credflow.services import Services
@@ -22,7 +23,7 @@ from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, public, reviewer, signin
+from web.pages import admin, public, reviewer, signin, wallet
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
 
@@ -61,7 +62,11 @@ def create_app(
     app.add_middleware(
         SecurityHeaders,
         content_security_policy=deps.pages.content_security_policy,
-        policies={f"/api{DOCS_PATH}": DOCS_POLICY},  # Swagger UI: this origin's scripts and styles
+        policies={
+            f"/api{DOCS_PATH}": DOCS_POLICY,  # Swagger UI: this origin's scripts and styles
+            # The badge pages and the wallet run /static/share.js ("Copy share link").
+            **dict.fromkeys(("/badges", "/me/badges"), f"{deps.pages.content_security_policy}; script-src 'self'"),
+        },
     )
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
     app.include_router(public.routes(deps))
@@ -70,4 +75,6 @@ def create_app(
     app.include_router(admin.routes(deps))
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
+    app.include_router(wallet.routes(deps))
+    app.mount("/static", StaticFiles(packages=[("web", "static")]), name="static")  # the pages' own scripts
     return app

@@ -73,3 +73,15 @@ def find_applicant(session: Session, email: str, *, keys: KeyRing) -> Applicant:
         f"no applicant with email {address!r}: check the address (emails are compared lower-cased); "
         "an applicant erased under another CREDFLOW_SECRET_KEY is not recognised either"
     )
+
+
+#: How a public badge page names an earner whose personal data was erased (the badge itself stays).
+FORMER_EARNER = "a former earner"
+
+
+def earner_name(name: str | None, *, erased: bool) -> str:
+    """The earner a public badge page names: their name (never an address); :data:`FORMER_EARNER` once erased."""
+    text = (name or "").strip()
+    if erased or not text or text == ERASED:
+        return FORMER_EARNER
+    return text

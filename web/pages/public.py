@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from credflow.badges.errors import KeyStoreError
 from credflow.badges.images import BadgeArt, badge_colour, render_png
@@ -18,7 +21,7 @@ from credflow.badges.ob2 import Issuer as OB2Issuer
 from credflow.badges.ob3 import achievement_document
 from credflow.badges.verify import VerificationResult, verify_credential
 from credflow.catalog.models import Credential, Issuer
-from credflow.db.models import Decision, IssuedBadge, Submission
+from credflow.db.models import Applicant, Decision, IssuedBadge, Submission
 from credflow.issuance.stage import (
     AchievementEntry,
     achievement,
@@ -27,6 +30,7 @@ from credflow.issuance.stage import (
     ob2_key_store,
     status_list_credential,
 )
+from credflow.privacy.identity import earner_name
 from credflow.services import Services
 from credflow.states import BadgeState
 from web.deps import WebDeps
@@ -72,7 +76,7 @@ def achievement_page(entry: AchievementEntry) -> dict[str, Any]:
 
 
 def linkedin_url(badge: IssuedBadge, *, name: str, organisation: str, url: str) -> str:
-    """LinkedIn's "add to profile" link for a certification."""
+    """LinkedIn's "add to profile" link for a certification: name, organisation, issue date, expiry, URL and id."""
     query = {
         "startTask": "CERTIFICATION_NAME",
         "name": name,
@@ -101,27 +105,161 @@ def _art(services: Services, badge_key: str) -> BadgeArt | None:
     return None
 
 
-def badge_page(badge: IssuedBadge, result: VerificationResult, *, public_url: str) -> dict[str, Any]:
-    """The view model of badge.html: the badge's Open Badges 3.0 credential and what verifying it found."""
+def _day(moment: datetime) -> str:
+    return f"{moment.day} {moment:%B %Y}"
+
+
+@dataclass(frozen=True)
+class BadgeStatus:
+    """A badge's state in words: one word (the label), a tone for its colour, and a sentence saying what it means."""
+
+    word: str
+    tone: str  # good | bad | info
+    sentence: str
+
+
+def badge_status(
+    *,
+    state: str,
+    valid_until: datetime | None,
+    now: datetime,
+    verified: bool | None,
+    revoke_reason: str | None = None,
+    renewed_on: datetime | None = None,
+) -> BadgeStatus:
+    """What a badge's page and its earner's wallet say about it.
+
+    Args:
+        state: The stored :class:`BadgeState`.
+        valid_until: Its expiry, if it has one.
+        now: The clock.
+        verified: What verifying the credential found; None where it was not verified (the wallet).
+        revoke_reason: The issuer's reason, for a revoked badge.
+        renewed_on: When the renewal that replaced a superseded badge starts.
+
+    Returns:
+        Revoked (with the reason), Renewed, Expired, Not valid, Verified, or Valid (stored state, not verified).
+    """
+    if state == BadgeState.REVOKED:
+        reason = f": {revoke_reason}" if revoke_reason else ""
+        return BadgeStatus("Revoked", "bad", f"The issuer revoked this badge{reason}. It is no longer valid.")
+    if state == BadgeState.SUPERSEDED:
+        when = f" on {_day(renewed_on)}" if renewed_on is not None else ""
+        return BadgeStatus("Renewed", "info", f"This badge was renewed{when}: a newer badge carries it forward.")
+    if state == BadgeState.EXPIRED or (valid_until is not None and valid_until <= now):
+        until = f" on {_day(valid_until)}" if valid_until is not None else ""
+        return BadgeStatus("Expired", "bad", f"This badge expired{until}.")
+    if verified is False:
+        return BadgeStatus("Not valid", "bad", "This credential did not pass verification: see the checks below.")
+    if verified:
+        return BadgeStatus(
+            "Verified", "good", "The signature, the issuer's key, the dates and the revocation list all check out."
+        )
+    return BadgeStatus("Valid", "good", "Open its page to verify the signed credential.")
+
+
+KIND_LABELS = {"micro": "Micro-credential", "pathway": "Pathway badge"}
+
+
+def badge_card(
+    badge: IssuedBadge, *, public_url: str, now: datetime, renewed_on: datetime | None = None
+) -> dict[str, Any]:
+    """What the badge page and the wallet show of one badge: names, dates, state, share link and downloads."""
     credential: dict[str, Any] = badge.ob3
     achievement = credential["credentialSubject"]["achievement"]
     issuer = credential["issuer"]
     url = f"{public_url}/badges/{badge.id}"
+    stem = f"{badge.badge_key}-{badge.id[:8]}"
+    downloads = [
+        {"label": "Badge image (PNG, credential inside)", "url": f"{url}/badge.png", "file": f"{stem}.png"},
+        {"label": "Badge image (SVG, credential inside)", "url": f"{url}/badge.svg", "file": f"{stem}.svg"},
+        {"label": "Open Badges 3.0 credential (JSON)", "url": f"{url}/credential.json", "file": f"{stem}.json"},
+    ]
+    if badge.ob2:
+        downloads.append(
+            {
+                "label": "Open Badges 2.0 assertion (JSON)",
+                "url": str(badge.ob2["hosted"]["id"]),
+                "file": f"{stem}-ob2.json",
+            }
+        )
+    status = badge_status(
+        state=badge.state,
+        valid_until=badge.valid_until,
+        now=now,
+        verified=None,
+        revoke_reason=badge.revoke_reason,
+        renewed_on=renewed_on,
+    )
     return {
-        "badge": badge,
+        "id": badge.id,
         "name": achievement["name"],
-        "description": achievement["description"],
-        "criteria": achievement.get("criteria", {}).get("narrative", ""),
+        "description": achievement.get("description", ""),
+        "kind": KIND_LABELS.get(badge.kind, "Badge"),
         "issuer_name": issuer.get("name", ""),
-        "issuer_id": issuer["id"],
+        "issuer_url": issuer.get("url"),
+        "issued": _day(badge.valid_from),
+        "expires": _day(badge.valid_until) if badge.valid_until is not None else None,
+        "standing": status,
+        "page_url": url,
+        "png_url": f"{url}/badge.png",
+        "downloads": downloads,
+        # A revoked badge is not one to add to a profile.
+        "linkedin": None
+        if badge.state == BadgeState.REVOKED
+        else linkedin_url(badge, name=achievement["name"], organisation=issuer.get("name", ""), url=url),
+    }
+
+
+def badge_page(
+    badge: IssuedBadge,
+    result: VerificationResult,
+    *,
+    public_url: str,
+    now: datetime,
+    earner: str,
+    evidence: dict[str, Any] | None = None,
+    earned_with: list[dict[str, str]] | None = None,
+    renewal: IssuedBadge | None = None,
+) -> dict[str, Any]:
+    """The view model of badge.html: the badge, its earner, what verifying it found, its evidence and downloads.
+
+    Args:
+        badge: The issued badge.
+        result: What verifying its OB 3.0 credential found.
+        public_url: The deployment's public URL.
+        now: The clock.
+        earner: The earner's public name (:func:`credflow.privacy.identity.earner_name`), never an address.
+        evidence: A micro-credential's evidence record (:func:`evidence_record_page`) and its URL.
+        earned_with: A pathway badge's micro-credential badges (name, issued, url).
+        renewal: The badge that renewed this one, if it was renewed.
+    """
+    card = badge_card(badge, public_url=public_url, now=now, renewed_on=renewal.valid_from if renewal else None)
+    credential: dict[str, Any] = badge.ob3
+    achievement = credential["credentialSubject"]["achievement"]
+    status = badge_status(
+        state=badge.state,
+        valid_until=badge.valid_until,
+        now=now,
+        verified=result.verified,
+        revoke_reason=badge.revoke_reason,
+        renewed_on=renewal.valid_from if renewal else None,
+    )
+    return card | {
+        "card": card,
+        "badge": badge,
+        "earner": earner[:1].upper() + earner[1:],
+        "criteria": achievement.get("criteria", {}).get("narrative", ""),
+        "issuer_id": credential["issuer"]["id"],
         "verified": result.verified,
         "checks": result.checks,
-        "state": badge.state,
-        "revoke_reason": badge.revoke_reason,
+        "standing": status,
         "json_text": json.dumps(credential, indent=2, ensure_ascii=False),
-        "json_url": f"{url}/credential.json",
-        "png_url": f"{url}/badge.png",
-        "linkedin": linkedin_url(badge, name=achievement["name"], organisation=issuer.get("name", ""), url=url),
+        "evidence": evidence,
+        "earned_with": earned_with or [],
+        "renewal_url": f"{public_url}/badges/{renewal.id}" if renewal is not None else None,
+        "og_image": card["png_url"],
+        "og_title": f"{earner[:1].upper() + earner[1:]} earned {achievement['name']}",
     }
 
 
@@ -136,7 +274,8 @@ def evidence_record_page(credential: Credential, submission: Submission, decisio
             if submission.answers.get(req.key):
                 evidence.append({"title": req.title, "count": 1, "unit": "written answer"})
         elif counts.get(req.key):
-            evidence.append({"title": req.title, "count": counts[req.key], "unit": f"{req.kind.value} file(s)"})
+            count = counts[req.key]
+            evidence.append({"title": req.title, "count": count, "unit": req.kind.value + ("" if count == 1 else "s")})
     adjudicated = any(v.get("source") == "adjudication" for v in decision.criteria.values())
     return {
         "credential_title": credential.title,
@@ -168,20 +307,79 @@ def routes(deps: WebDeps) -> APIRouter:
             "denied.html", status=404, heading="No such badge", message="No badge has this address. Check the link."
         )
 
+    def earned_with(session: Session, badge: IssuedBadge) -> list[dict[str, str]]:
+        """A pathway badge's micro-credential badges: the steps of its pathway the earner held when it was issued."""
+        steps = next(
+            (p.steps for p in services.pathways.values() if any(b.id == badge.badge_key for b in p.badges)), ()
+        )
+        rows = session.scalars(
+            select(IssuedBadge)
+            .where(
+                IssuedBadge.applicant_id == badge.applicant_id,
+                IssuedBadge.kind == "micro",
+                IssuedBadge.badge_key.in_(steps),
+                IssuedBadge.state != BadgeState.REVOKED,
+            )
+            .order_by(IssuedBadge.valid_from)
+        ).all()
+        return [
+            {
+                "name": str(row.ob3["credentialSubject"]["achievement"]["name"]),
+                "issued": _day(row.valid_from),
+                "url": f"{services.settings.public_url}/badges/{row.id}",
+            }
+            for row in rows
+            if row.valid_from.date() <= badge.valid_from.date()
+        ]
+
     @router.get("/badges/{badge_id}", response_class=HTMLResponse, name="badge_page")
     def get_badge_page(badge_id: str) -> Response:
-        badge = load(badge_id)
-        if badge is None:
+        if not RECORD_ID.fullmatch(badge_id):
             return missing()
-        credential: dict[str, Any] = badge.ob3
-        status_url = credential.get("credentialStatus", {}).get("statusListCredential")
+        now = clock()
+        with services.db.session() as session:
+            badge = session.get(IssuedBadge, badge_id)
+            if badge is None:
+                return missing()
+            applicant = session.get(Applicant, badge.applicant_id)
+            earner = earner_name(
+                applicant.name if applicant else None, erased=applicant is None or applicant.erased_at is not None
+            )
+            evidence = None
+            if badge.submission_id is not None:
+                decision = session.scalar(select(Decision).where(Decision.submission_id == badge.submission_id))
+                sub = session.get(Submission, badge.submission_id)
+                credential = services.catalog.credentials.get(badge.badge_key)
+                if decision is not None and sub is not None and credential is not None:
+                    evidence = evidence_record_page(credential, sub, decision) | {
+                        "url": f"{services.settings.public_url}/evidence/{sub.id}"
+                    }
+            pathway_steps = earned_with(session, badge) if badge.kind == "pathway" else []
+            renewal = session.get(IssuedBadge, badge.superseded_by) if badge.superseded_by else None
+            for row in (badge, renewal):
+                if row is not None:
+                    session.expunge(row)
+        credential_doc: dict[str, Any] = badge.ob3
+        status_url = credential_doc.get("credentialStatus", {}).get("statusListCredential")
         lists = (
-            {status_url: status_list_credential(services, badge.issuer_id, status_url.split("/")[-2], now=clock())}
+            {status_url: status_list_credential(services, badge.issuer_id, status_url.split("/")[-2], now=now)}
             if status_url
             else None
         )
-        result = verify_credential(credential, now=clock(), status_lists=lists, resolver=key_store(services).resolver())
-        return pages.render("badge.html", **badge_page(badge, result, public_url=services.settings.public_url))
+        result = verify_credential(credential_doc, now=now, status_lists=lists, resolver=key_store(services).resolver())
+        return pages.render(
+            "badge.html",
+            **badge_page(
+                badge,
+                result,
+                public_url=services.settings.public_url,
+                now=now,
+                earner=earner,
+                evidence=evidence,
+                earned_with=pathway_steps,
+                renewal=renewal,
+            ),
+        )
 
     @router.get("/evidence/{submission_id}", response_class=HTMLResponse)
     def evidence_record(submission_id: str) -> Response:
@@ -218,6 +416,15 @@ def routes(deps: WebDeps) -> APIRouter:
             media_type=JSON_LD,
             headers={"Content-Disposition": f'attachment; filename="{badge.badge_key}-{badge.id[:8]}.json"'},
         )
+
+    @router.get("/badges/{badge_id}/badge.svg")
+    def badge_svg(badge_id: str) -> Response:
+        # The badge art as SVG with the OB 3.0 credential baked in (<openbadges:credential>).
+        badge = load(badge_id)
+        key = f"badges/{badge_id}.svg"
+        if badge is None or not services.store.exists(key):
+            return JSONResponse({"error": "no such badge image"}, status_code=404)
+        return Response(services.store.get_bytes(key), media_type="image/svg+xml")
 
     @router.get("/badges/{badge_id}/badge.png")
     def badge_png(badge_id: str) -> Response:
