@@ -10,9 +10,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 
 from credflow.db.models import utcnow
 from credflow.services import Services
@@ -22,9 +24,12 @@ from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, public, reviewer, signin
+from web.pages import admin, drafts, public, reviewer, signin
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
+
+#: This origin's scripts (``/static/drafts.js``), served with the pages' own headers.
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def create_app(
@@ -41,7 +46,7 @@ def create_app(
         on_review_submitted: Called with the submission id after the final submit that leaves no
             verdict open, or after a decline (wired to aggregation or reassignment); an error in it
             is logged, never shown to the reviewer, whose review is already recorded.
-        on_submitted: Called with the id of each new submission of the HTTP intake.
+        on_submitted: Called with the id of each new submission of the HTTP intake or of a draft applied.
         now: The clock (aware UTC datetimes), for tests that simulate time.
 
     Returns:
@@ -61,7 +66,10 @@ def create_app(
     app.add_middleware(
         SecurityHeaders,
         content_security_policy=deps.pages.content_security_policy,
-        policies={f"/api{DOCS_PATH}": DOCS_POLICY},  # Swagger UI: this origin's scripts and styles
+        policies={
+            f"/api{DOCS_PATH}": DOCS_POLICY,  # Swagger UI: this origin's scripts and styles
+            drafts.PREFIX: drafts.script_policy(deps.pages),  # the draft pages' word counts (/static/drafts.js)
+        },
     )
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
     app.include_router(public.routes(deps))
@@ -70,4 +78,7 @@ def create_app(
     app.include_router(admin.routes(deps))
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
+    app.include_router(drafts.routes(deps, on_submitted=on_submitted))
+    if not any(getattr(route, "path", None) == "/static" for route in app.routes):
+        app.mount("/static", StaticFiles(directory=STATIC), name="static")
     return app
