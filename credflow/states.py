@@ -90,6 +90,7 @@ BADGE_TRANSITIONS: dict[BadgeState, frozenset[BadgeState]] = {
     BadgeState.REVOKED: frozenset(),
 }
 
+
 class DraftState(StrEnum):
     """An applicant's draft of one attempt (``drafts.state``)."""
 

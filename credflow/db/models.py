@@ -468,9 +468,7 @@ class Draft(Base):
     state: Mapped[str] = mapped_column(String(16), default="open")
     # The attempt this draft revises (its files may be carried over from it), and the submission it became.
     previous_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"), default=None)
-    submission_id: Mapped[str | None] = mapped_column(
-        ForeignKey("submissions.id", ondelete="SET NULL"), default=None
-    )
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"), default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
@@ -495,9 +493,7 @@ class DraftFile(Base):
     object_key: Mapped[str] = mapped_column(String(255))
     added_at: Mapped[datetime] = mapped_column(default=utcnow)
     # The previous attempt's evidence this file keeps (its bytes are that evidence's: never copied, never deleted here).
-    carried_from: Mapped[str | None] = mapped_column(
-        ForeignKey("evidence_items.id", ondelete="SET NULL"), default=None
-    )
+    carried_from: Mapped[str | None] = mapped_column(ForeignKey("evidence_items.id", ondelete="SET NULL"), default=None)
 
     draft: Mapped[Draft] = relationship(back_populates="files")
 

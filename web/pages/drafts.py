@@ -304,9 +304,9 @@ def routes(deps: WebDeps, *, on_submitted: Callable[[str], None] | None = None) 
         status: int = 200,
         **extra: Any,
     ) -> HTMLResponse:
-        token, _ = accounts.form_token(request, binding(credential.id))
-        page = draft_page(credential, draft, csrf=token, now=clock(), **extra)
-        return accounts.render(request, "draft.html", binding=binding(credential.id), status=status, **page.context())
+        page = draft_page(credential, draft, csrf="", now=clock(), **extra).context()
+        del page["csrf"]  # the render's own token, paired with the form cookie it sets
+        return accounts.render(request, "draft.html", binding=binding(credential.id), status=status, **page)
 
     async def signed_in(request: Request) -> Identity | None:
         return await run_in_threadpool(accounts.current, request)
