@@ -90,6 +90,19 @@ BADGE_TRANSITIONS: dict[BadgeState, frozenset[BadgeState]] = {
     BadgeState.REVOKED: frozenset(),
 }
 
+
+class DraftState(StrEnum):
+    """An applicant's draft of one attempt (``drafts.state``)."""
+
+    OPEN = "open"  # being written: answers and files change, Check my evidence and coaches read it
+    APPLIED = "applied"  # sent through the intake: it names the submission it became
+
+
+DRAFT_TRANSITIONS: dict[DraftState, frozenset[DraftState]] = {
+    DraftState.OPEN: frozenset({DraftState.APPLIED}),
+    DraftState.APPLIED: frozenset(),
+}
+
 #: Every stored state machine by its enum, the submission's included.
 MACHINES: Mapping[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
     State: SUBMISSION_TRANSITIONS,
@@ -97,6 +110,7 @@ MACHINES: Mapping[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
     TranscodeState: TRANSCODE_TRANSITIONS,
     MessageState: MESSAGE_TRANSITIONS,
     BadgeState: BADGE_TRANSITIONS,
+    DraftState: DRAFT_TRANSITIONS,
 }
 
 S = TypeVar("S", bound=StrEnum)

@@ -23,9 +23,11 @@ from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, public, reviewer, signin, wallet
+from web.pages import admin, drafts, public, reviewer, signin, wallet
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
+
+#: This origin's scripts (``/static/drafts.js``), served with the pages' own headers.
 
 
 def create_app(
@@ -42,7 +44,7 @@ def create_app(
         on_review_submitted: Called with the submission id after the final submit that leaves no
             verdict open, or after a decline (wired to aggregation or reassignment); an error in it
             is logged, never shown to the reviewer, whose review is already recorded.
-        on_submitted: Called with the id of each new submission of the HTTP intake.
+        on_submitted: Called with the id of each new submission of the HTTP intake or of a draft applied.
         now: The clock (aware UTC datetimes), for tests that simulate time.
 
     Returns:
@@ -66,6 +68,7 @@ def create_app(
             f"/api{DOCS_PATH}": DOCS_POLICY,  # Swagger UI: this origin's scripts and styles
             # The badge pages and the wallet run /static/share.js ("Copy share link").
             **dict.fromkeys(("/badges", "/me/badges"), f"{deps.pages.content_security_policy}; script-src 'self'"),
+            drafts.PREFIX: drafts.script_policy(deps.pages),  # the draft pages' word counts (/static/drafts.js)
         },
     )
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
@@ -76,5 +79,6 @@ def create_app(
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
     app.include_router(wallet.routes(deps))
+    app.include_router(drafts.routes(deps, on_submitted=on_submitted))
     app.mount("/static", StaticFiles(packages=[("web", "static")]), name="static")  # the pages' own scripts
     return app

@@ -41,6 +41,8 @@ RULES_KEY = "credflow_intake_rules"
 STORE_PREFIX = "/api/store/"
 _SUBMISSION = re.compile(r"/api/submissions(?:/[^/]+/resubmit)?/?")
 _GRANT = re.compile(r"/api/uploads/?")
+#: A draft's file sent through its page without JavaScript (its route caps it at the requirement's limit).
+_DRAFT_FILE = re.compile(r"/me/credentials/[^/]+/draft/files/[^/]+/?")
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ def body_cap(settings: Settings, path: str) -> int:
     """The most bytes a request body to ``path`` may carry."""
     if path.startswith(STORE_PREFIX):
         return settings.ingest_max_bytes  # the upload URL's own, signed cap is checked by its route
-    if path.startswith("/api/"):
+    if path.startswith("/api/") or _DRAFT_FILE.fullmatch(path):
         return settings.ingest_max_bytes + FORM_ALLOWANCE
     return PAGE_BODY_MAX
 

@@ -451,3 +451,76 @@ class ApiToken(Base):
     expires_at: Mapped[datetime] = mapped_column()
     last_used_at: Mapped[datetime | None] = mapped_column(default=None)
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Draft(Base):
+    """An applicant's draft of one attempt at a micro-credential: answers and files kept over days until applied."""
+
+    __tablename__ = "drafts"
+    __table_args__ = (Index("ix_drafts_applicant_credential", "applicant_id", "credential_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    # "<applicant id>:<credential id>" while open, None once applied: one open draft per applicant and credential.
+    open_slot: Mapped[str | None] = mapped_column(String(120), unique=True, default=None)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    state: Mapped[str] = mapped_column(String(16), default="open")
+    # The attempt this draft revises (its files may be carried over from it), and the submission it became.
+    previous_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"), default=None)
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id", ondelete="SET NULL"), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    files: Mapped[list[DraftFile]] = relationship(
+        back_populates="draft", order_by="(DraftFile.requirement_key, DraftFile.added_at, DraftFile.id)"
+    )
+
+
+class DraftFile(Base):
+    """One file of a draft: stored under ``drafts/`` or ``uploads/``, or kept from the previous attempt."""
+
+    __tablename__ = "draft_files"
+    __table_args__ = (Index("ix_draft_files_draft", "draft_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
+    requirement_key: Mapped[str] = mapped_column(String(64))
+    filename: Mapped[str] = mapped_column(Text)  # as sent, shown escaped; never used as a path
+    content_type: Mapped[str | None] = mapped_column(String(200), default=None)
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    object_key: Mapped[str] = mapped_column(String(255))
+    added_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The previous attempt's evidence this file keeps (its bytes are that evidence's: never copied, never deleted here).
+    carried_from: Mapped[str | None] = mapped_column(ForeignKey("evidence_items.id", ondelete="SET NULL"), default=None)
+
+    draft: Mapped[Draft] = relationship(back_populates="files")
+
+
+class CoachLink(Base):
+    """A private, expiring, revocable link for a coach to read a draft and comment (only its sha256 is kept)."""
+
+    __tablename__ = "coach_links"
+    __table_args__ = (Index("ix_coach_links_draft", "draft_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    coach_email: Mapped[str | None] = mapped_column(String(320), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class CoachComment(Base):
+    """A coach's comment on a draft, left through a coach link; the applicant reads it on the draft page."""
+
+    __tablename__ = "coach_comments"
+    __table_args__ = (Index("ix_coach_comments_draft", "draft_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    draft_id: Mapped[str] = mapped_column(ForeignKey("drafts.id", ondelete="CASCADE"))
+    link_id: Mapped[str] = mapped_column(ForeignKey("coach_links.id", ondelete="CASCADE"))
+    body: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
