@@ -31,6 +31,8 @@ class ItemResult:
 class TestScore:
     """A scored try: correct answers, out of how many, the pass mark and each question's result."""
 
+    __test__ = False  # not a pytest test class
+
     correct: int
     out_of: int
     needed: int
@@ -127,6 +129,8 @@ class Standing(StrEnum):
 @dataclass(frozen=True)
 class TestStanding:
     """An applicant's standing with one test: tries used and left, an open try, the next allowed start."""
+
+    __test__ = False
 
     standing: Standing
     used: int

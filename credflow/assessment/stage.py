@@ -168,7 +168,7 @@ def _refusal(
     return None
 
 
-def test_overview(services: Services, *, email: str, credential_id: str, now: datetime) -> TestOverview:
+def formal_test_overview(services: Services, *, email: str, credential_id: str, now: datetime) -> TestOverview:
     """The signed-in person's standing with a credential's test (lapsed tries are closed first).
 
     Raises:
@@ -231,7 +231,7 @@ def start_try(
         TestRefused: a prerequisite is missing, the wait is not over, no try is left, it is earned,
             the access window is closed, or a name is needed.
     """
-    overview = test_overview(services, email=email, credential_id=credential_id, now=now)
+    overview = formal_test_overview(services, email=email, credential_id=credential_id, now=now)
     if overview.standing.open_try is not None and not overview.missing:
         return overview.standing.open_try
     if overview.refusal is not None:

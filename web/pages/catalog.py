@@ -30,10 +30,10 @@ from credflow.assessment.stage import (
     badge_of,
     complete_pass,
     earned_credentials,
+    formal_test_overview,
     open_try,
     start_try,
     submit_try,
-    test_overview,
 )
 from credflow.catalog.models import Credential, EvidenceKind, EvidenceRequirement, FormalTest
 from credflow.errors import NotFoundError
@@ -140,7 +140,7 @@ def pathway_rows(credential: Credential, pathways: Iterable[Pathway]) -> list[di
     return rows
 
 
-def test_summary(test: FormalTest) -> dict[str, Any]:
+def formal_test_summary(test: FormalTest) -> dict[str, Any]:
     """A formal test's rules in words."""
     return {
         "questions": len(test.items),
@@ -208,7 +208,7 @@ def credential_page(
         "missing": [titles.get(p, p) for p in missing],
         "earned": credential.id in earned,
         "signed_in": who is not None,
-        "test": test_summary(credential.test) if credential.test and credential.offers_test else None,
+        "test": formal_test_summary(credential.test) if credential.test and credential.offers_test else None,
         "hours": f"{credential.in_service_hours:g}",
         "image": f"/achievements/{credential.id}/image.png",
         "sign_in_url": "/sign-in?" + urlencode({"next": f"/credentials/{credential.id}"}),
@@ -288,14 +288,14 @@ class TestPage:
         return dict(vars(self))
 
 
-def test_page(
+def formal_test_page(
     overview: TestOverview, *, titles: Mapping[str, str], name: str = "", organisation: str = "", problem: str | None
 ) -> TestPage:
     """The test page of a signed-in person, from their overview (and the start form's values after a refusal)."""
     found = overview.standing
     return TestPage(
         credential=overview.credential,
-        rules=test_summary(overview.test),
+        rules=formal_test_summary(overview.test),
         standing=found.standing.value,
         used=found.used,
         left=found.left,
@@ -369,10 +369,10 @@ def routes(deps: WebDeps) -> APIRouter:
         status: int = 200,
     ) -> Response:
         try:
-            overview = test_overview(services, email=who.email, credential_id=credential_id, now=clock())
+            overview = formal_test_overview(services, email=who.email, credential_id=credential_id, now=clock())
         except NotFoundError:
             return not_found(request, "No such test", "This micro-credential has no formal test.")
-        page = test_page(overview, titles=titles, name=name, organisation=organisation, problem=problem)
+        page = formal_test_page(overview, titles=titles, name=name, organisation=organisation, problem=problem)
         return accounts.render(
             request, "catalog_test.html", binding=f"test:{credential_id}", status=status, **page.context()
         )
@@ -452,7 +452,7 @@ def routes(deps: WebDeps) -> APIRouter:
             if badge_id is None:  # an earlier run stopped before issuing: issue now (idempotent)
                 complete_pass(services, view.submission_id, now=clock())
                 badge_id = badge_of(services, view.submission_id)
-        overview = test_overview(services, email=who.email, credential_id=credential_id, now=clock())
+        overview = formal_test_overview(services, email=who.email, credential_id=credential_id, now=clock())
         reveal = feedback_shown(overview.standing)
         unlocked = [
             {"id": c.id, "title": c.title}
