@@ -108,7 +108,7 @@ def test_a_credential_page_shows_requirements_rubric_badge_and_pathway(client):
     assert 'OpenSciEd Expert Facilitator <span class="kind">(never expires)</span>' in text
     assert 'src="/achievements/openscied-facilitating-discussions/image.png"' in text
     udl = client.get(f"/credentials/{UDL1}").text
-    assert "150 to 600 words" in udl and "Each at most 20.0 MB" in udl and "1 minutes to 15 minutes long" in udl
+    assert "150 to 600 words" in udl and "Each at most 20.0 MB" in udl and "1 minute to 15 minutes long" in udl
     assert "10 single-choice questions" in udl and "You pass with 8 correct answers" in udl
 
 

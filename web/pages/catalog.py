@@ -67,7 +67,9 @@ def _seconds(value: float) -> str:
     minutes, seconds = divmod(round(value), 60)
     if minutes and seconds:
         return f"{minutes} min {seconds} s"
-    return f"{minutes} minutes" if minutes else f"{seconds} seconds"
+    if minutes:
+        return f"{minutes} minute{'' if minutes == 1 else 's'}"
+    return f"{seconds} second{'' if seconds == 1 else 's'}"
 
 
 def _between(low: str | None, high: str | None, unit: str) -> str | None:
