@@ -23,7 +23,7 @@ from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, drafts, public, reviewer, signin, wallet
+from web.pages import admin, catalog, drafts, public, reviewer, signin, wallet
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
 
@@ -72,6 +72,7 @@ def create_app(
         },
     )
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
+    app.include_router(catalog.routes(deps))  # before signin's: "/" is the landing page
     app.include_router(public.routes(deps))
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))
     app.include_router(signin.routes(deps))

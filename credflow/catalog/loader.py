@@ -107,7 +107,41 @@ def check_catalog(folder: Path) -> tuple[Catalog, list[CatalogProblem]]:
             continue
         credentials[credential.id] = credential
         files[credential.id] = path
+    problems.extend(prerequisite_problems(credentials, files))
     return Catalog(credentials, files), problems
+
+
+def prerequisite_problems(credentials: dict[str, Credential], files: dict[str, Path]) -> list[CatalogProblem]:
+    """Prerequisites that name no micro-credential of the catalog, or that lead back to themselves."""
+    problems = []
+    for credential in credentials.values():
+        for index, needed in enumerate(credential.prerequisites):
+            if needed not in credentials:
+                known = ", ".join(sorted(credentials)) or "none"
+                problems.append(
+                    CatalogProblem(
+                        files[credential.id],
+                        f"prerequisites[{index}]",
+                        f"{needed!r} is not a micro-credential of the catalog; known: {known}",
+                    )
+                )
+    for credential in credentials.values():
+        seen: list[str] = []
+        todo = list(credential.prerequisites)
+        while todo:
+            current = todo.pop()
+            if current == credential.id:
+                problems.append(
+                    CatalogProblem(
+                        files[credential.id], "prerequisites", "the prerequisites lead back to this micro-credential"
+                    )
+                )
+                break
+            if current in seen or current not in credentials:
+                continue
+            seen.append(current)
+            todo.extend(credentials[current].prerequisites)
+    return problems
 
 
 def load_catalog(folder: Path) -> Catalog:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl, model_validator
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, StrictFloat, StrictInt, model_validator
 
 from credflow.validation.formats import KIND_FORMATS
 
@@ -129,6 +130,70 @@ class ResubmissionPolicy(StrEnum):
     SAME = "same"  # the earlier reviewers, who see the earlier letter
 
 
+class AssessmentMode(StrEnum):
+    """How a micro-credential is assessed: a portfolio scored on the rubric, a formal test, or either."""
+
+    PORTFOLIO = "portfolio"
+    TEST = "test"
+    EITHER = "either"  # the applicant's choice
+
+
+class FormalTestOption(Record):
+    """One answer option of a single-choice question."""
+
+    key: Key
+    text: str = Field(min_length=1)
+
+
+class FormalTestItem(Record):
+    """One single-choice question: its options, the correct option's key and why it is correct."""
+
+    key: Key
+    question: str = Field(min_length=1)
+    options: tuple[FormalTestOption, ...] = Field(min_length=2, max_length=8)
+    answer: Key = Field(description="The key of the correct option.")
+    explanation: str | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _answer_is_an_option(self) -> Self:
+        keys = [option.key for option in self.options]
+        if twice := sorted({key for key in keys if keys.count(key) > 1}):
+            raise ValueError(f"option keys used twice: {', '.join(twice)}")
+        if self.answer not in keys:
+            raise ValueError(f"answer {self.answer!r} is not one of the options ({', '.join(keys)})")
+        return self
+
+
+#: A pass mark as a count of correct answers (an integer, 8) or a fraction of them (a decimal, 0.8).
+PassMark = Annotated[StrictInt, Field(ge=1)] | Annotated[StrictFloat, Field(gt=0, le=1)]
+
+
+class FormalTest(Record):
+    """A formal test: single-choice items scored automatically against a pass mark."""
+
+    items: tuple[FormalTestItem, ...] = Field(min_length=1)
+    pass_mark: PassMark = Field(description="Correct answers needed: a count (8) or a fraction (0.8).")
+    attempts: int = Field(default=3, ge=1, le=10)
+    retake_wait_days: int = Field(default=0, ge=0, le=365)
+    time_limit_minutes: int | None = Field(default=None, ge=1, le=600)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Self:
+        keys = [item.key for item in self.items]
+        if twice := sorted({key for key in keys if keys.count(key) > 1}):
+            raise ValueError(f"item keys used twice: {', '.join(twice)}")
+        if isinstance(self.pass_mark, int) and self.pass_mark > len(self.items):
+            raise ValueError(f"pass_mark {self.pass_mark} is more than the {len(self.items)} items")
+        return self
+
+    @property
+    def correct_needed(self) -> int:
+        """How many correct answers pass (a fraction rounds up: 0.8 of 12 items is 10)."""
+        if isinstance(self.pass_mark, int):
+            return self.pass_mark
+        return max(1, math.ceil(self.pass_mark * len(self.items) - 1e-9))
+
+
 class Credential(Record):
     """One micro-credential as offered by its issuer."""
 
@@ -139,8 +204,8 @@ class Credential(Record):
     competency: str = Field(min_length=1)
     description: str = Field(min_length=1)
     access_years: int = Field(default=3, ge=1, le=20, description="Years of access from enrolment.")
-    evidence: tuple[EvidenceRequirement, ...] = Field(min_length=1)
-    rubric: tuple[RubricSection, ...] = Field(min_length=1)
+    evidence: tuple[EvidenceRequirement, ...] = ()
+    rubric: tuple[RubricSection, ...] = ()
     reviewers_per_submission: int = Field(default=2, ge=1, le=5)
     max_attempts: int = Field(default=3, ge=1, le=10)
     resubmission_window_days: int = Field(default=60, ge=1)
@@ -148,6 +213,31 @@ class Credential(Record):
     decision_target_business_days: int = Field(default=5, ge=1)
     in_service_hours: float = Field(default=3, ge=0)
     badge: Badge
+    prerequisites: tuple[Slug, ...] = Field(default=(), description="Micro-credentials to earn first.")
+    assessment: AssessmentMode = AssessmentMode.PORTFOLIO
+    test: FormalTest | None = None
+
+    @model_validator(mode="after")
+    def _assessment(self) -> Self:
+        if self.assessment is AssessmentMode.PORTFOLIO and self.test is not None:
+            raise ValueError("a test is declared but assessment is portfolio: set assessment to test or either")
+        if self.assessment is not AssessmentMode.PORTFOLIO and self.test is None:
+            raise ValueError(f"assessment {self.assessment} needs a test (items and pass_mark)")
+        if self.assessment is not AssessmentMode.TEST and not (self.evidence and self.rubric):
+            raise ValueError("a portfolio needs its evidence requirements and its rubric")
+        if self.id in self.prerequisites:
+            raise ValueError("a micro-credential cannot be its own prerequisite")
+        if twice := sorted({p for p in self.prerequisites if self.prerequisites.count(p) > 1}):
+            raise ValueError(f"prerequisites listed twice: {', '.join(twice)}")
+        return self
+
+    @property
+    def offers_portfolio(self) -> bool:
+        return self.assessment is not AssessmentMode.TEST
+
+    @property
+    def offers_test(self) -> bool:
+        return self.test is not None and self.assessment is not AssessmentMode.PORTFOLIO
 
     @model_validator(mode="after")
     def _references(self) -> Self:

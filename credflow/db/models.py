@@ -524,3 +524,26 @@ class CoachComment(Base):
     link_id: Mapped[str] = mapped_column(ForeignKey("coach_links.id", ondelete="CASCADE"))
     body: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FormalTestAttempt(Base):
+    """One try at a micro-credential's formal test: started, then submitted once with its answers and score."""
+
+    __tablename__ = "test_attempts"
+    __table_args__ = (
+        UniqueConstraint("applicant_id", "credential_id", "number"),
+        Index("ix_test_attempts_applicant", "applicant_id", "credential_id"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    number: Mapped[int] = mapped_column(Integer)  # 1 for the first try; unique per applicant and credential
+    started_at: Mapped[datetime] = mapped_column()
+    submitted_at: Mapped[datetime | None] = mapped_column(default=None)
+    answers: Mapped[dict[str, Any]] = mapped_column(default=dict)  # item key -> chosen option key
+    score: Mapped[int | None] = mapped_column(Integer, default=None)  # correct answers
+    out_of: Mapped[int | None] = mapped_column(Integer, default=None)
+    passed: Mapped[bool | None] = mapped_column(default=None)
+    # A pass is recorded as an earned submission with its decision, so issuance and hours run as for a portfolio.
+    submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), default=None)

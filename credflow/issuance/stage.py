@@ -292,10 +292,14 @@ def issue_micro(services: Services, submission_id: str) -> IssuedBadge | None:
             return None
         sub = session.get_one(Submission, submission_id)
         credential = services.catalog.get(sub.credential_id)
+        test = decision.criteria.get("formal_test")  # a pass of the formal test (credflow/assessment)
         evidence = EvidenceLink(
             id=f"{services.settings.public_url}/evidence/{sub.id}",
             narrative=(
-                f"Evidence reviewed against {len(credential.criteria)} rubric criteria by "
+                f"Passed the formal test: {test['score']} of {test['out_of']} questions correct "
+                f"(the pass mark is {test['needed']})."
+                if isinstance(test, dict)
+                else f"Evidence reviewed against {len(credential.criteria)} rubric criteria by "
                 f"{credential.reviewers_per_submission} trained reviewers; every criterion was Met."
             ),
         )

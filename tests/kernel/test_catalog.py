@@ -23,7 +23,7 @@ def test_every_shipped_file_parses(path):
     assert path.name in ids
 
 
-def test_the_shipped_catalog_has_the_five_credentials_with_seed_rules():
+def test_the_shipped_catalog_has_the_six_credentials_with_seed_rules():
     catalog = load_catalog(RUBRICS)
     assert set(catalog.credentials) == {
         "openscied-anchoring-phenomenon",
@@ -31,6 +31,7 @@ def test_the_shipped_catalog_has_the_five_credentials_with_seed_rules():
         "openscied-facilitating-discussions",
         "dp-choosing-learning-strategies",
         "udl-level-1",
+        "udl-level-2",
     }
     for credential in catalog:
         assert credential.max_attempts == 3
@@ -103,4 +104,4 @@ def test_catalog_check_command_exits_non_zero_with_each_error(tmp_path):
     assert result.exit_code == 1
     assert "x.yaml: max_attempts" in result.output
     ok = runner.invoke(app, ["catalog", "check", str(RUBRICS)])
-    assert ok.exit_code == 0 and "5 micro-credentials OK" in ok.output
+    assert ok.exit_code == 0 and "6 micro-credentials OK" in ok.output

@@ -189,10 +189,6 @@ def routes(deps: WebDeps) -> APIRouter:
         accounts.set_session(response, opened.secret)
         return response
 
-    @router.get("/")
-    def root() -> Response:
-        return RedirectResponse(HOME, status_code=303)
-
     def home(
         request: Request, who: Identity, *, new_token: str | None = None, notice: str | None = None, status: int = 200
     ) -> HTMLResponse:

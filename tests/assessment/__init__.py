@@ -1,0 +1,1 @@
+"""Tests of assessment (the formal test)."""
