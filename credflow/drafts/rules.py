@@ -246,9 +246,3 @@ def coach_link_problem(
 def coach_expiry(now: datetime, days: int) -> datetime:
     """When a coach link made at ``now`` for ``days`` days stops working."""
     return now + timedelta(days=days)
-
-
-def missing_prerequisites(prerequisites: Iterable[str], earned: Iterable[str]) -> list[str]:
-    """The prerequisite credential ids not among those earned, in the catalog's order."""
-    have = set(earned)
-    return [cid for cid in prerequisites if cid not in have]

@@ -27,6 +27,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from credflow.accounts.rules import digest
+from credflow.assessment.rules import missing_prerequisites
+from credflow.assessment.stage import earned_ids
 from credflow.catalog.models import Credential
 from credflow.db.models import (
     Applicant,
@@ -49,7 +51,6 @@ from credflow.drafts.rules import (
     content_hash,
     file_refusal,
     idempotency_key,
-    missing_prerequisites,
     normal_answer,
     slot,
     too_large,
@@ -279,24 +280,14 @@ def applicant_id_of(services: Services, email: str) -> str | None:
         return session.scalar(select(Applicant.id).where(Applicant.email == email.strip().lower()))
 
 
-def earned_credentials(services: Services, applicant_id: str) -> set[str]:
-    """The credential ids an applicant has earned."""
-    with services.db.session() as session:
-        rows = session.scalars(
-            select(Submission.credential_id).where(
-                Submission.applicant_id == applicant_id, Submission.state == State.EARNED.value
-            )
-        )
-        return set(rows)
-
-
 def prerequisites_missing(services: Services, credential: Credential, applicant_id: str | None) -> list[str]:
-    """The titles of the credential's prerequisites the applicant has not earned (the catalog may declare none)."""
-    prerequisites: tuple[str, ...] = tuple(getattr(credential, "prerequisites", ()) or ())
+    """The titles of the credential's prerequisites the applicant has not earned (most declare none)."""
+    prerequisites = credential.prerequisites
     if not prerequisites:
         return []
-    earned = earned_credentials(services, applicant_id) if applicant_id else set()
-    missing = missing_prerequisites(prerequisites, earned)
+    with services.db.session() as session:
+        earned = earned_ids(session, applicant_id) if applicant_id else frozenset()
+    missing = missing_prerequisites(credential, earned)
     return [services.catalog.credentials[cid].title if cid in services.catalog.credentials else cid for cid in missing]
 
 

@@ -17,7 +17,6 @@ from credflow.drafts.rules import (
     content_hash,
     file_refusal,
     kind_label,
-    missing_prerequisites,
     normal_answer,
     problems_by_requirement,
     words_label,
@@ -130,8 +129,3 @@ def test_coach_days_and_comments_are_checked():
     for bad, why in (("   ", "Write a comment"), ("x" * 5001, "limit is 5,000"), ("a\x07b", "control")):
         with pytest.raises(DraftRefused, match=why):
             comment_text(bad)
-
-
-def test_missing_prerequisites_keep_the_catalogs_order():
-    assert missing_prerequisites(("udl-1", "udl-2"), {"udl-2"}) == ["udl-1"]
-    assert missing_prerequisites((), set()) == []

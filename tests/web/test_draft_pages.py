@@ -13,7 +13,6 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from cli import demo_evidence as ev
-from credflow.catalog.models import Credential
 from credflow.db.models import Applicant, CoachLink, Draft, DraftFile, Enrolment, EvidenceItem, Submission
 from credflow.lifecycle import State
 from credflow.states import DraftState
@@ -119,13 +118,8 @@ def test_start_refuses_an_unknown_credential_a_forged_form_and_a_missing_prerequ
     assert client.post(f"/me/credentials/{CRED}/start", data={"csrf": "forged"}).status_code == 403
     assert TestClient(create_app(services, now=clock)).get(DRAFT, follow_redirects=False).status_code == 303
 
-    class WithPrerequisites(Credential):
-        prerequisites: tuple[str, ...] = ()
-
     token = csrf(client.get(f"/me/credentials/{CRED}/start").text)
-    gated = WithPrerequisites(
-        **services.catalog.get(CRED).model_dump(), prerequisites=("openscied-supporting-coherence",)
-    )
+    gated = services.catalog.get(CRED).model_copy(update={"prerequisites": ("openscied-supporting-coherence",)})
     monkeypatch.setitem(services.catalog.credentials, CRED, gated)
     page = client.get(f"/me/credentials/{CRED}/start")
     assert page.status_code == 403 and "Supporting Coherence in OpenSciEd PL" in page.text
