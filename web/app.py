@@ -10,21 +10,28 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
 
 from credflow.db.models import utcnow
 from credflow.services import Services
 from web import ops
 from web.api.docs import DOCS_PATH, DOCS_POLICY
+from web.api import resumable
 from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, public, reviewer, signin
+from web.pages import admin, public, reviewer, signin, uploads
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
+
+
+#: upload.js (ours) and vendor/ (npm packages copied by `make assets`), served at /static.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(
@@ -58,10 +65,16 @@ def create_app(
 
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(RequestLimits, settings=services.settings, limiter=limiter)  # inside SecurityHeaders
+    # Pages that upload evidence run this origin's scripts (upload.js, tus-js-client) and connect to the store.
+    uploading = resumable.upload_page_policy(deps.pages.content_security_policy, services)
     app.add_middleware(
         SecurityHeaders,
         content_security_policy=deps.pages.content_security_policy,
-        policies={f"/api{DOCS_PATH}": DOCS_POLICY},  # Swagger UI: this origin's scripts and styles
+        policies={
+            f"/api{DOCS_PATH}": DOCS_POLICY,  # Swagger UI: this origin's scripts and styles
+            uploads.TRY_PATH: uploading,
+            "/me/credentials": uploading,  # the drafts' evidence forms
+        },
     )
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
     app.include_router(public.routes(deps))
@@ -70,4 +83,7 @@ def create_app(
     app.include_router(admin.routes(deps))
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
+    app.include_router(resumable.routes(deps))
+    app.include_router(uploads.routes(deps))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app
