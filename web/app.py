@@ -19,8 +19,8 @@ from fastapi.staticfiles import StaticFiles
 from credflow.db.models import utcnow
 from credflow.services import Services
 from web import ops
-from web.api.docs import DOCS_PATH, DOCS_POLICY
 from web.api import resumable
+from web.api.docs import DOCS_PATH, DOCS_POLICY
 from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
@@ -28,7 +28,6 @@ from web.limits import RequestLimits
 from web.pages import admin, public, reviewer, signin, uploads
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
-
 
 #: upload.js (ours) and vendor/ (npm packages copied by `make assets`), served at /static.
 STATIC_DIR = Path(__file__).resolve().parent / "static"

@@ -71,7 +71,8 @@ class IntakeRules:
 def body_cap(settings: Settings, path: str) -> int:
     """The most bytes a request body to ``path`` may carry."""
     if path.startswith((STORE_PREFIX, TUS_PREFIX)):
-        return settings.ingest_max_bytes  # the upload URL's own, signed cap (tus: the declared length) is checked by its route
+        # The upload URL's own, signed cap (tus: the declared length) is checked by its route.
+        return settings.ingest_max_bytes
     if path.startswith("/api/"):
         return settings.ingest_max_bytes + FORM_ALLOWANCE
     return PAGE_BODY_MAX

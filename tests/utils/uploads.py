@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import struct
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,3 +76,70 @@ def tus_patch(client: Any, location: str, offset: int, data: bytes) -> httpx.Res
     headers = {**TUS, "Upload-Offset": str(offset), "Content-Type": "application/offset+octet-stream"}
     response: httpx.Response = client.patch(location, content=data, headers=headers)
     return response
+
+
+VENDOR_TUS = Path(__file__).resolve().parents[2] / "web" / "static" / "vendor" / "tus.min.js"
+
+
+def install_web_assets() -> Path:
+    """tus-js-client in web/static/vendor (``make assets``: npm ci from web/assets' committed lock) on first use."""
+    import subprocess
+
+    from tests.utils.locks import installing
+
+    root = VENDOR_TUS.parents[3]
+    with installing(root / "web" / "assets"):  # another test process may be installing them
+        if not VENDOR_TUS.exists():
+            proc = subprocess.run(
+                ["make", "assets"], cwd=root, capture_output=True, text=True, timeout=600, check=False
+            )
+            if proc.returncode != 0:
+                raise RuntimeError(f"make assets failed:\n{proc.stdout}\n{proc.stderr}")
+    return VENDOR_TUS
+
+
+@dataclass
+class Exchange:
+    """One tus request the server received: its method, upload id, declared offset and body bytes."""
+
+    method: str
+    uid: str
+    offset: int | None
+    received: int = 0
+
+
+class TusTraffic:
+    """ASGI wrapper recording the tus requests an app receives, and slowing their bodies to ``bytes_per_second``.
+
+    Over loopback a browser sends hundreds of megabytes a second; the slower pace leaves a test
+    the time to cut the connection mid-upload, as a phone's network would.
+    """
+
+    def __init__(self, app: Any, *, bytes_per_second: float) -> None:
+        self.app = app
+        self.rate = bytes_per_second
+        self.exchanges: list[Exchange] = []
+
+    def patched(self, uid: str | None = None) -> int:
+        """Body bytes received by PATCH requests (of one upload, or all)."""
+        return sum(e.received for e in self.exchanges if e.method == "PATCH" and uid in (None, e.uid))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        if not path.startswith("/uploads/tus/"):
+            await self.app(scope, receive, send)
+            return
+        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+        offset = headers.get("upload-offset")
+        exchange = Exchange(scope["method"], path.rsplit("/", 1)[1], int(offset) if offset else None)
+        self.exchanges.append(exchange)
+
+        async def paced_receive() -> Any:
+            message = await receive()
+            body = message.get("body", b"")
+            if body:
+                exchange.received += len(body)
+                await asyncio.sleep(len(body) / self.rate)
+            return message
+
+        await self.app(scope, paced_receive, send)

@@ -132,7 +132,11 @@ def test_a_body_sent_with_the_creation_or_an_unknown_requirement_is_refused(ana:
     with_body = ana.post(
         "/uploads/tus/",
         content=b"x" * 10,
-        headers={**TUS, "Upload-Length": "10", "Upload-Metadata": "filename ZC5tcDQ=,filetype ,credential eA==,requirement eA=="},
+        headers={
+            **TUS,
+            "Upload-Length": "10",
+            "Upload-Metadata": "filename ZC5tcDQ=,filetype ,credential eA==,requirement eA==",
+        },
     )
     assert with_body.status_code == 400
     unknown = tus_create(ana, 10, requirement="no_such_thing")
@@ -194,15 +198,16 @@ def test_bytes_past_the_declared_length_are_refused(ana: TestClient) -> None:
     assert ana.head(location, headers=TUS).headers["Upload-Offset"] == "0"
 
 
-def test_bytes_that_are_not_a_video_are_refused_on_completion_and_not_kept(
-    ana: TestClient, services: Services
-) -> None:
+def test_bytes_that_are_not_a_video_are_refused_on_completion_and_not_kept(ana: TestClient, services: Services) -> None:
     pdf = b"%PDF-1.4\n" + bytes(range(256)) * 100
     location = tus_create(ana, len(pdf)).headers["Location"]
     tus_patch(ana, location, 0, pdf)
     refused = _complete(ana, location)
     assert refused.status_code == 415
-    assert refused.json()["detail"] == "discussion.mp4 is a PDF document, not a MP4, MOV, M4V, WEBM or MKV file; it was not kept"
+    assert (
+        refused.json()["detail"]
+        == "discussion.mp4 is a PDF document, not a MP4, MOV, M4V, WEBM or MKV file; it was not kept"
+    )
     uid = location.rsplit("/", 1)[1]
     assert not (resumable_dir(services) / uid).exists()
     assert not services.store.exists(f"uploads/{uid[:32]}")
@@ -236,9 +241,7 @@ def test_the_try_page_runs_this_origins_scripts_and_names_the_requirement(ana: T
     assert "form.evidence-upload" in script.text
 
 
-def test_the_try_page_needs_a_session_and_says_what_arrived(
-    ana: TestClient, services: Services, clock: Clock
-) -> None:
+def test_the_try_page_needs_a_session_and_says_what_arrived(ana: TestClient, services: Services, clock: Clock) -> None:
     stranger = _client(services, clock, None)
     assert stranger.get("/uploads/try", follow_redirects=False).headers["location"].startswith("/sign-in?next=")
     data = mp4_bytes(200_000)
@@ -274,7 +277,9 @@ def s3_services(make_settings: Any, moto_endpoint: str) -> Iterator[Services]:
     svc.close()
 
 
-def _start(client: TestClient, size: int, filename: str = "discussion.mp4", content_type: str = "video/mp4") -> httpx.Response:
+def _start(
+    client: TestClient, size: int, filename: str = "discussion.mp4", content_type: str = "video/mp4"
+) -> httpx.Response:
     body = {
         "credential_id": VIDEO_CREDENTIAL,
         "requirement_key": VIDEO_REQUIREMENT,
