@@ -484,8 +484,14 @@ class S3Store:
                 raise
 
     def upload_origin(self) -> str:
-        """The scheme and host (and port) of this bucket's presigned URLs."""
-        url = self.presigned_url("origin-probe", expires_in=60)
+        """The scheme and host (and port) of this bucket's presigned URLs (no request is sent).
+
+        Without credentials (nothing can be signed, nor uploaded) it is the client's endpoint.
+        """
+        try:
+            url = self.presigned_url("origin-probe", expires_in=60)
+        except PermanentError:
+            url = str(self._client.meta.endpoint_url)
         parts = urlsplit(url)
         return f"{parts.scheme}://{parts.netloc}"
 
