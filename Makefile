@@ -10,7 +10,7 @@ export DO_NOT_TRACK := 1
 export PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT := false
 DEMO_ENV := PREFECT_HOME=$(CURDIR)/var/prefect
 
-.PHONY: demo test test-future test-fast lint bench ui system-deps browser faketime install lock clean
+.PHONY: demo test test-future test-fast lint bench ui system-deps browser faketime install assets lock clean
 
 ## demo: install what is missing, then run the demo cohort end to end on the embedded defaults
 demo: install
@@ -48,7 +48,25 @@ bench: install
 ui: install
 	$(DEMO_ENV) $(BIN)/prefect server start --host 127.0.0.1 --port 4200
 
-install: system-deps $(STAMP)
+install: system-deps $(STAMP) assets
+
+# The browser's libraries (tus-js-client) from the npm registry, exactly as web/assets/package-lock.json pins them,
+# copied to web/static/vendor/ where credflow serves them at /static/vendor/ (no CDN). Needs node and npm.
+ASSETS := web/assets
+VENDOR := web/static/vendor
+VENDOR_STAMP := $(VENDOR)/.installed
+assets: $(VENDOR_STAMP)
+
+$(VENDOR_STAMP): $(ASSETS)/package.json $(ASSETS)/package-lock.json
+	@command -v npm >/dev/null || { \
+		echo "installing Debian's nodejs and npm for the browser assets"; \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO="sudo"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq nodejs npm; }
+	cd $(ASSETS) && npm ci --ignore-scripts --no-audit --no-fund --silent
+	mkdir -p $(VENDOR)
+	cp $(ASSETS)/node_modules/tus-js-client/dist/tus.min.js $(VENDOR)/tus.min.js
+	cp $(ASSETS)/node_modules/tus-js-client/LICENSE $(VENDOR)/tus-js-client.LICENSE
+	@touch $(VENDOR_STAMP)
 
 # Debian's ffmpeg/ffprobe and libmagic, through apt-get only when they are absent.
 system-deps:
@@ -89,4 +107,4 @@ lock:
 	$(BIN)/uv pip compile -q pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
 
 clean:
-	rm -rf var bench-out .pytest_cache .mypy_cache .ruff_cache
+	rm -rf var bench-out .pytest_cache .mypy_cache .ruff_cache $(VENDOR) $(ASSETS)/node_modules

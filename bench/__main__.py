@@ -15,7 +15,18 @@ import traceback
 from pathlib import Path
 from typing import Protocol
 
-from bench import credentials, flow, hashing, ingest, solver, submission, throughput, transcode, upload_rss
+from bench import (
+    credentials,
+    flow,
+    hashing,
+    ingest,
+    resumable,
+    solver,
+    submission,
+    throughput,
+    transcode,
+    upload_rss,
+)
 from bench.common import FULL, OUT, QUICK, Sizes, log
 from bench.report import Result, table, write_json
 
@@ -35,6 +46,7 @@ BENCHMARKS: dict[str, Benchmark] = {
     "sha256": hashing,
     "ingest": ingest,
     "upload_rss": upload_rss,
+    "resumable": resumable,
     "solver": solver,
     "badges": credentials,
     "submission": submission,

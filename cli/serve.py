@@ -61,11 +61,14 @@ def sweep_uploads_forever(
 ) -> None:
     """Delete the local store's unclaimed uploads now, then every ``CREDFLOW_SWEEP_INTERVAL_SECONDS`` until stopped."""
     from credflow.db.models import utcnow
+    from web.api.resumable import sweep_resumable
     from web.api.uploads import sweep_abandoned_uploads
 
     while True:
         try:
-            swept = sweep_abandoned_uploads(services, now=(clock or utcnow)())
+            now = (clock or utcnow)()
+            swept = sweep_abandoned_uploads(services, now=now)
+            swept += sweep_resumable(services, now=now.timestamp())  # unfinished tus uploads past their window
         except Exception:
             log.exception("upload sweep failed")  # the next pass tries again
         else:

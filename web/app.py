@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
@@ -18,16 +19,18 @@ from fastapi.staticfiles import StaticFiles
 from credflow.db.models import utcnow
 from credflow.services import Services
 from web import ops
+from web.api import resumable
 from web.api.docs import DOCS_PATH, DOCS_POLICY
 from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, catalog, drafts, public, reviewer, signin, wallet
+from web.pages import admin, catalog, drafts, public, reviewer, signin, uploads, wallet
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
 
-#: This origin's scripts (``/static/drafts.js``), served with the pages' own headers.
+#: Our scripts (upload.js, drafts.js, share.js) and vendor/ (npm packages copied by `make assets`), at /static.
+STATIC_DIR = Path(__file__).resolve().parent / "static"
 
 
 def create_app(
@@ -61,6 +64,8 @@ def create_app(
 
     app = FastAPI(title="credflow review", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.add_middleware(RequestLimits, settings=services.settings, limiter=limiter)  # inside SecurityHeaders
+    # Pages that upload evidence run this origin's scripts (upload.js, tus-js-client) and connect to the store.
+    uploading = resumable.upload_page_policy(deps.pages.content_security_policy, services)
     app.add_middleware(
         SecurityHeaders,
         content_security_policy=deps.pages.content_security_policy,
@@ -68,7 +73,8 @@ def create_app(
             f"/api{DOCS_PATH}": DOCS_POLICY,  # Swagger UI: this origin's scripts and styles
             # The badge pages and the wallet run /static/share.js ("Copy share link").
             **dict.fromkeys(("/badges", "/me/badges"), f"{deps.pages.content_security_policy}; script-src 'self'"),
-            drafts.PREFIX: drafts.script_policy(deps.pages),  # the draft pages' word counts (/static/drafts.js)
+            uploads.TRY_PATH: uploading,
+            drafts.PREFIX: uploading,  # the drafts' word counts and evidence forms
         },
     )
     app.add_exception_handler(RequestValidationError, short_validation_error)  # no input echoed back
@@ -81,5 +87,7 @@ def create_app(
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
     app.include_router(wallet.routes(deps))
     app.include_router(drafts.routes(deps, on_submitted=on_submitted))
-    app.mount("/static", StaticFiles(packages=[("web", "static")]), name="static")  # the pages' own scripts
+    app.include_router(resumable.routes(deps))
+    app.include_router(uploads.routes(deps))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
     return app

@@ -39,6 +39,8 @@ FORM_ALLOWANCE = 1 << 20
 PAGE_BODY_MAX = 2 << 20
 RULES_KEY = "credflow_intake_rules"
 STORE_PREFIX = "/api/store/"
+#: tus PATCH bodies (web/api/resumable.py): each at most a chunk, all of one upload within its declared length.
+TUS_PREFIX = "/uploads/tus/"
 _SUBMISSION = re.compile(r"/api/submissions(?:/[^/]+/resubmit)?/?")
 _GRANT = re.compile(r"/api/uploads/?")
 #: A draft's file sent through its page without JavaScript (its route caps it at the requirement's limit).
@@ -70,8 +72,9 @@ class IntakeRules:
 
 def body_cap(settings: Settings, path: str) -> int:
     """The most bytes a request body to ``path`` may carry."""
-    if path.startswith(STORE_PREFIX):
-        return settings.ingest_max_bytes  # the upload URL's own, signed cap is checked by its route
+    if path.startswith((STORE_PREFIX, TUS_PREFIX)):
+        # The upload URL's own, signed cap (tus: the declared length) is checked by its route.
+        return settings.ingest_max_bytes
     if path.startswith("/api/") or _DRAFT_FILE.fullmatch(path):
         return settings.ingest_max_bytes + FORM_ALLOWANCE
     return PAGE_BODY_MAX
@@ -79,7 +82,7 @@ def body_cap(settings: Settings, path: str) -> int:
 
 def _too_large(cap: int, size: int | None, path: str) -> str:
     said = f"the request body ({human_size(size)})" if size is not None else "the request body"
-    if path.startswith(STORE_PREFIX) or not path.startswith("/api/"):
+    if path.startswith((STORE_PREFIX, TUS_PREFIX)) or not path.startswith("/api/"):
         return f"{said} is over the {human_size(cap)} limit; nothing was kept"
     return (
         f"{said} is over the {human_size(cap - FORM_ALLOWANCE)} upload cap (CREDFLOW_INGEST_MAX_BYTES) plus "

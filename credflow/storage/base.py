@@ -93,6 +93,47 @@ class PartialWrite(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class UploadedPart:
+    """One part of a multipart upload the store holds: its number, its size and the store's tag for it."""
+
+    number: int
+    size: int
+    etag: str
+
+
+class DirectMultipart(Protocol):
+    """A store that takes a large object straight from the client in numbered parts (S3 multipart).
+
+    credflow starts the upload, signs each part's URL, reads back which parts arrived (a resumed upload
+    skips them) and completes or aborts it; the bytes never pass through credflow.
+    """
+
+    def start_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload of ``key``; return the store's id for it."""
+        ...
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
+        """A URL the client PUTs part ``number`` to, valid for ``expires_in`` seconds."""
+        ...
+
+    def uploaded_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts that arrived so far, by number. Raises NotFoundError once completed or aborted."""
+        ...
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Join ``parts`` (in order) into the object ``key``."""
+        ...
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an unknown upload is not an error."""
+        ...
+
+    def upload_origin(self) -> str:
+        """The origin (scheme://host[:port]) the part URLs point at, for the pages' connect-src."""
+        ...
+
+
 class UploadReceiver(Protocol):
     """A store that receives its presigned uploads through credflow's own upload URL (``PUT /api/store``)."""
 
@@ -112,6 +153,10 @@ class UploadReceiver(Protocol):
 
     def sweep(self, prefix: str, *, modified_before: float) -> list[str]:
         """Delete the objects (and partial writes) directly under ``prefix`` older than ``modified_before``."""
+        ...
+
+    def adopt(self, key: str, path: Path) -> int:
+        """Make the finished local file ``path`` the object ``key`` (moved, not copied, when it can be); its size."""
         ...
 
 
@@ -183,4 +228,8 @@ class ObjectStore(Protocol):
         None when clients upload to the store itself (S3): credflow's upload URL then answers 404
         and its sweep of abandoned uploads leaves them to the store's own expiry.
         """
+        ...
+
+    def direct_multipart(self) -> DirectMultipart | None:
+        """The store's multipart upload straight from the client (S3), or None (the local store: tus via credflow)."""
         ...

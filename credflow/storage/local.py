@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import hmac
 import os
@@ -390,6 +391,43 @@ class LocalStore:
         # "put" keeps a download signature from ever passing as an upload one.
         message = f"put\n{key}\n{expires}\n{max_bytes}".encode()
         return hmac.new(self._secret, message, hashlib.sha256).hexdigest()
+
+    def direct_multipart(self) -> None:
+        """None: clients send large files to credflow itself (the tus protocol), never to this folder."""
+        return None
+
+    def adopt(self, key: str, path: Path) -> int:
+        """Make the finished file ``path`` the object ``key``: renamed in when on the same file system, else copied.
+
+        Readers see no object or the whole one. ``path`` is gone afterwards.
+
+        Args:
+            key: The object's key (server-generated).
+            path: A complete file nobody writes any more.
+
+        Returns:
+            The object's size in bytes.
+
+        Raises:
+            ValueError: the key is invalid.
+        """
+        target = self._path(key)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source = Path(path)
+        with source.open("rb") as handle:
+            os.fsync(handle.fileno())  # the bytes are durable before the name says the object exists
+        try:
+            source.replace(target)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            # Another file system: copy through a temp file beside the target, then drop the source.
+            with source.open("rb") as handle:
+                stored = self.put_stream(key, handle)
+            source.unlink()
+            return stored.size
+        _fsync_folder(target.parent)
+        return target.stat().st_size
 
     def upload_receiver(self) -> LocalStore:
         """This store: its presigned uploads come to credflow's ``PUT /api/store`` (see :meth:`verify_upload`)."""

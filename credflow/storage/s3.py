@@ -8,6 +8,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
+from urllib.parse import urlsplit
 
 import boto3  # type: ignore[import-untyped]
 from botocore.config import Config  # type: ignore[import-untyped]
@@ -21,7 +22,14 @@ from botocore.exceptions import (  # type: ignore[import-untyped]
 from botocore.exceptions import ConnectionError as BotoConnectionError
 
 from credflow.errors import CredflowError, NotFoundError, PermanentError, TransientError
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadTarget, validate_key
+from credflow.storage.base import (
+    CHUNK_SIZE,
+    ObjectTooLarge,
+    StoredObject,
+    UploadedPart,
+    UploadTarget,
+    validate_key,
+)
 from credflow.storage.digest import BackgroundSha256
 
 # The user metadata entry (x-amz-meta-sha256) holding the hex sha256 of the bytes.
@@ -395,6 +403,97 @@ class S3Store:
                 "get_object", Params={"Bucket": self._bucket, "Key": full_key}, ExpiresIn=expires_in
             )
         return url
+
+    def direct_multipart(self) -> S3Store:
+        """This store: browsers send large files straight to the bucket in presigned parts."""
+        return self
+
+    def start_multipart(self, key: str, *, content_type: str) -> str:
+        """Start a multipart upload of ``key`` (the prefix is added); return S3's UploadId.
+
+        Raises:
+            TransientError, PermanentError: S3 failed.
+        """
+        full_key = self._full_key(key)
+        with _s3_errors(full_key):
+            answer = self._client.create_multipart_upload(Bucket=self._bucket, Key=full_key, ContentType=content_type)
+        return str(answer["UploadId"])
+
+    def presign_part(self, key: str, upload_id: str, number: int, *, expires_in: int) -> str:
+        """A SigV4 presigned PUT URL for part ``number`` (1 to 10,000) of the upload, valid ``expires_in`` seconds.
+
+        Raises:
+            ValueError: the key is invalid, ``number`` is out of S3's range or ``expires_in`` not positive.
+        """
+        if not 1 <= number <= 10_000:
+            raise ValueError(f"part number {number} is outside 1-10000")
+        if expires_in <= 0:
+            raise ValueError("expires_in must be positive")
+        full_key = self._full_key(key)
+        params = {"Bucket": self._bucket, "Key": full_key, "UploadId": upload_id, "PartNumber": number}
+        with _s3_errors(full_key):
+            url: str = self._client.generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in)
+        return url
+
+    def uploaded_parts(self, key: str, upload_id: str) -> list[UploadedPart]:
+        """The parts S3 holds for the upload, by number (every page of ListParts).
+
+        Raises:
+            NotFoundError: no such upload (completed, aborted or expired).
+        """
+        full_key = self._full_key(key)
+        parts: list[UploadedPart] = []
+        marker = 0
+        while True:
+            try:
+                with _s3_errors(full_key):
+                    page = self._client.list_parts(
+                        Bucket=self._bucket, Key=full_key, UploadId=upload_id, PartNumberMarker=marker
+                    )
+            except PermanentError as exc:
+                if _client_error_code(exc.__cause__)[0] == "NoSuchUpload":
+                    raise NotFoundError(f"no multipart upload {upload_id[:12]}... of {full_key}") from None
+                raise
+            for part in page.get("Parts", []):
+                parts.append(UploadedPart(number=int(part["PartNumber"]), size=int(part["Size"]), etag=part["ETag"]))
+            if not page.get("IsTruncated"):
+                return sorted(parts, key=lambda p: p.number)
+            marker = int(page["NextPartNumberMarker"])
+
+    def complete_multipart(self, key: str, upload_id: str, parts: list[UploadedPart]) -> None:
+        """Join ``parts`` into the object ``key``.
+
+        Raises:
+            TransientError, PermanentError: S3 failed.
+        """
+        full_key = self._full_key(key)
+        listed = [{"PartNumber": p.number, "ETag": p.etag} for p in sorted(parts, key=lambda p: p.number)]
+        with _s3_errors(full_key):
+            self._client.complete_multipart_upload(
+                Bucket=self._bucket, Key=full_key, UploadId=upload_id, MultipartUpload={"Parts": listed}
+            )
+
+    def abort_multipart(self, key: str, upload_id: str) -> None:
+        """Drop the upload and its parts; an unknown upload is already gone."""
+        full_key = self._full_key(key)
+        try:
+            with _s3_errors(full_key):
+                self._client.abort_multipart_upload(Bucket=self._bucket, Key=full_key, UploadId=upload_id)
+        except (NotFoundError, PermanentError) as exc:
+            if isinstance(exc, PermanentError) and _client_error_code(exc.__cause__)[0] != "NoSuchUpload":
+                raise
+
+    def upload_origin(self) -> str:
+        """The scheme and host (and port) of this bucket's presigned URLs (no request is sent).
+
+        Without credentials (nothing can be signed, nor uploaded) it is the client's endpoint.
+        """
+        try:
+            url = self.presigned_url("origin-probe", expires_in=60)
+        except PermanentError:
+            url = str(self._client.meta.endpoint_url)
+        parts = urlsplit(url)
+        return f"{parts.scheme}://{parts.netloc}"
 
     def upload_receiver(self) -> None:
         """None: clients upload to the bucket itself, with the presigned POST of :meth:`presigned_upload`."""

@@ -44,6 +44,7 @@ CHECKED = {
     "docker/Dockerfile": "test_dockerfile_passes_hadolint, test_dockerfile_builds_from_the_lock",
     "docker/Dockerfile.dockerignore": "test_dockerignore_lets_in_what_the_dockerfile_copies",
     "s3/bucket-policy.json": "test_s3_documents_load_into_moto, test_bucket_policy_decisions",
+    "s3/cors.json": "test_s3_documents_load_into_moto",
     "s3/encryption.json": "test_s3_documents_load_into_moto",
     "s3/iam-policy.json": "test_iam_policy_is_valid_and_least_privilege",
     "s3/lifecycle.json": "test_lifecycle_rules_match_credflow_keys",
@@ -724,6 +725,11 @@ def test_s3_documents_load_into_moto(s3_client):
     s3_client.put_bucket_lifecycle_configuration(Bucket=bucket, LifecycleConfiguration=lifecycle)
     rules = s3_client.get_bucket_lifecycle_configuration(Bucket=bucket)["Rules"]
     assert {r["ID"] for r in rules} == {r["ID"] for r in lifecycle["Rules"]}
+    # The portal's pages PUT upload parts straight to the bucket: their origin may, and nothing else.
+    cors = _s3_document("cors.json")
+    s3_client.put_bucket_cors(Bucket=bucket, CORSConfiguration=cors)
+    [rule] = s3_client.get_bucket_cors(Bucket=bucket)["CORSRules"]
+    assert rule["AllowedMethods"] == ["PUT"] and len(rule["AllowedOrigins"]) == 1
     # Every statement of the policy names this bucket only.
     for statement in policy["Statement"]:
         resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
@@ -790,7 +796,11 @@ BOTO3_TO_IAM = {
 }
 # Method by method: a browser's POST through generate_presigned_post is a PutObject.
 BOTO3_TO_IAM["generate_presigned_post"] = {"s3:PutObject"}
-PRESIGNED_TO_IAM = {"get_object": {"s3:GetObject"}, "put_object": {"s3:PutObject"}}
+PRESIGNED_TO_IAM = {
+    "get_object": {"s3:GetObject"},
+    "put_object": {"s3:PutObject"},
+    "upload_part": {"s3:PutObject"},  # the portal's resumable uploads PUT their parts to these URLs
+}
 
 
 def _actions_credflow_needs() -> set[str]:

@@ -67,7 +67,6 @@ from credflow.intake.rules import NothingChanged, refusal_status
 from web.api.uploads import SUBMIT_GRACE, applicant_keys, read_grant
 from web.deps import WebDeps, sign_in_redirect
 from web.pages.reviewer import content_disposition
-from web.templating import Pages
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +79,6 @@ FORM_FAILED = (
     "This form could not be verified: its security token is missing or out of date. "
     "Reload the page and send the form again."
 )
-
-
-def script_policy(pages: Pages) -> str:
-    """The draft pages' Content Security Policy: the pages' own, plus this origin's scripts and connections."""
-    return f"{pages.content_security_policy}; script-src 'self'; connect-src 'self'"
 
 
 # --- view models -----------------------------------------------------------------------------------------
