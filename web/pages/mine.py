@@ -38,6 +38,9 @@ from credflow.plans.stage import (
 from web.deps import WebDeps, sign_in_redirect
 from web.pages.signin import FORM_FAILED, read_form
 
+#: What each kind of requirement asks for, as the plan form's hints say it.
+KIND_WORDS = {"text": "A written answer", "document": "A document", "image": "A photo or image", "video": "A video"}
+
 
 def day(value: date | None) -> str:
     """A date as the portal writes it: "Monday 1 June 2026"."""
@@ -71,7 +74,7 @@ def plan_fields(
                 key=row.key,
                 name=name,
                 title=row.title,
-                kind=row.kind,
+                kind=KIND_WORDS.get(row.kind, row.kind),
                 value=value[:40],
                 target=day(row.target),
                 reminded=day(row.reminded_on),
