@@ -307,13 +307,16 @@ def _when(days_left: int) -> str:
     return "today" if days_left == 0 else "tomorrow" if days_left == 1 else f"in {days_left} days"
 
 
-def send_plan_reminder(services: Services, reminder: DueReminder, *, now: datetime) -> DeliveryOutcome:
-    """Email one plan reminder (key ``plan_reminder:<target>:<date>:<days>``, once) and stamp the target reminded."""
+def send_plan_reminder(services: Services, reminder: DueReminder, *, now: datetime) -> DeliveryOutcome | None:
+    """Email one plan reminder (key ``plan_reminder:<target>:<date>:<days>``, once) and stamp the target reminded.
+
+    Returns None, sending nothing, when the target was removed or its date changed since it was found due.
+    """
     public = services.settings.public_url
     with services.db.session() as session:
         row = session.get(PlanTargetRow, reminder.target.id)
         if row is None or row.target_date != reminder.target.target_date:  # changed or removed meanwhile
-            return DeliveryOutcome(reminder.key, Delivery.ALREADY_SENT)
+            return None
         credential = services.catalog.get(row.credential_id)
         titles = {req.key: req.title for req in credential.evidence}
         applicant = session.get_one(Applicant, row.applicant_id)
@@ -353,7 +356,8 @@ def send_plan_reminders(services: Services, *, now: datetime | None = None) -> P
         except UNSENDABLE:
             failed.append(reminder.key)
             continue
-        (failed if outcome.delivery is Delivery.FAILED else sent).append(reminder.key)
+        if outcome is not None:
+            (failed if outcome.delivery is Delivery.FAILED else sent).append(reminder.key)
     return PlanSweep(tuple(sent), tuple(failed))
 
 
