@@ -15,6 +15,7 @@ from tasks.decision import aggregate_verdicts
 from tasks.issuance import issue_badges, record_earned_hours
 from tasks.letters import send_result_letter
 from tasks.notifications import badge_notice, chain_notice, reviewer_mail
+from tasks.plans import plan_reminders
 from tasks.resubmission import close_exhausted, resubmission_sweep
 from tasks.review import deadline_sweep, publish_waiting
 
@@ -72,7 +73,7 @@ def run_decision(submission_id: str) -> str:
 
 @flow(name="review-sweep", persist_result=False, on_failure=[email_operator_on_failure])
 def review_sweep() -> dict[str, int]:
-    """Remind reviewers before deadlines, reassign overdue work, tend resubmission windows, retry waiting decisions."""
+    """Remind reviewers, reassign overdue work, tend resubmission windows and plan reminders, retry decisions."""
     swept = deadline_sweep()
     for assignment_id in swept.remind:
         reviewer_mail(assignment_id, ReviewerMail.REMINDER)
@@ -84,6 +85,7 @@ def review_sweep() -> dict[str, int]:
         chain_notice(submission_id, ChainNotice.REMINDER)
     for submission_id in chains.closed:
         chain_notice(submission_id, ChainNotice.CLOSED, reason="window")
+    plan_reminders()  # applicants' own target dates (each reminder once; the task logs the count)
     for submission_id in sorted(swept.submissions):
         aggregate_verdicts(submission_id)  # a withdrawn adjudication gets a new lead
         publish_submission(submission_id)

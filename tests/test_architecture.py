@@ -171,6 +171,7 @@ STEPS = (
     "notifications",
     "resubmission",
     "retention",
+    "plans",
 )
 # What a step's pure modules (every module but stage.py) may not import: sessions and services.
 SESSION_OR_SERVICES = ("credflow.services", "credflow.db", "sqlalchemy")

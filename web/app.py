@@ -25,7 +25,7 @@ from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, catalog, drafts, public, reviewer, signin, uploads, wallet
+from web.pages import admin, catalog, drafts, mine, public, reviewer, signin, uploads, wallet
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
 
@@ -82,6 +82,7 @@ def create_app(
     app.include_router(public.routes(deps))
     app.mount("/api", create_intake_app(services, on_submitted=on_submitted, now=clock))
     app.include_router(signin.routes(deps))
+    app.include_router(mine.routes(deps))
     app.include_router(admin.routes(deps))
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))

@@ -547,3 +547,20 @@ class FormalTestAttempt(Base):
     passed: Mapped[bool | None] = mapped_column(default=None)
     # A pass is recorded as an earned submission with its decision, so issuance and hours run as for a portfolio.
     submission_id: Mapped[str | None] = mapped_column(ForeignKey("submissions.id"), default=None)
+
+
+class PlanTargetRow(Base):
+    """An applicant's target date for one requirement of one micro-credential (the backwards plan)."""
+
+    __tablename__ = "plan_targets"
+    __table_args__ = (UniqueConstraint("applicant_id", "credential_id", "requirement_key"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    requirement_key: Mapped[str] = mapped_column(String(64))
+    target_date: Mapped[date] = mapped_column(Date)
+    # The latest reminder for this date (None once the date changes): the sweep's "already reminded".
+    reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

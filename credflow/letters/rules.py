@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 from credflow.catalog.models import Credential, Criterion
+from credflow.letters import links
 from credflow.mail.base import Message
 from credflow.mail.render import render_message
 
@@ -94,11 +95,39 @@ class BadgeLinks:
 
 
 @dataclass(frozen=True)
+class PortalLinks:
+    """Where a letter sends its reader in the portal: the letter online, the enrolment, the next draft."""
+
+    letter_url: str
+    credential_url: str
+    resubmit_url: str
+    credentials_url: str
+
+    def __post_init__(self) -> None:
+        for name in ("letter_url", "credential_url", "resubmit_url", "credentials_url"):
+            url = getattr(self, name)
+            parts = urlsplit(url)
+            if parts.scheme not in ("https", "http") or not parts.netloc:
+                raise ValueError(f"{name} must be an http(s) URL, got {url!r}")
+
+    @classmethod
+    def of(cls, public_url: str, *, credential_id: str, submission_id: str) -> PortalLinks:
+        """The portal's pages for one decided submission of ``credential_id`` on the site at ``public_url``."""
+        return cls(
+            letter_url=links.letter_url(public_url, submission_id),
+            credential_url=links.credential_url(public_url, credential_id),
+            resubmit_url=links.draft_url(public_url, credential_id),
+            credentials_url=links.credentials_url(public_url),
+        )
+
+
+@dataclass(frozen=True)
 class LetterInput:
     """Everything a result letter says.
 
     Earned letters need ``badge``; Not Yet letters need ``resubmit_by`` while attempts remain.
-    ``criteria`` holds one result for every criterion of the credential's rubric.
+    ``criteria`` holds one result for every criterion of the credential's rubric; ``portal`` is
+    where the letter sends its reader (the letter online, the enrolment, the next draft).
     """
 
     applicant_name: str
@@ -108,6 +137,7 @@ class LetterInput:
     max_attempts: int
     outcome: Outcome
     criteria: tuple[CriterionResult, ...]
+    portal: PortalLinks
     resubmit_by: date | None = None
     badge: BadgeLinks | None = None
     hours_confirmation: str | None = None
@@ -205,7 +235,8 @@ def _hours(hours: float) -> str:
     return f"{hours:g} in-service hour{'' if hours == 1 else 's'}"
 
 
-def _context(letter: LetterInput) -> dict[str, Any]:
+def letter_context(letter: LetterInput) -> dict[str, Any]:
+    """What a letter says, as the templates read it: the email's and the portal's letter page alike."""
     credential = letter.credential
     by_key = {result.criterion.key: result for result in letter.criteria}
     sections = []
@@ -237,6 +268,10 @@ def _context(letter: LetterInput) -> dict[str, Any]:
         "criteria_count": len(letter.criteria),
         "sections": sections,
         "not_yet": [result.criterion.title for result in letter.not_yet],
+        "letter_url": letter.portal.letter_url,
+        "credential_url": letter.portal.credential_url,
+        "resubmit_url": letter.portal.resubmit_url,
+        "portal_url": letter.portal.credentials_url,
     }
     if letter.outcome is Outcome.EARNED:
         assert letter.badge is not None  # checked by LetterInput
@@ -251,7 +286,6 @@ def _context(letter: LetterInput) -> dict[str, Any]:
     else:
         context |= {
             "resubmit_by": _day(letter.resubmit_by) if letter.resubmit_by else None,
-            "resubmit_command": f"credflow resubmit {letter.submission_id}",
         }
     return context
 
@@ -276,5 +310,5 @@ def render_letter(letter: LetterInput, *, idempotency_key: str, to_email: str) -
         idempotency_key=idempotency_key,
         to_email=to_email,
         to_name=letter.applicant_name,
-        context=_context(letter),
+        context=letter_context(letter),
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
 
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from credflow.catalog.models import Credential
 from credflow.db.models import Assignment, Decision, InServiceHours, IssuedBadge
 from credflow.errors import NotFoundError, TransientError
 from credflow.issuance.rules import badge_page_url
-from credflow.letters.rules import BadgeLinks, LetterInput, Outcome, criterion_results, render_letter
+from credflow.letters.rules import BadgeLinks, LetterInput, Outcome, PortalLinks, criterion_results, render_letter
 from credflow.mail.base import Attachment, Message
 from credflow.notifications.rules import DeliveryOutcome
 from credflow.notifications.stage import deliver
@@ -40,8 +40,20 @@ def badge_links(services: Services, badge_id: str) -> BadgeLinks:
     return BadgeLinks(verification_url=base, json_url=f"{base}/credential.json", png_url=f"{base}/badge.png")
 
 
-def result_letter(services: Services, submission_id: str) -> Message:
-    """Render the applicant's result letter from the decision, the reviews and (if earned) the badge.
+@dataclass(frozen=True)
+class LetterRecord:
+    """A decided submission's letter as its records say it, with who it goes to and its badge (if earned)."""
+
+    letter: LetterInput
+    applicant_id: str
+    to_email: str
+    badge_id: str | None
+
+
+def letter_record(services: Services, submission_id: str) -> LetterRecord:
+    """What the result letter of a decided submission says, from the decision, the reviews and (if earned) the badge.
+
+    The email (:func:`result_letter`) and the portal's letter page both read it, so they say the same.
 
     Raises:
         NotFoundError: the submission has no decision yet.
@@ -78,19 +90,33 @@ def result_letter(services: Services, submission_id: str) -> Message:
             criteria=criterion_results(
                 credential, decision=decision.criteria, reviews=reviews, adjudication=adjudication
             ),
+            portal=PortalLinks.of(services.settings.public_url, credential_id=credential.id, submission_id=sub.id),
             resubmit_by=None
             if earned
             else (decision.decided_at + timedelta(days=credential.resubmission_window_days)).date(),
             badge=links,
             hours_confirmation=hours_note,
         )
-        message = render_letter(letter, idempotency_key=f"result:{sub.id}", to_email=sub.applicant.email)
-        if badge_id is not None:
-            image_key = f"badges/{badge_id}.png"
-            if services.store.exists(image_key):
-                attachment = Attachment(f"{credential.id}-badge.png", "image/png", services.store.get_bytes(image_key))
-                message = replace(message, attachments=(attachment,))
-        return message
+        applicant_id, to_email = sub.applicant_id, sub.applicant.email
+    return LetterRecord(letter=letter, applicant_id=applicant_id, to_email=to_email, badge_id=badge_id)
+
+
+def result_letter(services: Services, submission_id: str) -> Message:
+    """Render the applicant's result letter from the decision, the reviews and (if earned) the badge.
+
+    Raises:
+        NotFoundError: the submission has no decision yet.
+        TransientError: it was earned but its badge is not issued yet.
+    """
+    record = letter_record(services, submission_id)
+    message = render_letter(record.letter, idempotency_key=f"result:{submission_id}", to_email=record.to_email)
+    if record.badge_id is not None:
+        image_key = f"badges/{record.badge_id}.png"
+        if services.store.exists(image_key):
+            name = f"{record.letter.credential.id}-badge.png"
+            attachment = Attachment(name, "image/png", services.store.get_bytes(image_key))
+            message = replace(message, attachments=(attachment,))
+    return message
 
 
 def send_result(services: Services, submission_id: str) -> DeliveryOutcome:

@@ -21,6 +21,7 @@ from credflow.formatting import human_size
 from credflow.issuance.rules import badge_page_url
 from credflow.issuance.stage import badge_image_key, ensure_images
 from credflow.leases import Lease
+from credflow.letters import links
 from credflow.mail.base import Attachment, Message, TransientMailError
 from credflow.mail.render import render_message
 from credflow.notifications.rules import (
@@ -69,6 +70,9 @@ def render_notice(services: Services, submission_id: str, notice: Notice) -> Mes
             "submission_id": sub.id,
             "short_id": sub.id[:8],
             "target_days": credential.decision_target_business_days,
+            "credential_url": links.credential_url(services.settings.public_url, credential.id),
+            "draft_url": links.draft_url(services.settings.public_url, credential.id),
+            "portal_url": links.credentials_url(services.settings.public_url),
             "files": [
                 {
                     "requirement": titles.get(i.requirement_key, i.requirement_key),
@@ -403,6 +407,7 @@ def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) ->
                 "link": badge_page_url(services.settings.public_url, badge.id),
                 "short_id": badge.id[:8],
                 "image_attached": image is not None,
+                "portal_url": links.credentials_url(services.settings.public_url),
             },
         )
         if image is not None:

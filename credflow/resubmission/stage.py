@@ -8,6 +8,7 @@ from sqlalchemy import select
 
 from credflow.db.models import Event, Submission, utcnow
 from credflow.errors import IllegalTransition
+from credflow.letters import links
 from credflow.lifecycle import State
 from credflow.mail.render import render_message
 from credflow.notifications.rules import DeliveryOutcome
@@ -41,6 +42,7 @@ def send_chain_notice(
     with services.db.session() as session:
         sub = get_submission(session, submission_id)
         credential = services.catalog.get(sub.credential_id)
+        public_url = services.settings.public_url
         message = render_message(
             notice.value,
             idempotency_key=chain_notice_key(notice, sub.id),
@@ -56,6 +58,10 @@ def send_chain_notice(
                 "attempt": sub.attempt,
                 "max_attempts": credential.max_attempts,
                 "reason": reason,
+                "credential_url": links.credential_url(public_url, credential.id),
+                "draft_url": links.draft_url(public_url, credential.id),
+                "letter_url": links.letter_url(public_url, sub.id),
+                "portal_url": links.credentials_url(public_url),
             },
         )
     return deliver(services, message, submission_id=submission_id)

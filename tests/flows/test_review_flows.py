@@ -20,7 +20,7 @@ from prefect.client.schemas.sorting import ArtifactSort
 
 from cli.launch import decide_in_background, run_in_process, run_tags
 from credflow.assignment.stage import assign_reviewers
-from credflow.db.models import utcnow
+from credflow.db.models import PlanTargetRow, utcnow
 from credflow.lifecycle import State
 from credflow.notifications.stage import review_link
 from credflow.review.stage import submit_review
@@ -89,7 +89,7 @@ def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(servic
     assert sid in str(table.data) and "in_review" in str(table.data)
 
 
-def test_the_sweep_sends_each_chain_notice_once_from_the_flow_and_a_rerun_sends_nothing_new(services, tmp_path):
+def test_the_sweep_sends_each_chain_notice_and_plan_reminder_once_and_a_rerun_sends_nothing_new(services, tmp_path):
     now = utcnow()  # the sweep reads the wall clock
     waiting = {}
     for name, days in (("Rita Reminded", 55), ("Carl Closed", 61)):  # a 60-day window ended "not yet" days ago
@@ -99,12 +99,23 @@ def test_the_sweep_sends_each_chain_notice_once_from_the_flow_and_a_rerun_sends_
             for state in (State.IN_REVIEW, State.NOT_YET):
                 transition(session, sub, state, actor="test", now=now - timedelta(days=days))
         waiting[name] = sid
+    with services.db.session() as session:  # Rita's plan: her reflection is due tomorrow
+        applicant_id = get_submission(session, waiting["Rita Reminded"]).applicant_id
+        session.add(
+            PlanTargetRow(
+                applicant_id=applicant_id,
+                credential_id="openscied-anchoring-phenomenon",
+                requirement_key="reflection",
+                target_date=now.date() + timedelta(days=1),
+            )
+        )
     outbox = services.settings.resolved_outbox_dir
     for _ in range(2):  # the second run: nothing new goes out
         assert run_in_process(services, review_sweep) == {"reminded": 0, "withdrawn": 0, "assigned": 0}
         reminders = list(outbox.glob("resubmit_reminder-*.eml"))
         closings = list(outbox.glob("chain_closed-*.eml"))
-        assert (len(reminders), len(closings)) == (1, 1)
+        plans = list(outbox.glob("plan_reminder-*.eml"))
+        assert (len(reminders), len(closings), len(plans)) == (1, 1, 1)
     assert "window" in closings[0].read_text()
     assert _state(services, waiting["Carl Closed"]) == "closed"
     assert _state(services, waiting["Rita Reminded"]) == "not_yet"

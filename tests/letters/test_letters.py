@@ -17,6 +17,7 @@ from credflow.letters.rules import (
     CriterionResult,
     LetterInput,
     Outcome,
+    PortalLinks,
     ReviewerComment,
     Verdict,
     criterion_results,
@@ -27,6 +28,7 @@ from credflow.mail.base import Message
 ROOT = Path(__file__).resolve().parents[2]
 SNAPSHOTS = ROOT / "tests" / "snapshots" / "letters"
 SUBMISSION = "5f0c2a9e7b1d4c3a8e6f0b2d4a6c8e01"
+PORTAL = "https://credflow.example.org"
 NOT_YET_KEYS = ("adults_reason_together", "evidence_based_reflection")
 
 
@@ -78,6 +80,7 @@ def _letter(credential: Credential, outcome: Outcome, **overrides: Any) -> Lette
         "max_attempts": 3,
         "outcome": outcome,
         "criteria": criterion_results(credential, decision=decision, reviews=reviews, adjudication=lead),
+        "portal": PortalLinks.of(PORTAL, credential_id=credential.id, submission_id=SUBMISSION),
     }
     if outcome is Outcome.EARNED:
         values["badge"] = BadgeLinks(
@@ -174,7 +177,9 @@ def test_not_yet_letter_lists_exactly_the_not_yet_criteria_with_strengthen_text_
             assert part.count(criterion.strengthen) == expected, criterion.key
             assert criterion.met in part  # what reviewers looked for, on every criterion
         assert "Monday 1 June 2026" in part
-        assert f"credflow resubmit {SUBMISSION}" in part
+        assert f"{PORTAL}/me/credentials/openscied-facilitating-discussions/draft" in part  # revise in the portal
+        assert f"{PORTAL}/me/submissions/{SUBMISSION}/letter" in part  # the letter online
+        assert "credflow resubmit" not in part  # never a terminal command
         assert "files you don't change are carried over" in part
         assert "2 attempts left" in part
     summary = message.text.split("TO STRENGTHEN\n", 1)[1].split("\n\n", 1)[0]
@@ -194,11 +199,13 @@ def test_sections_follow_the_rubric(credential):
             assert text.index(f"* {criterion.title}: Met") > start
 
 
-def test_last_attempt_offers_coaching_not_a_resubmit_command(credential):
+def test_last_attempt_offers_coaching_not_a_resubmit_link(credential):
     message = _render(_letter(credential, Outcome.NOT_YET, attempt=3, resubmit_by=None))
     assert "This was your last attempt (3 of 3)" in message.text
     assert "coaching conversation" in message.html
-    assert "credflow resubmit" not in message.text and "credflow resubmit" not in message.html
+    for part in (message.text, message.html):
+        assert "/draft" not in part and "Revise and resubmit" not in part
+        assert f"{PORTAL}/me/submissions/{SUBMISSION}/letter" in part
 
 
 def test_earned_letter_gives_badge_links_and_in_service_hours(credential):

@@ -1,0 +1,1 @@
+"""The applicant's side of a micro-credential: where each enrolment stands, and their backwards plan with reminders."""
