@@ -21,6 +21,7 @@ TASKS = {
     "tasks.issuance": {"issue-badges", "record-hours", "sweep-badges"},
     "tasks.letters": {"send-result"},
     "tasks.notifications": {"send-notice", "reviewer-mail", "send-badge-notice", "send-chain-notice"},
+    "tasks.plans": {"send-plan-reminders"},
     "tasks.reports": {"publish-program-report"},
     "tasks.resubmission": {"close-exhausted-chain", "sweep-resubmissions"},
     "tasks.retention": {"retention-sweep", "sign-in-sweep"},
