@@ -564,33 +564,40 @@ def add_stored(
 ) -> DraftFileView:
     """Add a file already in the store (an upload grant's ``uploads/<uuid>``) without copying its bytes.
 
+    The object moves to ``drafts/<uuid>`` (a rename; on S3 a copy inside the bucket), out of reach
+    of the sweep and the bucket rule that expire unclaimed uploads, however long the draft waits.
     The caller has checked the grant (signature, applicant, credential, requirement, expiry). The
-    same object added twice is one draft file.
+    same upload added twice is one draft file.
 
     Raises:
         DraftNotFound: not this applicant's draft.
         DraftRefused: never completed, too large, wrong format, or already part of another draft.
     """
     name = filename.strip()[:255] or "unnamed"
+    kept_key = f"{DRAFT_PREFIX}/{object_key.rsplit('/', 1)[-1]}"
     with services.db.session() as session:
         draft = _own(session, draft_id, applicant_id)
-        already = session.scalar(select(DraftFile).where(DraftFile.object_key == object_key))
+        already = session.scalar(select(DraftFile).where(DraftFile.object_key.in_((object_key, kept_key))))
         if already is not None:
             if already.draft_id != draft.id:
                 raise DraftRefused(f"The upload of '{name}' already belongs to another draft; upload the file again.")
             return _file_view(already)
         _, requirement = _requirement_check(session, services, draft, requirement_key)
+    # A move that happened before a crash left the bytes under kept_key, unrecorded: take them from there.
+    source = object_key if services.store.exists(object_key) else kept_key
     try:
-        size = services.store.size(object_key)
+        size = services.store.size(source)
     except NotFoundError:
         raise DraftRefused(f"The upload of '{name}' never completed: send the file again.") from None
     limit = min(max_bytes, requirement.max_size_bytes or max_bytes, services.settings.ingest_max_bytes)
     if size > limit:
-        services.store.delete(object_key)
+        services.store.delete(source)
         raise DraftRefused(too_large(requirement, filename=name, limit=limit))
     sha = hashlib.sha256()
-    for chunk in services.store.stream(object_key):
+    for chunk in services.store.stream(source):
         sha.update(chunk)
+    if source != kept_key:
+        services.store.move(source, kept_key)
     return _record_file(
         services,
         draft_id=draft_id,
@@ -598,11 +605,11 @@ def add_stored(
         requirement=requirement,
         filename=name,
         content_type=content_type,
-        object_key=object_key,
+        object_key=kept_key,
         size=size,
         sha256=sha.hexdigest(),
         now=now,
-        discard=lambda: services.store.delete(object_key),
+        discard=lambda: services.store.delete(kept_key),
     )
 
 

@@ -205,6 +205,10 @@ class ObjectStore(Protocol):
         """Remove the object; deleting a missing key is not an error."""
         ...
 
+    def move(self, key: str, new_key: str) -> None:
+        """Give the object ``key`` the key ``new_key`` (no byte passes through credflow). Raises NotFoundError."""
+        ...
+
     def presigned_url(self, key: str, *, expires_in: int) -> str:
         """Return a URL that reads the object for ``expires_in`` seconds."""
         ...

@@ -351,6 +351,14 @@ class LocalStore:
         if path.is_file():
             path.unlink(missing_ok=True)
 
+    def move(self, key: str, new_key: str) -> None:
+        """Rename the object's file (one file system: atomic). Raises NotFoundError."""
+        source, target = self._path(key), self._path(new_key)
+        if not source.is_file():
+            raise NotFoundError(f"no stored object {key!r}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        source.replace(target)
+
     def _signature(self, key: str, expires: int) -> str:
         # The newline cannot occur in a key, so (key, expires) pairs cannot collide.
         return hmac.new(self._secret, f"{key}\n{expires}".encode(), hashlib.sha256).hexdigest()

@@ -389,6 +389,18 @@ class S3Store:
         with _s3_errors(full_key):
             self._client.delete_object(Bucket=self._bucket, Key=full_key)
 
+    def move(self, key: str, new_key: str) -> None:
+        """Copy the object inside the bucket (multipart past 5 GB: boto3's managed copy), then delete the old key.
+
+        Raises:
+            NotFoundError: no object under ``key``.
+        """
+        self._head(key)  # NotFoundError before anything is written
+        source, target = self._full_key(key), self._full_key(new_key)
+        with _s3_errors(target):
+            self._client.copy({"Bucket": self._bucket, "Key": source}, self._bucket, target)
+        self.delete(key)
+
     def presigned_url(self, key: str, *, expires_in: int) -> str:
         """Return a SigV4 presigned GET URL valid for ``expires_in`` seconds.
 

@@ -476,3 +476,13 @@ def test_writeback_refused_once_is_not_asked_again_and_the_put_still_lands(tmp_p
         stored = part.commit()
     assert calls == [0]
     assert stored.sha256 == hashlib.sha256(data).hexdigest() and (tmp_path / "k").read_bytes() == data
+
+
+def test_move_renames_the_object_and_keeps_its_bytes_and_hash(store: LocalStore) -> None:
+    stored = store.put_stream("uploads/abc", io.BytesIO(b"evidence" * 1000))
+    store.move("uploads/abc", "drafts/abc")
+    assert not store.exists("uploads/abc") and store.get_bytes("drafts/abc") == b"evidence" * 1000
+    assert hashlib.sha256(store.get_bytes("drafts/abc")).hexdigest() == stored.sha256
+    with pytest.raises(NotFoundError):
+        store.move("uploads/abc", "drafts/other")
+    assert not store.exists("drafts/other")

@@ -206,6 +206,16 @@ def test_delete(store: S3Store) -> None:
     store.delete("k")
 
 
+def test_move_renames_the_object_and_keeps_its_bytes_and_hash(store: S3Store) -> None:
+    stored = store.put_stream("uploads/abc", io.BytesIO(b"evidence" * 1000))
+    store.move("uploads/abc", "drafts/abc")
+    assert not store.exists("uploads/abc") and store.get_bytes("drafts/abc") == b"evidence" * 1000
+    assert hashlib.sha256(store.get_bytes("drafts/abc")).hexdigest() == stored.sha256
+    with pytest.raises(NotFoundError):
+        store.move("uploads/abc", "drafts/other")
+    assert not store.exists("drafts/other")
+
+
 def test_presigned_url(store: S3Store) -> None:
     url = store.presigned_url("evidence/abc", expires_in=300)
     parts = urlsplit(url)

@@ -20,7 +20,7 @@ from tests.utils import badfiles
 from tests.utils.builders import applicant
 from tests.utils.identity import session_cookie
 from tests.utils.review_cycle import NOW, decided_submission
-from web.api.uploads import UploadGrant, applicant_keys, issue_grant
+from web.api.uploads import UploadGrant, applicant_keys, issue_grant, sweep_abandoned_uploads
 from web.app import create_app
 
 CRED = "openscied-anchoring-phenomenon"
@@ -221,7 +221,7 @@ def grant_for(services, email: str, key: str, data: bytes, *, requirement: str =
     return issue_grant(keys, grant)
 
 
-def test_an_upload_id_is_recorded_without_copying_and_only_for_its_applicant_and_requirement(services, clock, tmp_path):
+def test_an_upload_id_is_moved_into_the_draft_only_for_its_applicant_and_requirement(services, clock, tmp_path):
     client = browser(services, clock, "ana@example.org")
     start(client)
     pdf = ev.pdf(tmp_path / "plan.pdf", "Plan").read_bytes()
@@ -242,8 +242,12 @@ def test_an_upload_id_is_recorded_without_copying_and_only_for_its_applicant_and
     assert again.status_code == 200
     with services.db.session() as session:
         [row] = session.scalars(select(DraftFile)).all()
-        assert row.object_key.startswith("uploads/") and row.size == len(pdf)
-    assert objects(services, "drafts") == []  # no copy was made
+        assert row.object_key.startswith("drafts/") and row.size == len(pdf)
+    # Moved, not copied: only the two refused uploads are left under uploads/.
+    assert len(objects(services, "uploads")) == 2 and len(objects(services, "drafts")) == 1
+    # Out of the uploads' sweep: however long the draft waits, its file stays.
+    sweep_abandoned_uploads(services, now=NOW + timedelta(days=365))
+    assert services.store.get_bytes(row.object_key) == pdf
 
 
 def test_check_my_evidence_names_a_bad_file_and_spends_nothing(services, clock, tmp_path):
