@@ -182,3 +182,35 @@ def test_the_earner_is_named_by_name_or_as_a_former_earner() -> None:
     assert earner_name("Ana Alvarez", erased=False) == "Ana Alvarez"
     assert earner_name("Ana Alvarez", erased=True) == FORMER_EARNER
     assert earner_name("[erased]", erased=False) == earner_name(" ", erased=False) == FORMER_EARNER
+
+
+def test_a_badge_earned_by_the_formal_test_says_so_and_claims_no_reviewers(services) -> None:
+    from datetime import UTC, datetime
+
+    from fastapi.testclient import TestClient
+    from sqlalchemy import select
+
+    from credflow.assessment.stage import open_try, start_try, submit_try
+    from credflow.db.models import IssuedBadge
+    from web.app import create_app
+
+    now = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)
+    test = services.catalog.get("udl-level-1").test
+    answers = {item.key: item.answer for item in test.items}
+    attempt = start_try(
+        services, email="ana@school.org", credential_id="udl-level-1", now=now, name="Ana Lima", organisation="R"
+    )
+    submit_try(
+        services, email="ana@school.org", credential_id="udl-level-1", attempt_id=attempt, answers=answers, now=now
+    )
+    sid = open_try(services, email="ana@school.org", credential_id="udl-level-1", attempt_id=attempt, now=now)
+    with services.db.session() as session:
+        badge = session.scalar(select(IssuedBadge).where(IssuedBadge.submission_id == sid.submission_id))
+        assert badge is not None
+        badge_id = badge.id
+    client = TestClient(create_app(services, now=lambda: now))
+    out_of = len(test.items)
+    for page in (client.get(f"/evidence/{sid.submission_id}"), client.get(f"/badges/{badge_id}")):
+        assert page.status_code == 200
+        assert "passing the formal test" in page.text and f"{out_of} of {out_of} questions correct" in page.text
+        assert "trained reviewers" not in page.text

@@ -31,6 +31,7 @@ from credflow.issuance.stage import (
     status_list_credential,
 )
 from credflow.privacy.identity import earner_name
+from credflow.assessment.stage import TEST_CRITERION
 from credflow.services import Services
 from credflow.states import BadgeState
 from web.deps import WebDeps
@@ -277,7 +278,14 @@ def evidence_record_page(credential: Credential, submission: Submission, decisio
             count = counts[req.key]
             evidence.append({"title": req.title, "count": count, "unit": req.kind.value + ("" if count == 1 else "s")})
     adjudicated = any(v.get("source") == "adjudication" for v in decision.criteria.values())
+    passed = decision.criteria.get(TEST_CRITERION)  # earned by the formal test: no reviewers, no rubric
+    test = (
+        {"score": passed["score"], "out_of": passed["out_of"], "needed": passed["needed"]}
+        if isinstance(passed, dict)
+        else None
+    )
     return {
+        "test": test,
         "credential_title": credential.title,
         "issuer_name": credential.issuer.name,
         "decided_on": f"{decision.decided_at:%d %B %Y}",
