@@ -14,6 +14,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from credflow.assessment.stage import TEST_CRITERION
 from credflow.badges.errors import KeyStoreError
 from credflow.badges.images import BadgeArt, badge_colour, render_png
 from credflow.badges.ob2 import BadgeClass, PublicKey, revocation_list_document
@@ -31,7 +32,6 @@ from credflow.issuance.stage import (
     status_list_credential,
 )
 from credflow.privacy.identity import earner_name
-from credflow.assessment.stage import TEST_CRITERION
 from credflow.services import Services
 from credflow.states import BadgeState
 from web.deps import WebDeps
