@@ -75,6 +75,7 @@ def applicant_erase(
             "badges_kept": list(report.badges_kept),
             "badges_revoked": list(report.badges_revoked),
             "relations_removed": report.relations_removed,
+            "drafts_deleted": report.drafts_deleted,
             "events_mentioning": report.events_mentioning,
             "sign_in_records": report.sign_in_records,
         }
@@ -99,6 +100,8 @@ def applicant_erase(
         )
     if report.sign_in_records:
         console.print(f"  {report.sign_in_records} sign-in record(s) deleted (sessions and API tokens end now)")
+    if report.drafts_deleted:
+        console.print(f"  {report.drafts_deleted} portal draft(s) deleted with their files, coach links and comments")
     if report.relations_removed:
         console.print(
             f"  {report.relations_removed} reviewer relation(s) to the address removed: "

@@ -22,7 +22,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,7 +73,7 @@ from credflow.mail.render import render_message
 from credflow.notifications.stage import deliver
 from credflow.services import Services
 from credflow.states import DraftState, move
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, new_key
+from credflow.storage.base import CHUNK_SIZE, ObjectStore, ObjectTooLarge, new_key
 from credflow.submissions import unlock_count
 from credflow.validation.rules import Problem, SentFile, check_requirements, file_problems
 from credflow.validation.sniff import HEAD_BYTES, sniff
@@ -968,3 +968,23 @@ def add_comment(services: Services, token: str, body: str, *, now: datetime) -> 
         session.flush()
         email = session.scalar(select(CoachLink.coach_email).where(CoachLink.id == access.link_id))
         return CommentView(id=comment.id, body=text, created_at=now, coach=email or "Your coach")
+
+
+def forget_drafts(session: Session, store: ObjectStore, applicant_id: str) -> int:
+    """Delete an applicant's drafts with their own files, coach links and comments (erasure); how many drafts.
+
+    Files kept from a previous attempt are that attempt's evidence: the erasure purges those itself.
+    """
+    drafts = session.scalars(select(Draft).where(Draft.applicant_id == applicant_id)).all()
+    if not drafts:
+        return 0
+    ids = [d.id for d in drafts]
+    owned = session.scalars(select(DraftFile.object_key).where(DraftFile.draft_id.in_(ids))).all()
+    session.execute(delete(CoachComment).where(CoachComment.draft_id.in_(ids)))
+    session.execute(delete(CoachLink).where(CoachLink.draft_id.in_(ids)))
+    session.execute(delete(DraftFile).where(DraftFile.draft_id.in_(ids)))
+    session.execute(delete(Draft).where(Draft.id.in_(ids)))
+    for key in owned:
+        if _owned_object(key):
+            store.delete(key)
+    return len(ids)

@@ -27,10 +27,12 @@ from credflow.db.models import (
     EvidenceItem,
     IssuedBadge,
     OutgoingMessage,
+    PlanTargetRow,
     ReviewerRelation,
     Submission,
     utcnow,
 )
+from credflow.drafts.stage import forget_drafts
 from credflow.errors import PermanentError
 from credflow.issuance.stage import revoke
 from credflow.lifecycle import ACTIVE, State
@@ -66,6 +68,7 @@ class ErasureReport:
     badges_kept: tuple[str, ...]
     badges_revoked: tuple[str, ...]
     relations_removed: int  # reviewers' declared relations naming the applicant's email
+    drafts_deleted: int  # portal drafts (answers, own files, coach links and comments) and the plan's dates
     events_mentioning: int  # log entries whose free text still names them (append-only: kept)
     sign_in_records: int = 0  # the address's person, sessions, API tokens and sign-in links, deleted
 
@@ -251,6 +254,7 @@ def erase_applicant(
                 badges_kept=tuple(b for b, s in badges if s != BadgeState.REVOKED and b not in revoked),
                 badges_revoked=tuple(revoked),
                 relations_removed=0,
+                drafts_deleted=0,
                 events_mentioning=0,
             )
         old_email = applicant.email
@@ -274,6 +278,8 @@ def erase_applicant(
             delete(ReviewerRelation).where(func.lower(ReviewerRelation.applicant_email) == old_email)
         )
         removed = int(relations.rowcount or 0)  # type: ignore[attr-defined]
+        drafts = forget_drafts(session, services.store, applicant_id)
+        session.execute(delete(PlanTargetRow).where(PlanTargetRow.applicant_id == applicant_id))
         accounts = forget_address(session, old_email)  # signed-in sessions and API tokens end with the data
         kept = tuple(b for b, s in badges if s != BadgeState.REVOKED and b not in revoked)
         record_event(
@@ -304,6 +310,7 @@ def erase_applicant(
             badges_kept=kept,
             badges_revoked=tuple(revoked),
             relations_removed=removed,
+            drafts_deleted=drafts,
             events_mentioning=mentioning,
             sign_in_records=accounts,
         )

@@ -354,3 +354,47 @@ def test_the_cli_exports_asks_before_erasing_and_erases_once(services, tmp_path,
     assert unknown.exit_code == 2 and "no applicant with email 'nobody@example.org'" in unknown.output
     with services.db.session() as session:
         assert session.scalars(select(Assignment)).all()  # the reviews behind the decision stay
+
+
+def test_erasure_deletes_the_portal_drafts_their_files_coach_comments_and_plan(services, tmp_path):
+    import io
+
+    from credflow.db.models import CoachComment, Draft, DraftFile, PlanTargetRow
+    from credflow.drafts.stage import add_comment, add_file, make_coach_link, start
+    from credflow.plans.stage import save_plan
+
+    cred = "openscied-anchoring-phenomenon"
+    drafts = {}
+    for email, name in ((EMAIL, NAME), ("ben@example.org", "Ben Okafor")):
+        begun = start(services, email=email, credential_id=cred, name=name, organisation="Riverside", now=NOW)
+        add_file(
+            services,
+            draft_id=begun.draft_id,
+            applicant_id=begun.applicant_id,
+            requirement_key="facilitation_plan",
+            filename="plan.pdf",
+            content_type="application/pdf",
+            stream=io.BytesIO(b"%PDF-1.4\n%%EOF\n"),
+            now=NOW,
+        )
+        link = make_coach_link(
+            services, draft_id=begun.draft_id, applicant_id=begun.applicant_id, days=14, coach_email=None, now=NOW
+        )
+        add_comment(services, link.url.rsplit("/", 1)[-1], f"Good start, {name}.", now=NOW)
+        save_plan(services, begun.applicant_id, cred, {"facilitation_plan": (NOW + timedelta(days=10)).date()}, now=NOW)
+        drafts[email] = begun
+    with services.db.session() as session:
+        ana_key = session.scalars(
+            select(DraftFile.object_key).where(DraftFile.draft_id == drafts[EMAIL].draft_id)
+        ).one()
+    assert services.store.exists(ana_key)
+
+    report = erase_applicant(services, EMAIL, reason="request by email on 2026-11-20", now=LATER)
+    assert report.drafts_deleted == 1
+    assert not services.store.exists(ana_key)
+    with services.db.session() as session:
+        left = {d.applicant_id for d in session.scalars(select(Draft))}
+        assert left == {drafts["ben@example.org"].applicant_id}  # Ben is untouched
+        assert [c.body for c in session.scalars(select(CoachComment))] == ["Good start, Ben Okafor."]
+        assert {p.applicant_id for p in session.scalars(select(PlanTargetRow))} == left
+    assert _rows_mentioning(services, EMAIL, NAME) == []
