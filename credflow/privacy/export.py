@@ -17,13 +17,16 @@ from credflow.catalog.models import Credential
 from credflow.db.models import (
     Applicant,
     Assignment,
+    CoachComment,
     Decision,
+    Draft,
     Enrolment,
     Event,
     EvidenceItem,
     InServiceHours,
     IssuedBadge,
     OutgoingMessage,
+    PlanTargetRow,
     Submission,
     utcnow,
 )
@@ -216,6 +219,8 @@ def _collect(services: Services, session: Session, applicant: Applicant) -> tupl
         select(OutgoingMessage).where(OutgoingMessage.recipient == applicant.email).order_by(OutgoingMessage.created_at)
     ).all()
     enrolments = session.scalars(select(Enrolment).where(Enrolment.applicant_id == applicant.id)).all()
+    drafts = session.scalars(select(Draft).where(Draft.applicant_id == applicant.id).order_by(Draft.created_at)).all()
+    plan = session.scalars(select(PlanTargetRow).where(PlanTargetRow.applicant_id == applicant.id)).all()
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": _iso(utcnow()),
@@ -228,6 +233,27 @@ def _collect(services: Services, session: Session, applicant: Applicant) -> tupl
         },
         "enrolments": [{"credential": e.credential_id, "enrolled_on": _iso(e.enrolled_on)} for e in enrolments],
         "submissions": submissions,
+        "drafts": [
+            {
+                "credential": d.credential_id,
+                "state": d.state,
+                "started_at": _iso(d.created_at),
+                "updated_at": _iso(d.updated_at),
+                "answers": dict(d.answers or {}),
+                "files": [{"requirement": f.requirement_key, "name": f.filename, "sha256": f.sha256} for f in d.files],
+                "coach_comments": [
+                    {"at": _iso(c.created_at), "comment": c.body}
+                    for c in session.scalars(
+                        select(CoachComment).where(CoachComment.draft_id == d.id).order_by(CoachComment.created_at)
+                    )
+                ],
+            }
+            for d in drafts
+        ],
+        "plan": [
+            {"credential": p.credential_id, "requirement": p.requirement_key, "target": _iso(p.target_date)}
+            for p in plan
+        ],
         "badges": [
             {
                 "id": b.id,

@@ -356,7 +356,7 @@ def test_the_cli_exports_asks_before_erasing_and_erases_once(services, tmp_path,
         assert session.scalars(select(Assignment)).all()  # the reviews behind the decision stay
 
 
-def test_erasure_deletes_the_portal_drafts_their_files_coach_comments_and_plan(services, tmp_path):
+def test_the_portal_drafts_and_plan_are_exported_then_erased_with_their_files_and_comments(services, tmp_path):
     import io
 
     from credflow.db.models import CoachComment, Draft, DraftFile, PlanTargetRow
@@ -388,6 +388,13 @@ def test_erasure_deletes_the_portal_drafts_their_files_coach_comments_and_plan(s
             select(DraftFile.object_key).where(DraftFile.draft_id == drafts[EMAIL].draft_id)
         ).one()
     assert services.store.exists(ana_key)
+
+    export_applicant(services, EMAIL, out=tmp_path / "ana.zip")
+    with zipfile.ZipFile(tmp_path / "ana.zip") as bundle:
+        document = json.loads(next(bundle.read(n) for n in bundle.namelist() if n.endswith(".json")))
+    [draft] = document["drafts"]
+    assert draft["coach_comments"][0]["comment"] == f"Good start, {NAME}." and draft["files"][0]["name"] == "plan.pdf"
+    assert document["plan"] == [{"credential": cred, "requirement": "facilitation_plan", "target": "2026-12-03"}]
 
     report = erase_applicant(services, EMAIL, reason="request by email on 2026-11-20", now=LATER)
     assert report.drafts_deleted == 1
