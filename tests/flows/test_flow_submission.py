@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import ssl
 import time
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,22 @@ def test_tasks_of_a_tagged_run_take_no_tag_concurrency_slots(services, tmp_path,
     task_runs = _task_runs_of(run.id, at_least=3)  # received notice, validation, assignment round
     assert f"validate-{sid}" in {t.name for t in task_runs}, [t.name for t in task_runs]
     assert all(t.tags == [] for t in task_runs), {t.name: t.tags for t in task_runs}
+
+
+def test_runs_started_in_process_share_one_tls_context(services, tmp_path, monkeypatch):
+    built: list[object] = []
+    create = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(kwargs.get("cafile"))
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    first = submit(services, anchoring_request(tmp_path)).submission_id
+    second = submit(services, anchoring_request(tmp_path, who=applicant("Ana Other"))).submission_id
+    assert _run(services, first) == _run(services, second) == "awaiting_review"
+    # Prefect builds one for every new client (30 ms of CPU each); the runs' clients share one.
+    assert len(built) <= 1, built
 
 
 @flow(name="fails-midway", on_failure=[publish_on_failure])
