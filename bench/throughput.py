@@ -242,13 +242,14 @@ def _direct(
 
 
 def _through_flows(services: Services, request: IntakeRequest) -> tuple[str, str]:
-    from flows.review import decide_submission
+    """Both flows as the in-process doors run them: on runs tagged with the credential and issuer."""
+    from flows.review import run_decision
     from flows.submission import run_submission
 
     submission_id = submit(services, request).submission_id
     run_submission(submission_id)
     _all_met(services, submission_id)
-    return submission_id, decide_submission(submission_id)
+    return submission_id, run_decision(submission_id)
 
 
 def _finished(services: Services, submission_ids: list[str]) -> dict[str, int]:

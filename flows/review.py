@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from prefect import flow, tags
+from prefect import flow
 
 from credflow.lifecycle import State
 from credflow.notifications.rules import BadgeNotice, ReviewerMail
 from credflow.resubmission.rules import ChainNotice
 from flows.alerts import email_operator_on_failure
-from flows.tags import submission_tags
-from tasks.artifacts import publish_submission
+from flows.tags import run_tagged
+from tasks.artifacts import publish_on_failure, publish_submission
 from tasks.assignment import assignment_round
 from tasks.decision import aggregate_verdicts
 from tasks.issuance import issue_badges, record_earned_hours
@@ -40,7 +40,7 @@ def assign_reviewers_flow() -> int:
     name="decide-submission",
     flow_run_name="decide-{submission_id}",
     persist_result=False,
-    on_failure=[email_operator_on_failure],
+    on_failure=[email_operator_on_failure, publish_on_failure],
 )
 def decide_submission(submission_id: str) -> str:
     """Decide a reviewed submission (or ask a lead to adjudicate), issue its badges and send the letter."""
@@ -60,15 +60,13 @@ def decide_submission(submission_id: str) -> str:
         send_result_letter(submission_id)
     if outcome.state is State.NOT_YET:
         close_exhausted(submission_id)
-    publish_submission(submission_id)
-    publish_waiting()
+    publish_submission(submission_id)  # the reviews-waiting table is the sweeps' (every 15 min) and assign-reviewers'
     return outcome.state.value
 
 
 def run_decision(submission_id: str) -> str:
-    """Run the decide flow in this process, tagged with the submission's credential and issuer."""
-    with tags(*submission_tags(submission_id)):
-        return decide_submission(submission_id)
+    """Run the decide flow in this process, on a run tagged with the submission's credential and issuer."""
+    return run_tagged(decide_submission, submission_id)
 
 
 @flow(name="review-sweep", persist_result=False, on_failure=[email_operator_on_failure])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prefect import flow, tags
+from prefect import flow
 from prefect.runtime import flow_run
 
 from credflow.lifecycle import State
@@ -10,8 +10,8 @@ from credflow.notifications.rules import Notice
 from credflow.submissions import get_submission
 from flows.alerts import email_operator_on_failure
 from flows.review import announce_round
-from flows.tags import submission_tags
-from tasks.artifacts import publish_submission
+from flows.tags import run_tagged
+from tasks.artifacts import publish_on_failure, publish_submission
 from tasks.notifications import notify_applicant
 from tasks.runtime import services
 from tasks.transcoding import ensure_transcode_limit, finish, list_videos, transcode
@@ -27,11 +27,13 @@ def submission_run_name() -> str:
 
 
 @flow(
-    name="submission", flow_run_name=submission_run_name, persist_result=False, on_failure=[email_operator_on_failure]
+    name="submission",
+    flow_run_name=submission_run_name,
+    persist_result=False,
+    on_failure=[email_operator_on_failure, publish_on_failure],
 )
 def process_submission(submission_id: str) -> str:
     """Validate a submission's evidence, transcode its videos and assign its reviewers."""
-    publish_submission(submission_id)
     notify_applicant(submission_id, Notice.RECEIVED)
     state = validate_evidence(submission_id)
     if state is State.TRANSCODING:
@@ -48,6 +50,5 @@ def process_submission(submission_id: str) -> str:
 
 
 def run_submission(submission_id: str) -> str:
-    """Run the submission flow in this process, tagged with its credential and issuer."""
-    with tags(*submission_tags(submission_id)):
-        return process_submission(submission_id)
+    """Run the submission flow in this process, on a run tagged with its credential and issuer."""
+    return run_tagged(process_submission, submission_id)

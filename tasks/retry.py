@@ -1,10 +1,11 @@
 """The one retry policy of credflow's tasks: transient failures retried with jittered backoff, permanent ones never.
 
-Every task is made by :func:`retried_task`, except the three that only publish Prefect
-artifacts (publish-submission, publish-waiting, publish-program-report), made by
-:func:`artifact_task` without retries: an artifact is an operator's view that the next run
-republishes under the same key, and it changes nothing a retry could leave half done, so
-backing off for up to 30 s would only hold up the flow whose real work is already saved.
+Every task is made by :func:`retried_task`, except the two that only publish Prefect
+artifacts (publish-waiting, publish-program-report), made by :func:`artifact_task` without
+retries: an artifact is an operator's view that the next run republishes under the same key,
+and it changes nothing a retry could leave half done, so backing off for up to 30 s would
+only hold up the flow whose real work is already saved. (A submission's own artifact is not
+a task at all: ``tasks/artifacts.py`` says why.)
 """
 
 from __future__ import annotations

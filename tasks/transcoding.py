@@ -31,9 +31,8 @@ def ensure_transcode_limit(limit: int) -> None:
             client.create_global_concurrency_limit(GlobalConcurrencyLimitCreate(name=TRANSCODE_LIMIT, limit=limit))
 
 
-@retried_task(name="list-videos")
 def list_videos(submission_id: str) -> list[VideoJob]:
-    """List the submission's videos that need a review version."""
+    """List the submission's videos that need a review version (a plain read: as a task it showed operators nothing)."""
     return video_jobs(services(), submission_id)
 
 

@@ -1,18 +1,33 @@
-"""The submission flow under a Prefect test server: stages, names, tags, artifacts, and re-runs that redo nothing."""
+"""The submission flow under a Prefect test server: stages, names, run tags, one artifact per run, safe re-runs."""
 
 from __future__ import annotations
 
 import io
+import ssl
+import time
 from pathlib import Path
+from typing import Any
+from uuid import UUID
 
+import prefect.concurrency._sync as prefect_concurrency
 import pytest
+from prefect import flow
 from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+from prefect.client.schemas.filters import (
+    ArtifactFilter,
+    ArtifactFilterKey,
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterId,
+)
+from prefect.client.schemas.objects import TaskRun
 from prefect.client.schemas.sorting import ArtifactSort
 from sqlalchemy import func, select
 
 from cli import demo_evidence as ev
 from credflow.db.models import OutgoingMessage, Transcode
+from credflow.errors import PermanentError
 from credflow.intake.rules import IntakeRequest, Upload
 from credflow.intake.stage import submit
 from credflow.mail.outbox import OutboxMailer
@@ -20,6 +35,7 @@ from credflow.media import samples
 from credflow.submissions import events_of, get_submission
 from credflow.validation.stage import run_validation
 from flows.submission import process_submission, run_submission
+from tasks.artifacts import publish_on_failure
 from tasks.runtime import use_services
 from tests.utils import badfiles
 from tests.utils.builders import anchoring_request, applicant
@@ -41,6 +57,29 @@ def _flow_runs(name_prefix: str):
         return [run for run in client.read_flow_runs() if run.name.startswith(name_prefix)]
 
 
+def _flow_runs_of_flow(flow_name: str):
+    with get_client(sync_client=True) as client:
+        return client.read_flow_runs(flow_filter=FlowFilter(name=FlowFilterName(any_=[flow_name])))
+
+
+def _artifacts(key: str):
+    with get_client(sync_client=True) as client:
+        return client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])), sort=ArtifactSort.CREATED_DESC
+        )
+
+
+def _task_runs_of(flow_run_id: UUID, *, at_least: int, timeout: float = 30) -> list[TaskRun]:
+    """The flow run's task runs, once the server has recorded ``at_least`` of them (it records them from events)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as client:
+            runs = client.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[flow_run_id])))
+        if len(runs) >= at_least or time.monotonic() > deadline:
+            return runs
+        time.sleep(0.2)
+
+
 def test_a_document_submission_flows_to_awaiting_review(services, tmp_path):
     sid = submit(services, anchoring_request(tmp_path)).submission_id
     assert _run(services, sid) == "awaiting_review"
@@ -53,15 +92,64 @@ def test_a_document_submission_flows_to_awaiting_review(services, tmp_path):
     assert [m["kind"] for m in _outbox(services)] == ["received"]
     [run] = _flow_runs(f"openscied-anchoring-phenomenon-{sid[:8]}-a1")
     assert set(run.tags) >= {"credential:openscied-anchoring-phenomenon", "issuer:openscied"}
-    with get_client(sync_client=True) as client:
-        versions = client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[f"submission-{sid}"])),
-            sort=ArtifactSort.CREATED_DESC,
-        )
-    # The keyed artifact keeps its history: first as received, last as awaiting review.
-    assert len(versions) == 2
-    assert "`awaiting_review`" in str(versions[0].data) and "plan\\.pdf" in str(versions[0].data)
-    assert "`received`" in str(versions[-1].data)
+    # One artifact version per run, written as the run ends: the submission as the flow left it.
+    [version] = _artifacts(f"submission-{sid}")
+    assert version.flow_run_id == run.id
+    assert "`awaiting_review`" in str(version.data) and "plan\\.pdf" in str(version.data)
+    # A second run of the same submission adds one version; the keyed artifact keeps the history.
+    assert _run(services, sid) == "awaiting_review"
+    assert len(_artifacts(f"submission-{sid}")) == 2
+
+
+def test_tasks_of_a_tagged_run_take_no_tag_concurrency_slots(services, tmp_path, monkeypatch):
+    taken: list[list[str]] = []
+    acquire = prefect_concurrency.acquire_concurrency_slots_with_lease
+
+    def counted(names: list[str], *args: Any, **kwargs: Any) -> Any:
+        taken.append(list(names))
+        return acquire(names, *args, **kwargs)
+
+    monkeypatch.setattr(prefect_concurrency, "acquire_concurrency_slots_with_lease", counted)
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    assert _run(services, sid) == "awaiting_review"
+    # The tags are on the flow run; under ``with tags(...)`` each of its 3 tasks asked the API for a tag: slot.
+    [run] = _flow_runs(f"openscied-anchoring-phenomenon-{sid[:8]}-a1")
+    assert {"credential:openscied-anchoring-phenomenon", "issuer:openscied"} <= set(run.tags)
+    assert [names for names in taken if any(name.startswith("tag:") for name in names)] == []
+    task_runs = _task_runs_of(run.id, at_least=3)  # received notice, validation, assignment round
+    assert f"validate-{sid}" in {t.name for t in task_runs}, [t.name for t in task_runs]
+    assert all(t.tags == [] for t in task_runs), {t.name: t.tags for t in task_runs}
+
+
+def test_runs_started_in_process_share_one_tls_context(services, tmp_path, monkeypatch):
+    built: list[object] = []
+    create = ssl.create_default_context
+
+    def counted(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        built.append(kwargs.get("cafile"))
+        return create(*args, **kwargs)
+
+    monkeypatch.setattr(ssl, "create_default_context", counted)
+    first = submit(services, anchoring_request(tmp_path)).submission_id
+    second = submit(services, anchoring_request(tmp_path, who=applicant("Ana Other"))).submission_id
+    assert _run(services, first) == _run(services, second) == "awaiting_review"
+    # Prefect builds one for every new client (30 ms of CPU each); the runs' clients share one.
+    assert len(built) <= 1, built
+
+
+@flow(name="fails-midway", on_failure=[publish_on_failure])
+def _fails_midway(submission_id: str) -> None:
+    """Fail after the submission was received, as a broken stage would."""
+    raise PermanentError("a stage broke")
+
+
+def test_a_failed_run_still_publishes_its_artifact_once(services, tmp_path):
+    sid = submit(services, anchoring_request(tmp_path)).submission_id
+    with use_services(services), pytest.raises(PermanentError):
+        _fails_midway(sid)
+    [version] = _artifacts(f"submission-{sid}")
+    [run] = _flow_runs_of_flow("fails-midway")
+    assert version.flow_run_id == run.id and "`received`" in str(version.data)
 
 
 def test_a_bad_submission_is_returned_while_the_next_one_keeps_flowing(services, tmp_path):

@@ -16,6 +16,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilter,
     FlowRunFilterName,
 )
+from prefect.client.schemas.objects import FlowRun
 from prefect.client.schemas.sorting import ArtifactSort
 
 from cli.launch import decide_in_background, run_in_process, run_tags
@@ -36,6 +37,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 def _state(services, sid: str) -> str:
     with services.db.session() as session:
         return get_submission(session, sid).state
+
+
+def _finished_run(name: str, timeout: float = 120) -> FlowRun:
+    """The flow run of this name once it has ended (the decision thread may still be finishing it)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with get_client(sync_client=True) as prefect:
+            [run] = prefect.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[name])))
+        if (run.state and run.state.is_final()) or time.monotonic() > deadline:
+            return run
+        time.sleep(0.2)
 
 
 def test_the_last_verdict_starts_the_decision_without_holding_anything_while_waiting(services, tmp_path):
@@ -59,9 +71,15 @@ def test_the_last_verdict_starts_the_decision_without_holding_anything_while_wai
     assert _state(services, sid) == "earned"
     print(f"decided {time.monotonic() - started:.1f} s after the last verdict")  # the README's figure (pytest -s)
     # The web's decide run carries the submission's tags, as the CLI's and the intake's runs do.
-    with get_client(sync_client=True) as prefect:
-        [run] = prefect.read_flow_runs(flow_run_filter=FlowRunFilter(name=FlowRunFilterName(any_=[f"decide-{sid}"])))
+    run = _finished_run(f"decide-{sid}")
     assert set(run_tags(services, sid)) <= set(run.tags) and run_tags(services, sid)
+    # It writes one artifact, once: its submission's (the reviews-waiting table is the sweeps').
+    with get_client(sync_client=True) as prefect:
+        artifacts = prefect.read_artifacts(
+            artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[run.id]))
+        )
+    assert [a.key for a in artifacts] == [f"submission-{sid}"]
+    assert "`earned`" in str(artifacts[0].data)
 
 
 def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(services, tmp_path):

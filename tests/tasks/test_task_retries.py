@@ -15,7 +15,6 @@ from tasks.retry import RETRIES, RETRY_DELAYS, RETRY_JITTER, only_transient, ret
 
 #: Every task by module; the Prefect UI, logs and operators know them by these names.
 TASKS = {
-    "tasks.artifacts": {"publish-submission"},
     "tasks.assignment": {"assign-reviewers"},
     "tasks.decision": {"aggregate-verdicts"},
     "tasks.issuance": {"issue-badges", "record-hours", "sweep-badges"},
@@ -26,11 +25,11 @@ TASKS = {
     "tasks.resubmission": {"close-exhausted-chain", "sweep-resubmissions"},
     "tasks.retention": {"retention-sweep", "sign-in-sweep"},
     "tasks.review": {"sweep-deadlines", "publish-waiting"},
-    "tasks.transcoding": {"list-videos", "transcode-video", "finish-transcoding"},
+    "tasks.transcoding": {"transcode-video", "finish-transcoding"},
     "tasks.validation": {"validate-evidence"},
 }
 #: Tasks that only publish a Prefect artifact, made without retries (tasks/retry.py says why).
-ARTIFACT_TASKS = {"publish-submission", "publish-waiting", "publish-program-report"}
+ARTIFACT_TASKS = {"publish-waiting", "publish-program-report"}
 
 
 def _all_tasks() -> dict[str, list[Task]]:
