@@ -1,17 +1,22 @@
 """Stopping ``credflow serve`` (TERM or INT; single-machine or in-process) stops every process it started.
 
 Each serve is stopped once a submission has reached it and what runs its flows is up: the served
-deployments' ``flows serve`` process, or the in-process run's temporary Prefect server.
+deployments' ``flows serve`` process, or the in-process run's temporary Prefect server. What serve
+did not start, such as a Prefect server already running in its process, it leaves running.
 """
 
 from __future__ import annotations
 
 import signal
 import subprocess
+from typing import Any
 
+import httpx
 import pytest
+from typer.testing import CliRunner
 
 from cli.demo_reviewers import free_port
+from cli.main import app
 from flows.deployments import deployment_specs
 from tests.utils.serve import (
     BIN,
@@ -74,3 +79,24 @@ def test_stopping_serve_stops_every_process_it_started(tmp_path, mode, sig):
     finally:
         if serve.poll() is None:
             serve.kill()
+
+
+@pytest.mark.usefixtures("prefect_server")
+def test_serve_in_this_process_leaves_a_prefect_server_it_did_not_start_running(
+    make_settings: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The session's Prefect server is one of Prefect's temporary servers in this process, as the
+    # in-process set-up's own is; serve stopped every one on exit, and every later flow test failed.
+    import uvicorn
+    from prefect.settings import PREFECT_API_URL
+
+    settings = make_settings()
+    monkeypatch.setenv("CREDFLOW_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("CREDFLOW_CATALOG_DIR", str(settings.catalog_dir))
+    monkeypatch.delenv("CREDFLOW_DEPLOYMENTS", raising=False)
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kwargs: None)  # serve returns at once, running its clean-up
+    health = f"{PREFECT_API_URL.value()}/health"
+    assert httpx.get(health, timeout=10).status_code == 200
+    result = CliRunner().invoke(app, ["serve", "--in-process", "--port", str(free_port())])
+    assert result.exit_code == 0, result.output
+    assert httpx.get(health, timeout=10).status_code == 200
