@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
 
 from tests.conftest import ROOT
 from tests.utils.scheduling import LONGEST_FIRST, longest_first
@@ -44,14 +46,11 @@ def test_make_test_keeps_the_collection_order():
         assert recipe and "$(TEST_DIST)" in recipe.group(1), target
 
 
-def test_a_collection_starts_with_the_longest_file_whatever_order_it_was_given_in():
-    # The hook in tests/conftest.py reorders what pytest collected; given last, the cluster file still runs first.
-    listed = subprocess.run(
-        [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:xdist", "-p", "no:cacheprovider",
-         "tests/test_scheduling.py", "tests/cli/test_serve.py", "tests/flows/test_cluster.py"],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, check=False,
-    )  # fmt: skip
-    assert listed.returncode == 0, listed.stdout + listed.stderr
-    files = [line.split("::", 1)[0] for line in listed.stdout.splitlines() if "::" in line]
-    expected = ["tests/flows/test_cluster.py", "tests/cli/test_serve.py", "tests/test_scheduling.py"]
-    assert list(dict.fromkeys(files)) == expected
+def test_the_collection_hook_runs_the_cluster_file_first_whatever_order_it_was_collected_in():
+    # tests/conftest.py's hook reorders what pytest collected, in place.
+    from tests import conftest
+
+    paths = [TESTS / "test_scheduling.py", TESTS / "cli/test_serve.py", TESTS / "flows/test_cluster.py"]
+    items: list[Any] = [SimpleNamespace(path=path) for path in paths]
+    conftest.pytest_collection_modifyitems(cast(pytest.Config, None), items)
+    assert [item.path for item in items] == [paths[2], paths[1], paths[0]]
