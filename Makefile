@@ -18,17 +18,19 @@ demo: install
 	$(DEMO_ENV) $(BIN)/credflow demo
 
 ## test: install what is missing (plus Debian's chromium for the browser tests), then run the test suite
-# Two pytest-xdist workers, a test file each at a time: the cluster test (its own Prefect server,
-# workers and databases; about 6 minutes) runs in one while the other works through the rest.
+# Two pytest-xdist workers, a test file each at a time, the longest files first (tests/utils/scheduling.py;
+# --no-loadscope-reorder keeps that order): the cluster test (its own Prefect server, workers and
+# databases; about 6 minutes) starts at once in one worker while the other works through the rest.
+TEST_DIST := -n 2 --dist loadfile --no-loadscope-reorder
 test: install browser
-	$(BIN)/pytest -q -n 2 --dist loadfile
+	$(BIN)/pytest -q $(TEST_DIST)
 
 ## test-future: the whole suite (as `make test` runs it) with the system clock moved 400 days ahead by libfaketime
 # Every clock is injected or read consistently, so no test may depend on today's date; this proves it.
 # libfaketime 0.9.10 moves the monotonic clock too, so a timed wait (Event.wait(0.3), Lock.acquire(timeout=..))
 # never times out under it: tests wait on events that are set, or poll with time.sleep and a deadline.
 test-future: install browser faketime
-	faketime -f '+400d' $(BIN)/pytest -q -n 2 --dist loadfile
+	faketime -f '+400d' $(BIN)/pytest -q $(TEST_DIST)
 
 ## test-fast: domain and web tests in under 2 minutes (no browser, cluster, PostgreSQL, ffmpeg transcoding or Prefect flows)
 test-fast: install

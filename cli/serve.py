@@ -139,14 +139,28 @@ def start_served_flows(services: Services, limit: int) -> subprocess.Popen[bytes
     )
 
 
-def stop_temporary_prefect_servers() -> None:
-    """Stop the temporary Prefect server(s) the in-process set-up's flow runs started (Prefect's atexit does too)."""
+def temporary_prefect_servers() -> frozenset[int]:
+    """The temporary Prefect servers running in this process, by identity (none until a flow ran)."""
+    if "prefect.server.api.server" not in sys.modules:
+        return frozenset()
+    from prefect.server.api.server import SubprocessASGIServer
+
+    return frozenset(id(server) for server in SubprocessASGIServer._instances.values())
+
+
+def stop_temporary_prefect_servers(already_running: frozenset[int] = frozenset()) -> None:
+    """Stop the temporary Prefect server(s) the in-process set-up's flow runs started (Prefect's atexit does too).
+
+    Servers in ``already_running`` were there before serve began (a caller's own, such as a test
+    session's Prefect server) and are left alone.
+    """
     if "prefect.server.api.server" not in sys.modules:
         return  # no flow ran, so no temporary server started
     from prefect.server.api.server import SubprocessASGIServer
 
     for server in list(SubprocessASGIServer._instances.values()):
-        server.stop()
+        if id(server) not in already_running:
+            server.stop()
 
 
 def _install(services: Services) -> tuple[list[str], str]:
@@ -206,7 +220,7 @@ def serve_command(
         stack.callback(stop_children, children)  # TERM their process groups, a few seconds, then KILL
         threading.Thread(target=sweep_uploads_forever, args=(services, stop), name="upload-sweep", daemon=True).start()
         if in_process:
-            stack.callback(stop_temporary_prefect_servers)
+            stack.callback(stop_temporary_prefect_servers, temporary_prefect_servers())
             threading.Thread(target=sweep_forever, args=(services, stop), name="review-sweep", daemon=True).start()
             console.print("flows run in this process (Prefect's ephemeral API)")
         else:

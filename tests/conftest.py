@@ -145,6 +145,14 @@ def moto_endpoint() -> Iterator[str]:
     server.stop()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Run the longest test files first (tests/utils/scheduling.py), so `make test`'s two workers end together."""
+    from tests.utils.scheduling import longest_first
+
+    order = longest_first([item.path for item in items], ROOT / "tests")
+    items[:] = [items[i] for i in order]
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Cancel the timers still waiting when the tests are done, so the process can exit.
 
