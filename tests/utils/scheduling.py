@@ -19,7 +19,11 @@ LONGEST_FIRST: tuple[str, ...] = (
     "cli/test_demo.py",
     "cli/test_serve_stop.py",
     "flows/test_review_flows.py",
+    "web/test_catalog_pages_browser.py",
     "cli/test_cli_end_to_end.py",
+    "web/test_resumable_browser.py",
+    "web/test_draft_pages_browser.py",
+    "web/test_mine_pages_browser.py",
     "cli/test_serve.py",
     "security/test_hostile_input.py",
     "kernel/test_crash_safety.py",
@@ -33,6 +37,7 @@ LONGEST_FIRST: tuple[str, ...] = (
     "retention/test_retention.py",
     "infra/test_infra.py",
     "web/test_badge_pages.py",
+    "web/test_badge_pages_browser.py",
     "badges/test_badges_ob2.py",
 )
 
