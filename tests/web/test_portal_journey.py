@@ -1,4 +1,4 @@
-"""A teacher's whole journey in Debian's chromium: sign in, draft, check, coach, a resumed 200 MB upload, not yet, earned.
+"""A teacher's journey in chromium: sign in, draft, check, coach, a resumed 200 MB upload, not yet, earned.
 
 The app runs under uvicorn with the submission and decision flows started in-process (Prefect, in threads) as
 ``credflow serve`` starts them; reviewers score through the links in their assignment emails; the badge's
