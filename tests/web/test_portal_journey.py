@@ -30,7 +30,7 @@ from tests.utils import badfiles
 from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, check_page, install_axe
 from tests.utils.cluster import write_pool
 from tests.utils.ob3_verify import node_verifier
-from tests.utils.portal import MIB, new_review_links, padded_mp4, sign_in, wait_for
+from tests.utils.portal import MIB, low_contrast_controls, new_review_links, padded_mp4, sign_in, wait_for
 from tests.utils.review_cycle import load_pool
 from tests.utils.uploads import TusTraffic, install_web_assets
 from web import create_app
@@ -133,8 +133,11 @@ def test_a_teacher_earns_a_micro_credential_in_the_browser(
     context_answer = ev.words(150)
     reflection = ev.words(300, seed=3)
 
-    # 1. Signed in from the emailed link, the teacher reads the micro-credential's page.
-    page = sign_in(browser, url, outbox, EMAIL, next_path=f"/credentials/{CRED}")
+    # 1. Signed in from the emailed link, the teacher browses to the micro-credential's page and reads it.
+    page = sign_in(browser, url, outbox, EMAIL, next_path="/")
+    assert low_contrast_controls(page) == []
+    page.get_by_role("link", name="Browse all micro-credentials").click()
+    page.get_by_role("link", name=TITLE, exact=True).click()
     expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
     expect(page.get_by_text("Video of the whole-group discussion").first).to_be_visible()
 
@@ -253,6 +256,8 @@ def test_a_teacher_earns_a_micro_credential_in_the_browser(
     page.get_by_role("heading", name=TITLE, exact=True).get_by_role("link").click()
     expect(page.get_by_role("heading", name=TITLE, level=1)).to_be_visible()
     expect(page.get_by_text("Ana Alvarez").first).to_be_visible()
+    expect(page.get_by_role("link", name="Add to LinkedIn")).to_be_visible()
+    assert low_contrast_controls(page) == []
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile(r"^Open Badges 3\.0 credential \(JSON\)")).click()
     credential: dict[str, Any] = json.loads(Path(download.value.path()).read_text())
