@@ -91,6 +91,7 @@ def test_an_earned_enrolment_leads_to_its_badge(services, earned):
     sid, badge_id = earned
     text = client_for(services).get("/me/credentials").text
     assert ">Earned</span>" in text
+    assert "Attempts left" not in text  # an earned micro-credential has nothing left to attempt
     assert f'<a class="mine-button" href="/badges/{badge_id}">View your badge' in text
     assert f'href="/me/submissions/{sid}/letter"' in text
     assert "Revise and resubmit" not in text
