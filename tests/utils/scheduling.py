@@ -20,6 +20,7 @@ LONGEST_FIRST: tuple[str, ...] = (
     "cli/test_serve_stop.py",
     "flows/test_review_flows.py",
     "web/test_catalog_pages_browser.py",
+    "web/test_portal_journey.py",
     "cli/test_cli_end_to_end.py",
     "web/test_resumable_browser.py",
     "web/test_draft_pages_browser.py",
