@@ -1,7 +1,8 @@
-"""Shared formatting for messages, emails and pages: one way to show a byte count, and a YAML error."""
+"""Shared formatting for messages, emails and pages: one way to show a byte count, a date, and a YAML error."""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 
@@ -68,3 +69,13 @@ def yaml_error(exc: Exception, *, source: str) -> str:
         started = f" ({context} that starts at {_at(opened)})" if context and opened is not None else ""
         what = f"{problem}{started}"
     return f"{source} {_at(mark)}: {what}"
+
+
+def long_date(value: date) -> str:
+    """A date as people read it in pages and mail: "3 December 2026" (no leading zero)."""
+    return f"{value.day} {value:%B %Y}"
+
+
+def weekday_date(value: date) -> str:
+    """A date with its weekday, for deadlines: "Thursday 3 December 2026"."""
+    return f"{value:%A} {long_date(value)}"

@@ -10,6 +10,8 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from credflow.formatting import long_date
+
 
 class Pages:
     """The web templates: autoescaped HTML, StrictUndefined, one inline stylesheet (all ``*.css``) allowed by hash."""
@@ -22,6 +24,7 @@ class Pages:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        self.env.filters["long_date"] = long_date
         folder = resources.files("web") / "templates"
         # Every stylesheet of the folder, in name order, as one inline sheet (one hash in the policy).
         sheets = sorted((f for f in folder.iterdir() if f.name.endswith(".css")), key=lambda f: f.name)

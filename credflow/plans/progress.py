@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+from credflow.formatting import long_date
 from credflow.letters import links
 from credflow.lifecycle import State
 
@@ -117,7 +118,7 @@ class Progress:
 
 
 def _day(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
+    return long_date(value)
 
 
 def _state_words(state: State) -> tuple[str, str]:

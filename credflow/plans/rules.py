@@ -9,6 +9,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
+from credflow.formatting import long_date
+
 #: Reminders go out this many days before a target date, once each (the nearer one replaces a missed farther one).
 REMIND_DAYS_BEFORE: tuple[int, ...] = (7, 1)
 #: The form field of one requirement's target date.
@@ -102,7 +104,7 @@ class CheckedPlan:
 
 
 def _day(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
+    return long_date(value)
 
 
 def check_plan(

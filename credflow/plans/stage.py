@@ -28,6 +28,7 @@ from credflow.db.models import (
     utcnow,
 )
 from credflow.errors import NotFoundError
+from credflow.formatting import weekday_date
 from credflow.intake.rules import access_ends
 from credflow.letters import links
 from credflow.lifecycle import State
@@ -292,7 +293,7 @@ def due_plan_reminders(services: Services, *, now: datetime) -> list[DueReminder
 
 
 def _day(value: date) -> str:
-    return f"{value:%A} {value.day} {value:%B %Y}"
+    return weekday_date(value)
 
 
 def _when(days_left: int) -> str:

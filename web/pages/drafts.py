@@ -62,7 +62,7 @@ from credflow.drafts.stage import (
     start,
 )
 from credflow.errors import IntakeRefused, NotFoundError
-from credflow.formatting import human_size
+from credflow.formatting import human_size, long_date
 from credflow.intake.rules import NothingChanged, refusal_status
 from web.api.uploads import SUBMIT_GRACE, applicant_keys, read_grant
 from web.deps import WebDeps, sign_in_redirect
@@ -143,7 +143,7 @@ class DraftPage:
 
 
 def _when(moment: datetime) -> str:
-    return f"{moment:%d %B %Y, %H:%M} UTC"
+    return f"{long_date(moment)}, {moment:%H:%M} UTC"
 
 
 def draft_page(

@@ -22,6 +22,7 @@ from starlette.concurrency import run_in_threadpool
 from credflow.accounts.rules import Identity
 from credflow.accounts.signin import session_key
 from credflow.errors import NotFoundError, TransientError
+from credflow.formatting import weekday_date
 from credflow.letters.rules import Outcome, letter_context
 from credflow.letters.stage import letter_record
 from credflow.plans.progress import Progress
@@ -44,7 +45,7 @@ KIND_WORDS = {"text": "A written answer", "document": "A document", "image": "A 
 
 def day(value: date | None) -> str:
     """A date as the portal writes it: "Monday 1 June 2026"."""
-    return f"{value:%A} {value.day} {value:%B %Y}" if value else ""
+    return weekday_date(value) if value else ""
 
 
 @dataclass(frozen=True)

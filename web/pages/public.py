@@ -23,6 +23,7 @@ from credflow.badges.ob3 import achievement_document
 from credflow.badges.verify import VerificationResult, verify_credential
 from credflow.catalog.models import Credential, Issuer
 from credflow.db.models import Applicant, Decision, IssuedBadge, Submission
+from credflow.formatting import long_date
 from credflow.issuance.stage import (
     AchievementEntry,
     achievement,
@@ -107,7 +108,7 @@ def _art(services: Services, badge_key: str) -> BadgeArt | None:
 
 
 def _day(moment: datetime) -> str:
-    return f"{moment.day} {moment:%B %Y}"
+    return long_date(moment)
 
 
 @dataclass(frozen=True)
@@ -288,7 +289,7 @@ def evidence_record_page(credential: Credential, submission: Submission, decisio
         "test": test,
         "credential_title": credential.title,
         "issuer_name": credential.issuer.name,
-        "decided_on": f"{decision.decided_at:%d %B %Y}",
+        "decided_on": long_date(decision.decided_at),
         "reviewers": credential.reviewers_per_submission,
         "criteria": credential.criteria,
         "evidence": evidence,
