@@ -335,12 +335,7 @@ def send_reviewer_mail(
             "criteria_count": len(assignment.criteria or []),
             "link": review_link(services, assignment),
             "due": f"{assignment.due_at:%A %d %B %Y}",
-            "business_days": max(
-                services.calendar_for(sub.credential_id).business_days_between(
-                    assignment.assigned_at, assignment.due_at
-                ),
-                0,
-            ),
+            "business_days": max(calendar.business_days_between(assignment.assigned_at, assignment.due_at), 0),
             "reissued": reissued,
         }
         key = reviewer_mail_key(kind, assignment.id, reissued=reissued, nonce=assignment.token_nonce)
