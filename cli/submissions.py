@@ -311,7 +311,6 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
     """List submissions by state, or print one submission's timeline."""
     from sqlalchemy import select
 
-    from credflow.calendar import business_days_between
     from credflow.db.models import Submission, utcnow
     from credflow.lifecycle import ACTIVE
     from credflow.submissions import resolve_id
@@ -329,7 +328,7 @@ def status_command(submission_id: Annotated[str | None, typer.Argument()] = None
             now = utcnow()
             for sub in rows:
                 target = services.catalog.get(sub.credential_id).decision_target_business_days
-                age = business_days_between(sub.created_at, now)
+                age = services.calendar_for(sub.credential_id).business_days_between(sub.created_at, now)
                 late = State(sub.state) in ACTIVE and age > target
                 cells = (sub.state, sub.id, sub.credential_id, str(sub.attempt), sub.applicant.email)
                 table.add_row(

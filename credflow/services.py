@@ -8,6 +8,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from credflow.calendar import BusinessCalendar, Calendars
 from credflow.catalog import Catalog, load_catalog
 from credflow.db.engine import Database
 from credflow.db.migrate import upgrade
@@ -78,6 +79,15 @@ class Services:
     def pathways(self) -> dict[str, Pathway]:
         """The pathway rules in ``<catalog>/pathways``, by id: parsed on first use, then kept for the process."""
         return load_pathways(self.settings.catalog_dir / "pathways", known_credentials=self.catalog.credentials)
+
+    @cached_property
+    def calendars(self) -> Calendars:
+        """Each issuer's business calendar: the configured public holidays plus the issuer's closures."""
+        return Calendars(self.settings.holidays_country, self.settings.holidays_subdivision, self.catalog.closures)
+
+    def calendar_for(self, credential_id: str) -> BusinessCalendar:
+        """The business calendar a credential's deadlines and SLAs count in (its issuer's)."""
+        return self.calendars.for_issuer(self.catalog.get(credential_id).issuer.id)
 
     def key_store(self) -> KeyStore:
         """The issuers' Ed25519 signing keys (Open Badges 3.0), opened once."""

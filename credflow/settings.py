@@ -13,6 +13,7 @@ from typing import Self
 from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from credflow.calendar import DEFAULT_COUNTRY, CalendarError, check_region
 from credflow.errors import ConfigurationError
 from credflow.keyring import DEV_SECRET_KEY, MAKE_ONE, MIN_SECRET_LENGTH, KeyRing
 
@@ -124,11 +125,44 @@ class Settings(BaseSettings):
     api_token_days: int = Field(
         default=90, ge=1, le=365, description="Lifetime of an applicant's API token (made on the signed-in home page)."
     )
+    holidays_country: str | None = Field(
+        default=DEFAULT_COUNTRY,
+        description="Public holidays that are not business days: an ISO 3166-1 country code of the `holidays` "
+        "package (observed days included); 'none' counts weekends only.",
+    )
+    holidays_subdivision: str | None = Field(
+        default=None, description="A subdivision of that country (a US state such as CA) whose holidays count too."
+    )
     evidence_retention_days: int = Field(
         default=365,
         description="Days after an attempt ends (earned, superseded, closed, returned, withdrawn) before the "
         "retention sweep deletes its evidence files; 0 keeps them forever.",
     )
+
+    @field_validator("holidays_country", "holidays_subdivision", mode="before")
+    @classmethod
+    def _blank_region_is_none(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            return None if value.upper() in {"", "NONE"} else value
+        return value
+
+    @field_validator("holidays_country")
+    @classmethod
+    def _country_code(cls, value: str | None) -> str | None:
+        return None if value is None else value.upper()
+
+    @model_validator(mode="after")
+    def _known_region(self) -> Self:
+        if self.holidays_country is None:
+            if self.holidays_subdivision is not None:
+                raise ValueError("CREDFLOW_HOLIDAYS_SUBDIVISION needs CREDFLOW_HOLIDAYS_COUNTRY")
+            return self
+        try:
+            check_region(self.holidays_country, self.holidays_subdivision)
+        except CalendarError as exc:
+            raise ValueError(f"CREDFLOW_HOLIDAYS_COUNTRY/_SUBDIVISION: {exc}") from None
+        return self
 
     @field_validator("evidence_retention_days")
     @classmethod

@@ -106,10 +106,9 @@ class AssignmentPolicy:
     Attributes:
         today: The date eligibility is judged on (calibration expiry, unavailability).
         now: The instant waiting time is measured to (timezone-aware, UTC).
-        calibration_valid_days: Days a calibration stays valid.
-        review_window_days: Days after ``today`` a reviewer must also be available for; 0 checks
-            only ``today``. Raise it to the review deadline to avoid assigning reviewers who leave
-            before they could finish.
+        calibration_valid_years: Years a calibration stays valid; it lapses on its anniversary.
+        review_until: The last day of the review window (the due date): a reviewer unavailable on any
+            day from ``today`` to it is not assigned. None checks only ``today``.
         base_cost: Cost of any assignment.
         load_step: Cost per assignment already held, charged on each extra assignment.
         wait_bonus_per_day: Cost taken off per whole day a submission has waited.
@@ -119,8 +118,8 @@ class AssignmentPolicy:
 
     today: date
     now: datetime
-    calibration_valid_days: int = 365
-    review_window_days: int = 0
+    calibration_valid_years: int = 1
+    review_until: date | None = None
     base_cost: int = 1000
     load_step: int = 100
     wait_bonus_per_day: int = 10

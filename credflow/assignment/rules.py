@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import NamedTuple
 
 import numpy as np
@@ -27,6 +26,7 @@ from credflow.assignment.models import (
     Reviewer,
     WaitingSubmission,
 )
+from credflow.reviewers.rules import calibration_lapses_on
 
 IntArray = npt.NDArray[np.int64]
 Int32Array = npt.NDArray[np.int32]
@@ -49,7 +49,7 @@ def standing_exclusions(reviewer: Reviewer, policy: AssignmentPolicy) -> list[Ex
 
     Args:
         reviewer: The reviewer.
-        policy: The round's policy (today, calibration validity, review window).
+        policy: The round's policy (today, calibration validity, the review window to the due date).
 
     Returns:
         ``calibration``, ``capacity`` and ``availability`` exclusions, in that order; empty when none.
@@ -58,17 +58,18 @@ def standing_exclusions(reviewer: Reviewer, policy: AssignmentPolicy) -> list[Ex
     if reviewer.calibrated_on is None:
         found.append(Exclusion(CALIBRATION, "never calibrated"))
     else:
-        expires = reviewer.calibrated_on + timedelta(days=policy.calibration_valid_days)
-        if policy.today >= expires:
-            found.append(Exclusion(CALIBRATION, f"calibration from {reviewer.calibrated_on} expired on {expires}"))
+        lapses = calibration_lapses_on(reviewer.calibrated_on, years=policy.calibration_valid_years)
+        if policy.today >= lapses:
+            found.append(Exclusion(CALIBRATION, f"calibration from {reviewer.calibrated_on} lapsed on {lapses}"))
     if reviewer.free <= 0:
         found.append(
             Exclusion(CAPACITY, f"no free capacity: {reviewer.active} of {reviewer.capacity} assignments active")
         )
-    window_end = policy.today + timedelta(days=max(0, policy.review_window_days))
+    window_end = max(policy.today, policy.review_until or policy.today)
     for first, last in reviewer.unavailable:
         if first <= window_end and last >= policy.today:
-            found.append(Exclusion(AVAILABILITY, f"unavailable {first} to {last}"))
+            until = "" if window_end == policy.today else f", within the review window to {window_end}"
+            found.append(Exclusion(AVAILABILITY, f"unavailable {first} to {last}{until}"))
             break  # one period is enough to rule them out; listing all would only add noise
     return found
 

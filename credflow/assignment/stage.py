@@ -11,7 +11,6 @@ from sqlalchemy.orm import Session
 from credflow.assignment.models import AssignmentPolicy, WaitingSubmission
 from credflow.assignment.models import Reviewer as Candidate
 from credflow.assignment.solver import solve
-from credflow.calendar import add_business_days
 from credflow.catalog.models import ResubmissionPolicy
 from credflow.db.locks import hold_lock
 from credflow.db.models import Assignment, Event, Reviewer, Submission, utcnow
@@ -120,10 +119,16 @@ def candidates(session: Session, *, reserve_lead_slot: bool = False) -> list[Can
     ]
 
 
+def review_due(services: Services, credential_id: str, now: datetime) -> datetime:
+    """When a review assigned ``now`` is due: 5 business days later in the credential issuer's calendar."""
+    return services.calendar_for(credential_id).add_business_days(now, REVIEW_BUSINESS_DAYS)
+
+
 def assign_reviewers(services: Services, *, now: datetime | None = None, actor: str = "assigner") -> AssignmentRound:
     """Assign reviewers to every submission that needs them, in one min-cost-flow round.
 
-    Each new assignment is due in 5 business days. Submissions that cannot get all their
+    Each new assignment is due in 5 business days (holidays and the issuer's closures skipped), and
+    its reviewer is available from today to that day. Submissions that cannot get all their
     reviewers keep what they got and the explanation is logged for operators.
     """
     now = now or utcnow()
@@ -135,10 +140,13 @@ def assign_reviewers(services: Services, *, now: datetime | None = None, actor: 
         waiting = _waiting(session, services)
         if not waiting:
             return result
-        policy = AssignmentPolicy(today=now.date(), now=now)
+        due_by = {w.id: review_due(services, w.credential_id, now) for w in waiting}
+        # A reviewer must be available over the whole review window. One round has one policy, so the
+        # window runs to the latest due date of the round (issuers' closures may move it by a few days).
+        policy = AssignmentPolicy(today=now.date(), now=now, review_until=max(due_by.values()).date())
         solved = solve(waiting, candidates(session, reserve_lead_slot=True), policy)
-        due = add_business_days(now, REVIEW_BUSINESS_DAYS)
         for submission_id, reviewer_id in solved.pairs:
+            due = due_by[submission_id]
             assignment = Assignment(
                 submission_id=submission_id,
                 reviewer_id=reviewer_id,

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
+from credflow.calendar import Closure
+from credflow.catalog.closures import CLOSURES_FOLDER, parse_closures
 from credflow.catalog.models import Credential
 from credflow.errors import ConfigurationError, NotFoundError
 from credflow.formatting import yaml_error
@@ -69,6 +71,7 @@ class Catalog:
 
     credentials: dict[str, Credential]
     files: dict[str, Path]
+    closures: dict[str, tuple[Closure, ...]] = field(default_factory=dict)  # issuer id -> its own closures
 
     def get(self, credential_id: str) -> Credential:
         """Return the credential or raise NotFoundError listing the known ids."""
@@ -108,7 +111,43 @@ def check_catalog(folder: Path) -> tuple[Catalog, list[CatalogProblem]]:
         credentials[credential.id] = credential
         files[credential.id] = path
     problems.extend(prerequisite_problems(credentials, files))
-    return Catalog(credentials, files), problems
+    problems.extend(program_problems(credentials, files))
+    closures, found = check_closures(folder / CLOSURES_FOLDER, {c.issuer.id for c in credentials.values()})
+    problems.extend(found)
+    return Catalog(credentials, files, closures), problems
+
+
+def check_closures(folder: Path, issuers: set[str]) -> tuple[dict[str, tuple[Closure, ...]], list[CatalogProblem]]:
+    """Each issuer's closures from ``<issuer id>.yaml`` in ``folder`` (none when the folder is absent)."""
+    closures: dict[str, tuple[Closure, ...]] = {}
+    problems: list[CatalogProblem] = []
+    for path in sorted([*folder.glob("*.yaml"), *folder.glob("*.yml")]):
+        if path.stem not in issuers:
+            known = ", ".join(sorted(issuers)) or "none"
+            problems.append(CatalogProblem(path, "(file)", f"names no issuer of the catalog; known: {known}"))
+            continue
+        found, errors = parse_closures(path)
+        problems.extend(CatalogProblem(path, where, message) for where, message in errors)
+        closures[path.stem] = found
+    return closures, problems
+
+
+def program_problems(credentials: dict[str, Credential], files: dict[str, Path]) -> list[CatalogProblem]:
+    """Credentials of one program that disagree on its support address (the Reply-To of its mail)."""
+    problems = []
+    first: dict[str, Credential] = {}
+    for credential in sorted(credentials.values(), key=lambda c: c.id):
+        seen = first.setdefault(credential.program, credential)
+        if seen.reply_to != credential.reply_to:
+            problems.append(
+                CatalogProblem(
+                    files[credential.id],
+                    "support_email",
+                    f"program {credential.program!r} answers at {seen.reply_to} in {seen.id}: "
+                    f"give its credentials one support address",
+                )
+            )
+    return problems
 
 
 def prerequisite_problems(credentials: dict[str, Credential], files: dict[str, Path]) -> list[CatalogProblem]:

@@ -212,6 +212,11 @@ class Credential(Record):
     resubmission_policy: ResubmissionPolicy = ResubmissionPolicy.FRESH
     decision_target_business_days: int = Field(default=5, ge=1)
     in_service_hours: float = Field(default=3, ge=0)
+    support_email: str | None = Field(
+        default=None,
+        pattern=r"^[^@\s]+@[^@\s]+$",
+        description="Where the program's mail is answered (its Reply-To); default: the issuer's email.",
+    )
     badge: Badge
     prerequisites: tuple[Slug, ...] = Field(default=(), description="Micro-credentials to earn first.")
     assessment: AssessmentMode = AssessmentMode.PORTFOLIO
@@ -230,6 +235,11 @@ class Credential(Record):
         if twice := sorted({p for p in self.prerequisites if self.prerequisites.count(p) > 1}):
             raise ValueError(f"prerequisites listed twice: {', '.join(twice)}")
         return self
+
+    @property
+    def reply_to(self) -> str:
+        """The address replies to the program's mail go to: its support address, else the issuer's email."""
+        return self.support_email or self.issuer.email
 
     @property
     def offers_portfolio(self) -> bool:

@@ -9,8 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credflow.assignment.models import AssignmentPolicy, WaitingSubmission
-from credflow.assignment.stage import REVIEW_BUSINESS_DAYS, candidates
-from credflow.calendar import add_business_days
+from credflow.assignment.stage import candidates, review_due
 from credflow.catalog.models import Credential
 from credflow.db.models import Assignment, Decision, Submission, utcnow
 from credflow.decision.rules import choose_lead, decide, is_backread, outcome_of, split_criteria
@@ -31,7 +30,7 @@ class AggregationOutcome:
     decision_id: str | None = None
 
 
-def _pick_lead(session: Session, sub: Submission, credential: Credential, avoid: set[str], now: datetime) -> str | None:
+def _pick_lead(session: Session, services: Services, sub: Submission, avoid: set[str], now: datetime) -> str | None:
     waiting = WaitingSubmission(
         id=sub.id,
         credential_id=sub.credential_id,
@@ -41,7 +40,8 @@ def _pick_lead(session: Session, sub: Submission, credential: Credential, avoid:
         waiting_since=sub.created_at,
         excluded=frozenset(avoid),
     )
-    return choose_lead(candidates(session), waiting, AssignmentPolicy(today=now.date(), now=now))
+    until = review_due(services, sub.credential_id, now).date()
+    return choose_lead(candidates(session), waiting, AssignmentPolicy(today=now.date(), now=now, review_until=until))
 
 
 def _assign_lead(
@@ -55,7 +55,7 @@ def _assign_lead(
     now: datetime,
 ) -> str | None:
     avoid = {a.reviewer_id for a in session.scalars(select(Assignment).where(Assignment.submission_id == sub.id))}
-    lead = _pick_lead(session, sub, credential, avoid, now)
+    lead = _pick_lead(session, services, sub, avoid, now)
     if lead is None:
         record_event(
             session,
@@ -73,7 +73,7 @@ def _assign_lead(
         state=AssignmentState.ACTIVE,
         criteria=criteria,
         assigned_at=now,
-        due_at=add_business_days(now, REVIEW_BUSINESS_DAYS),
+        due_at=review_due(services, sub.credential_id, now),
     )
     session.add(assignment)
     session.flush()

@@ -899,6 +899,7 @@ def make_coach_link(
             idempotency_key=f"coach_invite:{link_id}",
             to_email=coach_email,
             to_name=coach_email,
+            reply_to=credential.reply_to,
             context={
                 "applicant_name": applicant_name,
                 "credential_title": credential.title,

@@ -310,5 +310,6 @@ def render_letter(letter: LetterInput, *, idempotency_key: str, to_email: str) -
         idempotency_key=idempotency_key,
         to_email=to_email,
         to_name=letter.applicant_name,
+        reply_to=letter.credential.reply_to,
         context=letter_context(letter),
     )

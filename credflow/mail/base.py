@@ -57,7 +57,11 @@ class Attachment:
 
 @dataclass(frozen=True)
 class Message:
-    """A rendered email, ready to send. ``idempotency_key`` identifies it for ever."""
+    """A rendered email, ready to send. ``idempotency_key`` identifies it for ever.
+
+    ``reply_to`` is a bare address that :func:`usable_address` accepts; a mailer sets it as the
+    Reply-To header, so an answer reaches a person and not the no-reply sender.
+    """
 
     idempotency_key: str
     kind: str
@@ -67,6 +71,7 @@ class Message:
     text: str
     html: str
     attachments: tuple[Attachment, ...] = field(default=())
+    reply_to: str | None = None  # where answers go (the program's support address); None: no Reply-To
 
 
 @dataclass(frozen=True)

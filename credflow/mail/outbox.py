@@ -85,6 +85,8 @@ class OutboxMailer:
         email = EmailMessage()
         email["From"] = self._sender
         email["To"] = formataddr((message.to_name, message.to_email))
+        if message.reply_to:
+            email["Reply-To"] = message.reply_to
         email["Subject"] = message.subject
         email["Date"] = format_datetime(sent_at)
         email["Message-ID"] = self._message_id(message.idempotency_key)
@@ -121,6 +123,7 @@ class OutboxMailer:
             "kind": message.kind,
             "to": message.to_email,
             "to_name": message.to_name,
+            "reply_to": message.reply_to,
             "subject": message.subject,
             "sent_at": sent_at.isoformat(),
             "message_id": email["Message-ID"],

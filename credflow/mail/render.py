@@ -31,17 +31,22 @@ def render_message(
     to_email: str,
     to_name: str,
     context: Mapping[str, Any],
+    reply_to: str | None = None,
 ) -> Message:
     """Render ``<template>.subject``/``.txt``/``.html`` into a :class:`Message`.
 
     Header values (subject, recipient name) are made one clean line here, whatever users typed,
-    so no mailer ever builds a header from raw user text.
+    so no mailer ever builds a header from raw user text. The templates see ``reply_to`` (the
+    address or None) and invite a reply only when there is somewhere for it to go.
 
     Raises:
-        PermanentMailError: the recipient address cannot be put in a header.
+        PermanentMailError: the recipient or Reply-To address cannot be put in a header.
     """
     if not usable_address(to_email):
         raise PermanentMailError("the recipient address contains spaces or control characters")
+    if reply_to is not None and not usable_address(reply_to):
+        raise PermanentMailError("the Reply-To address contains spaces or control characters")
+    context = {**context, "reply_to": reply_to}
     env = mail_environment()
     subject = env.get_template(f"{template}.subject").render(context)
     return Message(
@@ -52,4 +57,5 @@ def render_message(
         subject=header_text(subject, limit=998),
         text=env.get_template(f"{template}.txt").render(context),
         html=env.get_template(f"{template}.html").render(context),
+        reply_to=reply_to,
     )

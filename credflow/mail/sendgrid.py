@@ -25,6 +25,7 @@ from sendgrid.helpers.mail import (
     From,
     Header,
     Mail,
+    ReplyTo,
     To,
 )
 
@@ -146,6 +147,8 @@ class SendGridMailer:
             plain_text_content=message.text,
             html_content=message.html,
         )
+        if message.reply_to:
+            mail.reply_to = ReplyTo(message.reply_to)
         for attachment in message.attachments:
             mail.add_attachment(
                 Attachment(

@@ -13,8 +13,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
-from credflow.calendar import business_days_between
 from credflow.db.models import Applicant, Assignment, IssuedBadge, OutgoingMessage, Submission, new_id, utcnow
 from credflow.errors import TransientError
 from credflow.formatting import human_size
@@ -92,6 +92,7 @@ def render_notice(services: Services, submission_id: str, notice: Notice) -> Mes
             to_email=sub.applicant.email,
             to_name=sub.applicant.name,
             context=context,
+            reply_to=credential.reply_to,
         )
 
 
@@ -322,6 +323,7 @@ def send_reviewer_mail(
         assignment = session.get_one(Assignment, assignment_id)
         sub = get_submission(session, assignment.submission_id)
         credential = services.catalog.get(sub.credential_id)
+        calendar = services.calendar_for(sub.credential_id)
         context = {
             "reviewer_name": assignment.reviewer.name,
             "credential_title": credential.title,
@@ -333,7 +335,7 @@ def send_reviewer_mail(
             "criteria_count": len(assignment.criteria or []),
             "link": review_link(services, assignment),
             "due": f"{assignment.due_at:%A %d %B %Y}",
-            "business_days": max(business_days_between(assignment.assigned_at, assignment.due_at), 0),
+            "business_days": max(calendar.business_days_between(assignment.assigned_at, assignment.due_at), 0),
             "reissued": reissued,
         }
         key = reviewer_mail_key(kind, assignment.id, reissued=reissued, nonce=assignment.token_nonce)
@@ -343,6 +345,7 @@ def send_reviewer_mail(
             to_email=assignment.reviewer.email,
             to_name=assignment.reviewer.name,
             context=context,
+            reply_to=credential.reply_to,
         )
         submission_id = sub.id
     return deliver(services, message, submission_id=submission_id)
@@ -376,6 +379,15 @@ def reissue_links(services: Services) -> list[str]:
 # -- badge notices ----------------------------------------------------------------------------
 
 
+def badge_reply_to(services: Services, session: Session, badge: IssuedBadge) -> str | None:
+    """Where answers to a badge's mail go: its micro-credential's program, else its issuer's (a pathway badge)."""
+    if badge.submission_id is not None:
+        credential_id = session.get_one(Submission, badge.submission_id).credential_id
+        if credential_id in services.catalog.credentials:
+            return services.catalog.get(credential_id).reply_to
+    return next((c.reply_to for c in services.catalog if c.issuer.id == badge.issuer_id), None)
+
+
 def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) -> DeliveryOutcome:
     """Email the holder about one badge; the key ``<notice>:<badge>`` makes it once only.
 
@@ -399,6 +411,7 @@ def send_badge_notice(services: Services, badge_id: str, notice: BadgeNotice) ->
             idempotency_key=badge_notice_key(notice, badge.id),
             to_email=applicant.email,
             to_name=applicant.name,
+            reply_to=badge_reply_to(services, session, badge),
             context={
                 "applicant_name": applicant.name,
                 "badge_name": badge.ob3["credentialSubject"]["achievement"]["name"],

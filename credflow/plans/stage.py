@@ -318,6 +318,7 @@ def send_plan_reminder(services: Services, reminder: DueReminder, *, now: dateti
             idempotency_key=reminder.key,
             to_email=applicant.email,
             to_name=applicant.name,
+            reply_to=credential.reply_to,
             context={
                 "applicant_name": applicant.name,
                 "credential_title": credential.title,

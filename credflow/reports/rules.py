@@ -39,7 +39,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from credflow.calendar import business_days_between
+from credflow.calendar import BusinessCalendar, Calendars
 from credflow.catalog.models import Credential
 from credflow.db.models import Applicant, Enrolment, Event, Submission
 from credflow.issuance.hours import FORMULA_TRIGGERS
@@ -310,6 +310,7 @@ def build_report(
     decided: Iterable[tuple[datetime, datetime, str, str]],
     now: datetime,
     scope: ReportScope,
+    calendars: Calendars,
 ) -> ProgramReport:
     """Build the program report from rows already read (see :func:`credflow.reports.stage.program_report`).
 
@@ -325,6 +326,7 @@ def build_report(
         decided: ``(decided_at, received_at, credential_id, applicant_id)`` of every decision.
         now: The moment the report is made (aware UTC), for days in state.
         scope: Whose rows to keep; decision times count only the scope's submissions.
+        calendars: The business calendars decision times are counted in (each credential's issuer's).
 
     Returns:
         The report, programs sorted by id, rows by organisation, educator and micro-credential.
@@ -343,6 +345,10 @@ def build_report(
     def target_of(credential_id: str) -> int:
         credential = catalog.get(credential_id)
         return DEFAULT_TARGET_BUSINESS_DAYS if credential is None else credential.decision_target_business_days
+
+    def calendar_of(credential_id: str) -> BusinessCalendar:
+        credential = catalog.get(credential_id)
+        return calendars.region if credential is None else calendars.for_issuer(credential.issuer.id)
 
     rows: dict[str, list[EducatorStatus]] = defaultdict(list)
     for pair in sorted(set(enrolled) | set(latest)):
@@ -381,7 +387,7 @@ def build_report(
         if not scope.allows(program=program_of(credential_id), organisation=organisation):
             continue
         durations[program_of(credential_id)].append(
-            (business_days_between(received_at, decided_at), target_of(credential_id))
+            (calendar_of(credential_id).business_days_between(received_at, decided_at), target_of(credential_id))
         )
 
     credentials_of: dict[str, set[str]] = defaultdict(set)

@@ -58,6 +58,7 @@ def program_report(
         decided=[(at, received, credential_id, applicant_id) for at, received, credential_id, applicant_id in decided],
         now=now or utcnow(),
         scope=scope or ReportScope.everything(),
+        calendars=services.calendars,
     )
 
 

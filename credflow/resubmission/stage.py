@@ -48,6 +48,7 @@ def send_chain_notice(
             idempotency_key=chain_notice_key(notice, sub.id),
             to_email=sub.applicant.email,
             to_name=sub.applicant.name,
+            reply_to=credential.reply_to,
             context={
                 "applicant_name": sub.applicant.name,
                 "credential_title": credential.title,

@@ -9,7 +9,6 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from credflow.calendar import add_business_days
 from credflow.catalog.models import Credential, Criterion
 from credflow.db.models import Assignment, EvidenceItem, Submission, Transcode, utcnow
 from credflow.lifecycle import State
@@ -302,9 +301,9 @@ def sweep_deadlines(services: Services, *, now: datetime | None = None) -> Sweep
                     },
                     at=now,
                 )
-            elif assignment.reminded_at is None and now >= add_business_days(
-                assignment.due_at, -REMINDER_BUSINESS_DAYS
-            ):
+            elif assignment.reminded_at is None and now >= services.calendar_for(
+                session.get_one(Submission, assignment.submission_id).credential_id
+            ).add_business_days(assignment.due_at, -REMINDER_BUSINESS_DAYS):
                 assignment.reminded_at = now
                 result.remind.append(assignment.id)
     return result

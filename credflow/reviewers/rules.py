@@ -39,6 +39,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from credflow.calendar import anniversary
 from credflow.catalog import Catalog
 from credflow.errors import ConfigurationError
 from credflow.formatting import yaml_error
@@ -57,6 +58,7 @@ __all__ = [
     "agreement_report",
     "alpha_by_criterion",
     "calibrate",
+    "calibration_lapses_on",
     "pair_agreement",
     "parse_gold",
     "parse_pool",
@@ -242,6 +244,19 @@ class CalibrationResult:
     calibrated: bool
     calibrated_on: date | None
     missing: list[tuple[str, str]]
+
+
+#: A calibration holds for this many years.
+CALIBRATION_VALID_YEARS = 1
+
+
+def calibration_lapses_on(calibrated_on: date, *, years: int = CALIBRATION_VALID_YEARS) -> date:
+    """The first day a calibration no longer counts: its anniversary (valid up to the day before).
+
+    Calibrated 2027-03-11, it lapses on 2028-03-11. A calibration of 29 February lapses on 1 March of
+    a year without one (2028-02-29 lapses on 2029-03-01), so it always holds a whole year.
+    """
+    return anniversary(calibrated_on, years)
 
 
 def _pct(value: float | None) -> str:

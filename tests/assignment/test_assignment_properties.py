@@ -91,8 +91,8 @@ def rounds(draw):
     policy = AssignmentPolicy(
         today=TODAY,
         now=NOW,
-        calibration_valid_days=sometimes(draw, st.just(30), st.just(365), percent=10),
-        review_window_days=draw(st.integers(0, 5)),
+        calibration_valid_years=sometimes(draw, st.just(2), st.just(1), percent=10),
+        review_until=sometimes(draw, st.none(), st.integers(0, 9).map(lambda d: TODAY + timedelta(days=d)), percent=30),
         base_cost=draw(st.sampled_from([0, 7, 1000])),
         load_step=draw(st.sampled_from([0, 1, 100, 333])),
         wait_bonus_per_day=draw(st.sampled_from([0, 10, 13])),

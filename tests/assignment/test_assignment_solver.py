@@ -76,7 +76,7 @@ RULES = [
         submission(),
         replace(POLICY, today=date(2026, 1, 2)),
         "calibration",
-        "calibration from 2025-01-02 expired on 2026-01-02",
+        "calibration from 2025-01-02 lapsed on 2026-01-02",
         id="calibration-expired",
     ),
     pytest.param(
@@ -140,16 +140,36 @@ def test_each_rule_excludes_with_its_name_and_the_solver_honours_it(rev, sub, po
     assert exclusions(reviewer(), submission(), POLICY) == []
 
 
-def test_calibration_is_valid_until_the_day_before_it_expires():
+def test_calibration_is_valid_until_the_day_before_its_anniversary():
     rev = reviewer(calibrated_on=date(2025, 1, 2))
     assert exclusions(rev, submission(), replace(POLICY, today=date(2026, 1, 1))) == []
-    assert names(exclusions(rev, submission(), replace(POLICY, calibration_valid_days=30))) == ["calibration"]
+    assert names(exclusions(rev, submission(), replace(POLICY, today=date(2026, 1, 2)))) == ["calibration"]
+    assert exclusions(rev, submission(), replace(POLICY, today=date(2026, 1, 2), calibration_valid_years=2)) == []
+
+
+def test_a_calibration_lapses_on_its_anniversary_across_a_leap_year_not_after_365_days():
+    rev = reviewer(calibrated_on=date(2027, 3, 11))
+    # 365 days after 2027-03-11 is 2028-03-10 (2028 has a 29 February): still valid that day.
+    assert exclusions(rev, submission(), replace(POLICY, today=date(2028, 3, 10))) == []
+    found = exclusions(rev, submission(), replace(POLICY, today=date(2028, 3, 11)))
+    assert found == [Exclusion("calibration", "calibration from 2027-03-11 lapsed on 2028-03-11")]
+
+
+def test_a_leap_day_calibration_holds_through_28_february_and_lapses_on_1_march():
+    rev = reviewer(calibrated_on=date(2028, 2, 29))
+    assert exclusions(rev, submission(), replace(POLICY, today=date(2029, 2, 28))) == []
+    assert names(exclusions(rev, submission(), replace(POLICY, today=date(2029, 3, 1)))) == ["calibration"]
 
 
 def test_unavailable_periods_are_inclusive_and_the_review_window_looks_ahead():
     rev = reviewer(unavailable=((date(2026, 11, 26), date(2026, 12, 1)),))
-    assert exclusions(rev, submission(), POLICY) == []  # leave starts tomorrow; only today is checked
-    assert names(exclusions(rev, submission(), replace(POLICY, review_window_days=7))) == ["availability"]
+    assert exclusions(rev, submission(), POLICY) == []  # leave starts tomorrow; without a window only today counts
+    found = exclusions(rev, submission(), replace(POLICY, review_until=date(2026, 12, 2)))
+    assert found == [
+        Exclusion("availability", "unavailable 2026-11-26 to 2026-12-01, within the review window to 2026-12-02")
+    ]
+    # Leave that starts the day after the due date does not stand in the way.
+    assert exclusions(rev, submission(), replace(POLICY, review_until=date(2026, 11, 25))) == []
     assert names(exclusions(rev, submission(), replace(POLICY, today=date(2026, 12, 1)))) == ["availability"]
     assert exclusions(rev, submission(), replace(POLICY, today=date(2026, 12, 2))) == []
 

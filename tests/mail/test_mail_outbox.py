@@ -155,3 +155,13 @@ def test_sender_needs_an_address(tmp_path: Path) -> None:
 def test_is_a_mailer(mailer: OutboxMailer) -> None:
     as_protocol: Mailer = mailer  # mypy checks the structural match
     assert as_protocol is mailer
+
+
+def test_the_reply_to_header_is_set_only_when_the_message_has_one(mailer: OutboxMailer) -> None:
+    mailer.send(make_message("with", reply_to="support@openscied.org"))
+    mailer.send(make_message("without"))
+    answered = read_eml(mailer.folder / f"{outbox_name('with')}.eml")
+    assert answered["Reply-To"] == "support@openscied.org" and answered["From"] == SENDER
+    assert read_eml(mailer.folder / f"{outbox_name('without')}.eml")["Reply-To"] is None
+    metadata = {m["idempotency_key"]: m["reply_to"] for m in mailer.list_messages()}
+    assert metadata == {"with": "support@openscied.org", "without": None}

@@ -224,3 +224,13 @@ def test_is_a_mailer(fake: FakeSendGrid, sleep: SleepRecorder) -> None:
     mailer = make_mailer(fake, sleep)
     as_protocol: Mailer = mailer  # mypy checks the structural match
     assert as_protocol is mailer
+
+
+def test_the_reply_to_reaches_sendgrid_only_when_the_message_has_one(fake: FakeSendGrid, sleep: SleepRecorder) -> None:
+    mailer = make_mailer(fake, sleep)
+    mailer.send(make_message(reply_to="support@openscied.org"))
+    mailer.send(make_message(idempotency_key="other"))
+    answered, plain = fake.messages
+    assert answered.payload["reply_to"] == {"email": "support@openscied.org"}
+    assert answered.payload["from"] == {"email": "no-reply@credflow.example", "name": "credflow"}
+    assert "reply_to" not in plain.payload

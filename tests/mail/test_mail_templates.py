@@ -84,9 +84,34 @@ def context() -> dict[str, Any]:
     }
 
 
-def render(template: str) -> tuple[str, str]:
-    message = render_message(template, idempotency_key="k", to_email="ana@example.org", to_name="A", context=context())
+SUPPORT = "support@openscied.org"
+
+
+def render(template: str, *, reply_to: str | None = SUPPORT, **changes: Any) -> tuple[str, str]:
+    values = {**context(), **changes}
+    message = render_message(
+        template, idempotency_key="k", to_email="ana@example.org", to_name="A", context=values, reply_to=reply_to
+    )
+    assert message.reply_to == reply_to
     return message.html, message.text
+
+
+@pytest.mark.parametrize("template", TEMPLATES)
+def test_mail_invites_a_reply_only_when_it_has_a_reply_to(template):
+    """With no Reply-To a reply would reach the no-reply sender: no template may ask for one."""
+    for part in render(template, reply_to=None, attempts_left=0):
+        assert "reply to this email" not in part.casefold(), template
+    html, _ = render(template, attempts_left=0)
+    if "reply to this email" in html.casefold():
+        assert SUPPORT in html, f"{template} invites a reply without saying where it goes"
+
+
+@pytest.mark.parametrize("template", ["result_not_yet", "chain_closed"])
+def test_a_coaching_conversation_is_arranged_by_reply_or_by_writing_to_the_issuer(template):
+    html, text = render(template, attempts_left=0)
+    assert "reply to this email to arrange" in html and "reply to this email to arrange" in text
+    html, text = render(template, reply_to=None, attempts_left=0)
+    assert "write to OpenSciEd to arrange" in html and "write to OpenSciEd to arrange" in text
 
 
 def test_every_template_is_covered():

@@ -38,8 +38,10 @@ def _world(services, tmp_path, base: datetime = NOW) -> dict[str, str]:
         submit_review(services, assignment.id, review_scores(services), now=base)
     for assignment in assignments_of(services, ben):
         submit_review(services, assignment.id, review_scores(services, {"reflection_on_learners": "not_yet"}), now=base)
-    assert aggregate(services, ana, now=base + timedelta(days=1)).state is State.EARNED  # Tuesday: 1 business day
-    assert aggregate(services, ben, now=base + timedelta(days=8)).state is State.NOT_YET  # next Tuesday: 6
+    # Counted in the issuer's calendar: a holiday in the week (Thanksgiving at NOW) moves the day, not the count.
+    business = services.calendar_for("openscied-anchoring-phenomenon")
+    assert aggregate(services, ana, now=business.add_business_days(base, 1)).state is State.EARNED  # 1 business day
+    assert aggregate(services, ben, now=business.add_business_days(base, 6)).state is State.NOT_YET  # 6: late
     cara = submit(
         services,
         anchoring_request(tmp_path, who=applicant("Cara Diaz", org="Westfield High"), answers=anchoring_answers(3)),

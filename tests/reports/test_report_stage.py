@@ -40,6 +40,7 @@ def test_with_no_rows_every_catalog_program_gets_an_empty_section(services) -> N
         decided=[],
         now=NOW + timedelta(days=1),
         scope=ReportScope.everything(),
+        calendars=services.calendars,
     )
 
     assert [section.program for section in report.programs] == sorted({c.program for c in catalog.values()})
@@ -48,7 +49,14 @@ def test_with_no_rows_every_catalog_program_gets_an_empty_section(services) -> N
     assert report.counts()["educators"] == 0 and report.generated_at == NOW + timedelta(days=1)
     assert (
         build_report(
-            catalog={}, applicants={}, enrolments=[], submissions=[], decided=[], now=NOW, scope=ReportScope()
+            catalog={},
+            applicants={},
+            enrolments=[],
+            submissions=[],
+            decided=[],
+            now=NOW,
+            scope=ReportScope(),
+            calendars=services.calendars,
         ).programs
         == ()
     )

@@ -60,11 +60,14 @@ def test_assignment_respects_conflicts_and_sends_private_links(services, tmp_pat
     assert "max@review.org" not in emails  # never calibrated
     with services.db.session() as session:
         assert get_submission(session, sid).state == "in_review"
-    assert reviews[0].due_at == datetime(2026, 11, 30, 9, 0, tzinfo=UTC)  # 5 business days
+    # 5 business days from Monday 23 November 2026, Thanksgiving (Thursday 26) skipped: Tuesday 1 December.
+    assert reviews[0].due_at == datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
     send_reviewer_mail(services, reviews[0].id, ReviewerMail.ASSIGNMENT)
     send_reviewer_mail(services, reviews[0].id, ReviewerMail.ASSIGNMENT)
     mails = list(services.settings.resolved_outbox_dir.glob("assignment*.eml"))
     assert len(mails) == 1
+    # A reviewer's answer goes to the program's support address (OpenSciEd's email), not the no-reply sender.
+    assert "Reply-To: credentials@openscied.org" in mails[0].read_text()
     link = review_link(services, reviews[0])
     assert link in mails[0].read_text().replace("=\n", "")
     token = link.rsplit("/", 1)[1]
@@ -153,14 +156,16 @@ def test_deadlines_remind_once_then_withdraw_revoke_and_reassign(services, tmp_p
     first, _ = assignments_of(services, sid)
     token = review_link(services, first).rsplit("/", 1)[1]
     assert sweep_deadlines(services, now=NOW + timedelta(days=1)).remind == []  # Tuesday: too early
-    thursday = NOW + timedelta(days=3)  # due next Monday: 2 business days before is Thursday
-    reminded = sweep_deadlines(services, now=thursday)
+    # Due Tuesday 1 December (Thanksgiving, Thursday 26, does not count): 2 business days before is Friday 27.
+    assert sweep_deadlines(services, now=NOW + timedelta(days=3)).remind == []  # Thanksgiving: still too early
+    friday = NOW + timedelta(days=4)  # the reminder goes on Friday
+    reminded = sweep_deadlines(services, now=friday)
     assert first.id in reminded.remind
-    assert sweep_deadlines(services, now=thursday + timedelta(hours=5)).remind == []  # once
+    assert sweep_deadlines(services, now=friday + timedelta(hours=5)).remind == []  # once
     for _ in range(2):  # a retried send is still one email
         send_reviewer_mail(services, first.id, ReviewerMail.REMINDER)
     assert len(list(services.settings.resolved_outbox_dir.glob("reminder-*.eml"))) == 1
-    late = NOW + timedelta(days=8)
+    late = NOW + timedelta(days=9)  # Wednesday 2 December, the day after the deadline
     swept = sweep_deadlines(services, now=late)
     assert first.id in swept.withdrawn and sid in swept.submissions
     with pytest.raises(AccessDenied, match="no longer active"):

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from credflow.db.models import CalibrationRecord, Reviewer
 from credflow.errors import ConfigurationError
-from credflow.reviewers.rules import agreement_report, parse_pool
+from credflow.reviewers.rules import agreement_report, calibration_lapses_on, parse_pool
 from credflow.reviewers.stage import import_gold, import_pool, ratings_from_reviews, record_calibration
 
 CRED = "openscied-anchoring-phenomenon"
@@ -97,3 +97,9 @@ def test_agreement_report_reads_submitted_reviews(services, tmp_path):
     report = agreement_report(ratings)
     assert report.percent == 0.75
     assert "facilitator_moves" in report.render_text()
+
+
+def test_a_calibration_lapses_on_its_anniversary():
+    assert calibration_lapses_on(date(2027, 3, 11)) == date(2028, 3, 11)  # not 2028-03-10 (365 days)
+    assert calibration_lapses_on(date(2028, 2, 29)) == date(2029, 3, 1)  # valid through 28 February 2029
+    assert calibration_lapses_on(date(2026, 11, 23), years=2) == date(2028, 11, 23)
