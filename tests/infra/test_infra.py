@@ -783,6 +783,7 @@ BOTO3_TO_IAM = {
     "upload_part": {"s3:PutObject"},
     "complete_multipart_upload": {"s3:PutObject"},
     "upload_part_copy": {"s3:GetObject", "s3:PutObject"},
+    "copy": {"s3:GetObject", "s3:PutObject"},  # boto3's managed copy: head, copy_object or upload_part_copy
     "copy_object": {"s3:GetObject", "s3:PutObject"},
     "abort_multipart_upload": {"s3:AbortMultipartUpload"},
     "get_object": {"s3:GetObject"},
