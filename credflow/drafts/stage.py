@@ -73,7 +73,7 @@ from credflow.mail.render import render_message
 from credflow.notifications.stage import deliver
 from credflow.services import Services
 from credflow.states import DraftState, move
-from credflow.storage.base import CHUNK_SIZE, ObjectStore, ObjectTooLarge, new_key
+from credflow.storage.base import CHUNK_SIZE, ObjectReader, ObjectStore, ObjectTooLarge, new_key
 from credflow.submissions import unlock_count
 from credflow.validation.rules import Problem, SentFile, check_requirements, file_problems
 from credflow.validation.sniff import HEAD_BYTES, sniff
@@ -760,32 +760,6 @@ def check_draft(services: Services, *, draft_id: str, applicant_id: str) -> list
 # --- Apply ---------------------------------------------------------------------------------------------
 
 
-class _ObjectReader(io.RawIOBase):
-    """A readable stream over a stored object's chunks, opened on the first read (bounded memory)."""
-
-    def __init__(self, chunks: Callable[[], Iterator[bytes]]) -> None:
-        super().__init__()
-        self._open = chunks
-        self._chunks: Iterator[bytes] | None = None
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._chunks is None:
-            self._chunks = self._open()
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
-
-
 def apply_draft(services: Services, *, draft_id: str, applicant_id: str, now: datetime) -> IntakeResult:
     """Send the draft through the intake; the draft becomes applied and names its submission.
 
@@ -814,7 +788,7 @@ def apply_draft(services: Services, *, draft_id: str, applicant_id: str, now: da
         previous_id = draft.previous_id
     key = idempotency_key(draft_id, content_hash(answers, [(f[0], f[4]) for f in files]))
     uploads = [
-        Upload(req_key, name, io.BufferedReader(_ObjectReader(_chunks(services, obj_key)), CHUNK_SIZE), ctype)
+        Upload(req_key, name, io.BufferedReader(ObjectReader(_chunks(services, obj_key)), CHUNK_SIZE), ctype)
         for req_key, name, ctype, obj_key, _, carried in files
         if carried is None
     ]

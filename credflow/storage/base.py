@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from credflow.errors import PermanentError
 
@@ -237,3 +238,32 @@ class ObjectStore(Protocol):
     def direct_multipart(self) -> DirectMultipart | None:
         """The store's multipart upload straight from the client (S3), or None (the local store: tus via credflow)."""
         ...
+
+
+class ObjectReader(io.RawIOBase):
+    """A readable stream over a stored object's chunks, opened on the first read (bounded memory).
+
+    Wrap it in ``io.BufferedReader`` to hand an object to code that reads a file (the intake).
+    """
+
+    def __init__(self, open_chunks: Callable[[], Iterator[bytes]]) -> None:
+        super().__init__()
+        self._open = open_chunks
+        self._chunks: Iterator[bytes] | None = None
+        self._pending = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        if self._chunks is None:
+            self._chunks = self._open()
+        while not self._pending:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._pending = memoryview(chunk)
+        count = min(len(buffer), len(self._pending))
+        buffer[:count] = self._pending[:count]
+        self._pending = self._pending[count:]
+        return count

@@ -41,7 +41,7 @@ from credflow.formatting import human_size
 from credflow.intake.rules import EMAIL, Upload
 from credflow.keyring import KeyRing, Purpose
 from credflow.services import Services
-from credflow.storage.base import CHUNK_SIZE, ObjectTooLarge, StoredObject, UploadReceiver
+from credflow.storage.base import CHUNK_SIZE, ObjectReader, ObjectTooLarge, StoredObject, UploadReceiver
 from web.limits import intake_rules_of
 from web.ratelimit import RateLimited, client_address, limiter_of, too_many
 
@@ -182,38 +182,6 @@ def upload_limit(services: Services, credential_id: str, requirement_key: str) -
     return cap if own is None else min(own, cap)
 
 
-class _StoredReader(io.RawIOBase):
-    """A readable stream over an object's chunks, opened on the first read (bounded memory)."""
-
-    def __init__(self, open_chunks: Callable[[], Iterator[bytes]]) -> None:
-        super().__init__()
-        self._open = open_chunks
-        self._chunks: Iterator[bytes] | None = None
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        if self._chunks is None:
-            self._chunks = self._open()
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        count = min(len(buffer), len(self._pending))
-        buffer[:count] = self._pending[:count]
-        self._pending = self._pending[count:]
-        return count
-
-    def close(self) -> None:
-        closer = getattr(self._chunks, "close", None)
-        if closer is not None:
-            closer()
-        super().close()
-
-
 @dataclass(frozen=True)
 class TakenUpload:
     """An upload named by a submission: its grant, the intake's Upload, and who took it before (if anyone)."""
@@ -273,7 +241,7 @@ def take_uploads(
         used_by = _used_by(services, grant)
         if used_by is None:
             _check_completed(services, grant)
-        reader = _StoredReader(_opener(services, grant, used_by))
+        reader = ObjectReader(_opener(services, grant, used_by))
         upload = Upload(requirement_key, grant.filename, io.BufferedReader(reader), grant.content_type)
         taken.append(TakenUpload(grant=grant, upload=upload, used_by=used_by))
     return taken

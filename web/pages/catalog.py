@@ -14,7 +14,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -41,6 +41,7 @@ from credflow.formatting import human_size
 from credflow.issuance.rules import Pathway
 from credflow.services import Services
 from web.deps import WebDeps, sign_in_redirect
+from web.forms import read_urlencoded
 
 MAX_FORM_BYTES = 64 * 1024
 MAX_FIELDS = 200
@@ -252,18 +253,7 @@ def question_rows(
 
 async def read_answers(request: Request) -> dict[str, str] | None:
     """A urlencoded form of up to :data:`MAX_FIELDS` fields, or None when it is not one."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    try:
-        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS))
-    except ValueError:
-        return None
+    return await read_urlencoded(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_FIELDS)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -66,6 +65,7 @@ from credflow.formatting import human_size, long_date
 from credflow.intake.rules import NothingChanged, refusal_status
 from web.api.uploads import SUBMIT_GRACE, applicant_keys, read_grant
 from web.deps import WebDeps, sign_in_redirect
+from web.forms import read_urlencoded
 from web.pages.reviewer import content_disposition
 
 log = logging.getLogger(__name__)
@@ -253,18 +253,7 @@ def check_rows(credential: Credential, problems: Sequence[Any]) -> list[Requirem
 
 async def _read_urlencoded(request: Request) -> dict[str, str] | None:
     """A urlencoded form within the caps, or None."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    try:
-        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=MAX_FIELDS))
-    except ValueError:
-        return None
+    return await read_urlencoded(request, max_bytes=MAX_FORM_BYTES, max_fields=MAX_FIELDS)
 
 
 def routes(deps: WebDeps, *, on_submitted: Callable[[str], None] | None = None) -> APIRouter:

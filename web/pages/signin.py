@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -32,6 +31,7 @@ from credflow.accounts.signin import (
 from credflow.accounts.tokens import issue_token, revoke_token, tokens_of
 from credflow.notifications.stage import deliver
 from web.deps import WebDeps, sign_in_redirect
+from web.forms import read_urlencoded
 from web.ratelimit import RateLimited, Rule, limiter_of
 
 log = logging.getLogger(__name__)
@@ -54,18 +54,7 @@ def _minutes(seconds: float) -> str:
 
 async def read_form(request: Request) -> dict[str, str] | None:
     """A small urlencoded form, or None when it is not one (wrong type, too large, too many fields)."""
-    media_type = request.headers.get("content-type", "").partition(";")[0].strip().lower()
-    if media_type != "application/x-www-form-urlencoded":
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_FORM_BYTES:
-            return None
-    try:
-        return dict(parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=20))
-    except ValueError:
-        return None
+    return await read_urlencoded(request, max_bytes=MAX_FORM_BYTES, max_fields=20)
 
 
 def routes(deps: WebDeps) -> APIRouter:
