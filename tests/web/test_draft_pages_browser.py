@@ -95,7 +95,7 @@ def test_a_teacher_drafts_over_two_visits_checks_asks_a_coach_and_applies(world,
     expect(page.get_by_text("Draft saved.")).to_be_visible()
     macro = badfiles.macro_docx(tmp_path, "plan-with-macros.docx")
     page.get_by_label("Add a file for Facilitation plan").set_input_files(str(macro))
-    page.locator('form[data-requirement="facilitation_plan"] button').click()
+    page.locator('form[data-requirement="facilitation_plan"]').get_by_role("button", name="Add file").click()
     expect(page.get_by_text("Added plan-with-macros.docx.")).to_be_visible()
     page.context.close()
 
@@ -115,7 +115,7 @@ def test_a_teacher_drafts_over_two_visits_checks_asks_a_coach_and_applies(world,
     page.get_by_role("button", name="Remove plan-with-macros.docx").click()
     plan = ev.pdf(tmp_path / "plan.pdf", "Plan")
     page.get_by_label("Add a file for Facilitation plan").set_input_files(str(plan))
-    page.locator('form[data-requirement="facilitation_plan"] button').click()
+    page.locator('form[data-requirement="facilitation_plan"]').get_by_role("button", name="Add file").click()
     expect(page.get_by_text("Added plan.pdf.")).to_be_visible()
 
     # Ask a coach: the link (shown once) opens the draft read-only; the comment comes back to the draft page.
