@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -181,6 +183,24 @@ def cohort() -> list[DemoApplication]:
 
 
 DEMO_POOL = Path(__file__).with_name("demo_pool.yaml")
+
+
+def recent_pool(text: str, today: date) -> str:
+    """The demo pool with its calibration dates moved so the newest is 30 days before ``today``, the gaps kept.
+
+    The file's dates are examples; a calibration lapses after a year, so fixed dates would leave the
+    demo without reviewers a year on.
+    """
+    found = [date.fromisoformat(d) for d in re.findall(r"calibrated_on: (\d{4}-\d{2}-\d{2})", text)]
+    if not found:
+        return text
+    shift = (today - timedelta(days=30)) - max(found)
+    return re.sub(
+        r"calibrated_on: (\d{4}-\d{2}-\d{2})",
+        lambda m: f"calibrated_on: {date.fromisoformat(m.group(1)) + shift}",
+        text,
+    )
+
 
 # How the demo's reviewers score, by applicant: each reviewer's Not Yet criteria, and the lead's
 # verdicts on split criteria. Everything not listed is Met.
@@ -364,7 +384,12 @@ def _run_cases(
     display.inputs_ready(workdir)
     with services.db.session() as session:
         report = import_pool(
-            session, parse_pool(DEMO_POOL.read_text(), catalog=services.catalog, source=str(DEMO_POOL))
+            session,
+            parse_pool(
+                recent_pool(DEMO_POOL.read_text(), datetime.now(UTC).date()),
+                catalog=services.catalog,
+                source=str(DEMO_POOL),
+            ),
         )
     display.say(f"reviewer pool {DEMO_POOL.name}: {report.summary()}")
     rows: list[dict[str, Any]] = []

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httpx
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -38,3 +40,15 @@ def test_other_hosts_are_left_alone():
         via = Via(public="http://127.0.0.1:1", local="http://127.0.0.1:9")  # routes nothing this test asks for
         with httpx.Client(transport=via.transport()) as client:
             assert client.get(f"{local}/review/x").json()["host"] == f"127.0.0.1:{port}"
+
+
+def test_the_demo_pool_is_calibrated_recently_whatever_the_date():
+    from datetime import date
+
+    from cli.demo import DEMO_POOL, recent_pool
+
+    text = DEMO_POOL.read_text()
+    for today in (date(2026, 12, 3), date(2028, 1, 7), date(2031, 6, 30)):
+        moved = [date.fromisoformat(d) for d in re.findall(r"calibrated_on: (\S+)", recent_pool(text, today))]
+        assert max(moved) == date.fromordinal(today.toordinal() - 30)
+        assert all(0 < (today - d).days < 365 for d in moved)  # none lapsed: the demo has its reviewers
