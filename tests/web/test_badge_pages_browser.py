@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.db.models import IssuedBadge
 from credflow.issuance.stage import issue_for_decision
 from credflow.services import build_services
 from tests.utils.badge_world import ANA, SEEN_AT, badge_world
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, check_page, install_axe, policy_violations
+from tests.utils.browser import CHROMIUM, check_page, install_axe, policy_violations
 from tests.utils.identity import session_cookie
 from tests.utils.review_cycle import NOW, decided_submission
 from web.app import create_app
@@ -24,14 +23,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing (`make test` installs it)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def test_the_achievement_page_passes_axe_at_both_widths(make_settings, tmp_path, browser: Browser) -> None:

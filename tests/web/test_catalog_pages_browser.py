@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.db.models import InServiceHours, IssuedBadge
 from credflow.services import build_services
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, check_page, install_axe
+from tests.utils.browser import CHROMIUM, check_page, install_axe
 from tests.utils.identity import emailed_sign_in_links
 from web.app import create_app
 
@@ -35,14 +34,6 @@ class Clock:
 
     def __call__(self) -> datetime:
         return self.now
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def sign_in_from_email(page: Page, outbox: Path) -> None:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from cli import demo_evidence as ev
@@ -17,7 +17,7 @@ from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from tests.conftest import ROOT
 from tests.utils import badfiles
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, check_page, install_axe, policy_violations
+from tests.utils.browser import CHROMIUM, check_page, install_axe, policy_violations
 from tests.utils.identity import emailed_sign_in_links
 from tests.utils.review_cycle import NOW
 from web import create_app
@@ -52,14 +52,6 @@ def world(tmp_path_factory) -> Iterator[tuple[str, Services, list[str]]]:
     with running_server(app, port) as served:
         yield served, services, started
     services.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def signed_in(

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.assignment.stage import assign_reviewers
@@ -17,7 +16,7 @@ from credflow.issuance.stage import issue_for_decision
 from credflow.lifecycle import State
 from credflow.review.stage import submit_review
 from credflow.services import Services, build_services
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, check_page, install_axe
+from tests.utils.browser import CHROMIUM, check_page, install_axe
 from tests.utils.builders import applicant
 from tests.utils.identity import session_cookie
 from tests.utils.review_cycle import CRED, NOW, assignments_of, load_pool, ready_submission, review_scores
@@ -31,14 +30,6 @@ pytestmark = [
     pytest.mark.slow,
     pytest.mark.skipif(not CHROMIUM.exists(), reason="Debian's chromium is missing (`make test` installs it)"),
 ]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 def world(services: Services, tmp_path: Path) -> tuple[str, str]:

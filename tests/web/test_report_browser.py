@@ -9,7 +9,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.accounts.grants import add_grant
@@ -20,7 +20,7 @@ from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, policy_violations
+from tests.utils.browser import CHROMIUM, policy_violations
 from tests.utils.builders import anchoring_request, applicant
 from tests.utils.identity import session_cookie
 from tests.utils.review_cycle import NOW, assignments_of, load_pool, ready_submission, review_scores
@@ -58,14 +58,6 @@ def url(tmp_path_factory) -> Iterator[tuple[str, tuple[str, str]]]:
     with running_server(app, free_port()) as served:
         yield served, cookie
     services.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -7,14 +7,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.db.models import utcnow
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from tests.conftest import ROOT
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, check_page, install_axe, policy_violations
+from tests.utils.browser import CHROMIUM, check_page, install_axe, policy_violations
 from tests.utils.identity import session_cookie
 from tests.utils.uploads import TusTraffic, install_web_assets, sparse_mp4
 from web.app import create_app
@@ -45,14 +45,6 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Servi
     with running_server(traffic, port) as served:
         yield served, services, traffic
     services.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

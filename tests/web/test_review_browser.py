@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from cli.demo_reviewers import free_port, link_in_email, running_server
 from credflow.assignment.stage import assign_reviewers
@@ -20,7 +20,7 @@ from credflow.reviewers.rules import parse_pool
 from credflow.reviewers.stage import import_pool
 from credflow.services import Services
 from credflow.submissions import get_submission
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, policy_violations
+from tests.utils.browser import CHROMIUM, policy_violations
 from tests.utils.review_world import Applied, assign, assignment_row, make_clip, make_services, udl_submission
 from web import create_app
 
@@ -55,14 +55,6 @@ def served(tmp_path_factory) -> Iterator[Served]:
     with running_server(app, free_port()) as url:
         yield Served(services, applied, url, submitted)
     services.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

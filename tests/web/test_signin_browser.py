@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, expect
 
 from cli.demo_reviewers import free_port, running_server
 from credflow.accounts.grants import add_grant
@@ -16,7 +16,7 @@ from credflow.intake.stage import submit
 from credflow.services import Services, build_services
 from credflow.settings import load_settings
 from tests.conftest import ROOT
-from tests.utils.browser import CHROMIUM, CHROMIUM_ARGS, install_axe
+from tests.utils.browser import CHROMIUM, install_axe
 from tests.utils.browser import check_page as browser_check
 from tests.utils.builders import anchoring_request
 from tests.utils.identity import emailed_sign_in_links
@@ -58,14 +58,6 @@ def world(tmp_path_factory) -> Iterator[tuple[str, Services]]:
     with running_server(app, port) as served:
         yield served, services
     services.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
