@@ -28,6 +28,29 @@ from web.templating import Pages
 FIELD = "csrf"
 
 
+@dataclass(frozen=True)
+class NavLink:
+    """One entry of the site header's main navigation; ``section`` marks it as the current page."""
+
+    href: str
+    label: str
+    section: str
+
+
+def workspace_links(who: Identity | None) -> tuple[NavLink, ...]:
+    """The workspaces the signed-in person's roles open, in the header's order (none when signed out)."""
+    if who is None:
+        return ()
+    links = []
+    if Role.REVIEWER in who.roles:
+        links.append(NavLink("/reviewer", "Reviewing", "reviewer"))
+    if Role.LEAD in who.roles:
+        links.append(NavLink("/lead", "Lead", "lead"))
+    if who.may_see_reports:
+        links.append(NavLink("/admin", "Programs", "admin"))
+    return tuple(links)
+
+
 class Accounts:
     """Who a request is from (the session cookie), the forms' tokens and the cookies' names and flags."""
 
@@ -112,6 +135,7 @@ class Accounts:
     ) -> HTMLResponse:
         """A page; with ``binding``, its forms get a token (and the browser the cookie it pairs with)."""
         token, fresh = self.form_token(request, binding) if binding is not None else ("", None)
+        context.setdefault("workspace_links", workspace_links(self.current(request)))
         response = self.pages.render(template, status=status, csrf=token, **context)
         if fresh is not None:
             response.set_cookie(self.form_cookie, fresh, path="/", httponly=True, samesite="strict", secure=self.secure)
