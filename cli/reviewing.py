@@ -261,8 +261,12 @@ def calibrate_command(email: str, scores: Path) -> None:
 def report_agreement(
     drift_threshold: Annotated[float, typer.Option(help="Flag reviewers agreeing less than this.")] = 0.7,
     min_units: Annotated[int, typer.Option(help="Units a reviewer needs before drift is judged.")] = 5,
+    min_sample: Annotated[
+        int, typer.Option(min=1, help="Units below which a number is marked too few to trust.")
+    ] = 10,
 ) -> None:
     """Percent agreement, Cohen's kappa per reviewer pair, Krippendorff's alpha per criterion, drifting reviewers."""
+    from credflow.reviewers.explain import explain_agreement
     from credflow.reviewers.rules import agreement_report
     from credflow.reviewers.stage import ratings_from_reviews
 
@@ -273,4 +277,5 @@ def report_agreement(
     except CredflowError as exc:
         fail(str(exc))
     report = agreement_report(ratings, drift_threshold=drift_threshold, min_units=min_units)
-    sys.stdout.write(report.render_text() + "\n")
+    explained = "\n".join(f"- {line}" for line in explain_agreement(report, min_units=min_sample))
+    sys.stdout.write(f"{report.render_text()}\n\nWhat the numbers mean:\n{explained}\n")
