@@ -115,8 +115,9 @@ class Tally:
 
 @dataclass(frozen=True)
 class CriterionAgreement:
-    """The decision against the back-read on one criterion."""
+    """The decision against the back-read on one criterion of one micro-credential."""
 
+    credential_id: str
     criterion: str
     tally: Tally
     drifting: bool
@@ -159,7 +160,7 @@ class BackreadReport:
         decisions: Back-read decisions covered.
         overall: Decision vs back-read over every (decision, criterion) unit.
         outcomes_agreed: Decisions whose outcome (all Met or not) the back-read confirms.
-        criteria: Per criterion, in the order first met.
+        criteria: Per (micro-credential, criterion), sorted.
         reviewers: Per original reviewer, sorted by reviewer id.
         disagreements: Decisions with at least one criterion seen differently, newest first.
         drift_threshold: The share below which drift is flagged.
@@ -220,7 +221,7 @@ def backread_report(
     where = where or BackreadFilter()
     chosen = [case for case in cases if where.admits(case)]
     overall: list[tuple[bool, bool]] = []
-    by_criterion: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
+    by_criterion: dict[tuple[str, str], list[tuple[bool, bool]]] = defaultdict(list)
     by_reviewer: dict[str, list[tuple[bool, bool]]] = defaultdict(list)
     reviewer_decisions: dict[str, set[str]] = defaultdict(set)
     outcomes_agreed = 0
@@ -231,7 +232,7 @@ def backread_report(
         for criterion in compared:
             pair = (_met(case.decision[criterion]), _met(case.backread[criterion]))
             overall.append(pair)
-            by_criterion[criterion].append(pair)
+            by_criterion[(case.credential_id, criterion)].append(pair)
             if pair[0] != pair[1]:
                 differ.append(criterion)
         for reviewer, verdicts in case.originals.items():
@@ -254,9 +255,9 @@ def backread_report(
                 )
             )
     criteria = []
-    for criterion, pairs in by_criterion.items():
+    for (credential, criterion), pairs in sorted(by_criterion.items()):
         tally = Tally.of(pairs)
-        criteria.append(CriterionAgreement(criterion, tally, _drifts(tally, drift_threshold, min_units)))
+        criteria.append(CriterionAgreement(credential, criterion, tally, _drifts(tally, drift_threshold, min_units)))
     reviewers = []
     for reviewer in sorted(by_reviewer):
         tally = Tally.of(by_reviewer[reviewer])

@@ -59,7 +59,7 @@ def test_per_criterion_and_overall_agreement_of_the_decision_with_the_back_read(
     assert (report.overall.units, report.overall.agreed) == (16, 14)
     assert report.outcomes_agreed == 2
     by = {c.criterion: c.tally for c in report.criteria}
-    assert [c.criterion for c in report.criteria] == list(CRITERIA)
+    assert [(c.credential_id, c.criterion) for c in report.criteria] == [("cred", c) for c in CRITERIA]
     assert (by["a"].units, by["a"].agreed, by["b"].agreed, by["c"].agreed) == (4, 3, 4, 3)
     assert by["b"].kappa is None
     assert [(d.submission_id, d.criteria, d.outcome_changes) for d in report.disagreements] == [
