@@ -44,6 +44,10 @@ KAPPA_BANDS: tuple[tuple[float, str, str], ...] = (
     (1.00, "almost perfect", "0.81–1.00"),
 )
 
+#: A percent agreement at least this high beside a kappa at most this low is pointed out (the kappa paradox).
+PARADOX_PERCENT = 0.8
+PARADOX_KAPPA = 0.4
+
 #: Krippendorff's thresholds for alpha.
 ALPHA_RELIABLE = 0.800
 ALPHA_TENTATIVE = 0.667
@@ -92,13 +96,17 @@ def _kappa_band(kappa: float) -> tuple[str, str]:
     return KAPPA_BANDS[-1][1], KAPPA_BANDS[-1][2]
 
 
-def explain_kappa(kappa: float | None, units: int, *, min_units: int = MIN_SAMPLE) -> Explained:
+def explain_kappa(
+    kappa: float | None, units: int, *, min_units: int = MIN_SAMPLE, percent: float | None = None
+) -> Explained:
     """Cohen's kappa in words on Landis & Koch's scale.
 
     Args:
         kappa: The kappa, or ``None`` when undefined (both raters gave one and the same score throughout).
         units: The units it was computed over.
         min_units: Units below which the number is flagged as too few to trust.
+        percent: The percent agreement over the same units, when known: a high percent with a low
+            kappa (most verdicts the same, "the kappa paradox") is then pointed out.
 
     Returns:
         E.g. "0.62" with "substantial agreement beyond chance (Landis & Koch: 0.61–0.80)."
@@ -109,16 +117,23 @@ def explain_kappa(kappa: float | None, units: int, *, min_units: int = MIN_SAMPL
     if kappa is None:
         return Explained(
             "n/a",
-            "Not defined: both gave one and the same score every time, so there is no variation to tell "
-            "agreement from chance; read the percent agreement instead.",
+            "Not defined: every verdict was the same, so agreement cannot be told from chance; "
+            "read the percent agreement.",
             units,
             warning,
         )
-    if kappa < 0:
+    if round(kappa, 2) == 0:
+        sentence = "no agreement beyond chance: chance alone would give as much (Landis & Koch: slight, 0.00–0.20)."
+    elif kappa < 0:
         sentence = "less agreement than chance alone would give (poor on Landis & Koch's scale)."
     else:
         label, printed = _kappa_band(kappa)
         sentence = f"{label} agreement beyond chance (Landis & Koch: {printed})."
+    if percent is not None and percent >= PARADOX_PERCENT and kappa <= PARADOX_KAPPA:
+        sentence += (
+            f" Yet they agreed on {percent:.0%}: when nearly every verdict is the same, kappa counts most "
+            "agreement as chance, so read the two together."
+        )
     return Explained(f"{kappa:.2f}", sentence[0].upper() + sentence[1:], units, warning)
 
 
@@ -222,7 +237,7 @@ def explain_agreement(report: AgreementReport, *, min_units: int = MIN_SAMPLE) -
     for pair in report.pairs:
         lines.append(
             f"cohen kappa, {pair.reviewer_a} / {pair.reviewer_b}: "
-            f"{explain_kappa(pair.kappa, pair.units, min_units=min_units).text()}"
+            f"{explain_kappa(pair.kappa, pair.units, min_units=min_units, percent=pair.percent).text()}"
         )
     drifting = set(report.drifting)
     for reviewer in report.reviewers:

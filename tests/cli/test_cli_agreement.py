@@ -26,7 +26,7 @@ def test_the_agreement_report_explains_its_numbers_and_flags_small_samples(servi
     assert "krippendorff alpha" in table
     assert "- percent agreement, all criteria: 75%: Agreed on 3 of 4." in words
     assert "Too few to trust: n=4 (at least 10 units" in words
-    assert "Landis & Koch" in words or "same score every time" in words
+    assert "Landis & Koch" in words or "every verdict was the same" in words
 
     fewer = CliRunner().invoke(app, ["report", "agreement", "--min-sample", "3"])
     assert fewer.exit_code == 0

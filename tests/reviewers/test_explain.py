@@ -20,7 +20,8 @@ from credflow.reviewers.rules import Rating, agreement_report
     ("kappa", "words"),
     [
         (-0.1, "Less agreement than chance alone would give"),
-        (0.0, "Slight agreement beyond chance (Landis & Koch: 0.00–0.20)."),
+        (0.0, "No agreement beyond chance: chance alone would give as much (Landis & Koch: slight, 0.00–0.20)."),
+        (0.05, "Slight agreement beyond chance (Landis & Koch: 0.00–0.20)."),
         (0.2, "Slight agreement"),
         (0.21, "Fair agreement beyond chance (Landis & Koch: 0.21–0.40)."),
         (0.4, "Fair agreement"),
@@ -52,7 +53,7 @@ def test_a_kappa_on_three_units_is_explained_and_flagged_as_too_few():
 
 def test_undefined_kappa_and_alpha_say_why():
     assert explain_kappa(None, 4).value == "n/a"
-    assert "same score every time" in explain_kappa(None, 4).sentence
+    assert "every verdict was the same" in explain_kappa(None, 4).sentence
     assert "Nothing to compare" in explain_kappa(None, 0).sentence
     assert explain_kappa(None, 0).warning is None  # nothing to trust or distrust
     assert "all Met or all Not Yet" in explain_alpha(None, 6).sentence
@@ -100,6 +101,12 @@ def test_the_cli_report_explains_every_number():
     lines = explain_agreement(report)
     assert lines[0].startswith("percent agreement, all criteria: 67%: Agreed on 2 of 3.")
     assert any(line.startswith("krippendorff alpha, c: ") and "Too few to trust: n=3" in line for line in lines)
-    assert any(line.startswith("cohen kappa, A / B: 0.00: Slight agreement") for line in lines)
+    assert any(line.startswith("cohen kappa, A / B: 0.00: No agreement beyond chance") for line in lines)
     assert sum(line.startswith("reviewer agreement, ") for line in lines) == 2
     assert all("(n=" in line for line in lines)
+
+
+def test_a_high_percent_beside_a_low_kappa_is_pointed_out():
+    assert "Yet they agreed on 88%" in explain_kappa(0.0, 8, percent=0.875).sentence
+    assert "Yet" not in explain_kappa(0.0, 8, percent=0.5).sentence
+    assert "Yet" not in explain_kappa(0.7, 20, percent=0.9).sentence

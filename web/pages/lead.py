@@ -174,6 +174,11 @@ class Measure:
     numbers: tuple[tuple[str, Explained], ...]
     drifting: bool = False
 
+    @property
+    def warning(self) -> str | None:
+        """The small-sample warning, said once for the whole row (its numbers rest on the same units)."""
+        return next((e.warning for _, e in self.numbers if e.warning), None)
+
 
 @dataclass(frozen=True)
 class DisagreementRow:
@@ -205,7 +210,10 @@ def backreads_page(
     overall = report.overall
     summary = [
         ("Agreement of decisions with back-reads", explain_percent(overall.share, overall.units, agreed=overall.agreed)),
-        ("Cohen's kappa, decision vs back-read", explain_kappa(overall.kappa, overall.units)),
+        (
+            "Cohen's kappa, decision vs back-read",
+            explain_kappa(overall.kappa, overall.units, percent=overall.share),
+        ),
     ]
     per_criterion = [
         Measure(
@@ -225,7 +233,10 @@ def backreads_page(
                         against="the back-read",
                     ),
                 ),
-                ("Kappa", explain_kappa(row.tally.kappa, row.tally.units, min_units=min_units)),
+                (
+                    "Kappa",
+                    explain_kappa(row.tally.kappa, row.tally.units, min_units=min_units, percent=row.tally.share),
+                ),
             ),
             drifting=row.drifting,
         )
@@ -249,7 +260,10 @@ def backreads_page(
                         against="the back-read",
                     ),
                 ),
-                ("Kappa", explain_kappa(row.tally.kappa, row.tally.units, min_units=min_units)),
+                (
+                    "Kappa",
+                    explain_kappa(row.tally.kappa, row.tally.units, min_units=min_units, percent=row.tally.share),
+                ),
             ),
             drifting=row.drifting,
         )
@@ -301,7 +315,7 @@ def agreement_page(
             detail=f"{pair.units} criteria both scored",
             numbers=(
                 ("Agreement", explain_percent(pair.percent, pair.units)),
-                ("Cohen's kappa", explain_kappa(pair.kappa, pair.units)),
+                ("Cohen's kappa", explain_kappa(pair.kappa, pair.units, percent=pair.percent)),
             ),
         )
         for pair in report.pairs
