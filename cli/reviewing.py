@@ -261,9 +261,7 @@ def calibrate_command(email: str, scores: Path) -> None:
 def report_agreement(
     drift_threshold: Annotated[float, typer.Option(help="Flag reviewers agreeing less than this.")] = 0.7,
     min_units: Annotated[int, typer.Option(help="Units a reviewer needs before drift is judged.")] = 5,
-    min_sample: Annotated[
-        int, typer.Option(min=1, help="Units below which a number is marked too few to trust.")
-    ] = 10,
+    min_sample: Annotated[int, typer.Option(min=1, help="Units below which a number is marked too few to trust.")] = 10,
 ) -> None:
     """Percent agreement, Cohen's kappa per reviewer pair, Krippendorff's alpha per criterion, drifting reviewers."""
     from credflow.reviewers.explain import explain_agreement

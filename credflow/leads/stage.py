@@ -114,7 +114,7 @@ def waiting_counts(services: Services, *, now: datetime) -> WaitingCounts:
             .where(Assignment.role.in_(LEAD_ROLES), Assignment.state == AssignmentState.ACTIVE)
             .group_by(Assignment.role, Assignment.due_at < now)
         ).all()
-    by_role = {role: 0 for role in LEAD_ROLES}
+    by_role = dict.fromkeys(LEAD_ROLES, 0)
     overdue = 0
     for role, late, count in rows:
         by_role[role] += count
@@ -169,7 +169,7 @@ def backread_cases(services: Services) -> list[BackreadCase]:
 def reviewer_names(services: Services) -> dict[str, str]:
     """Every reviewer's name by email (those who left the pool too: their history still shows)."""
     with services.db.session() as session:
-        return {email: name for email, name in session.execute(select(Reviewer.email, Reviewer.name))}
+        return {str(email): str(name) for email, name in session.execute(select(Reviewer.email, Reviewer.name))}
 
 
 def agreement_ratings(services: Services, where: BackreadFilter) -> list[Rating]:

@@ -1,4 +1,4 @@
-"""Agreement numbers in words: what a percent agreement, Cohen's kappa or Krippendorff's alpha says, and how far to trust it.
+"""Agreement numbers in words: what percent agreement, Cohen's kappa or Krippendorff's alpha say, and their trust.
 
 A bare "kappa 0.42 over 3 units" tells a lead reviewer or a program admin nothing. Each function
 here turns one number into an :class:`Explained`: the number as printed, a sentence saying what

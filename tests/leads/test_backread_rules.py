@@ -70,9 +70,9 @@ def test_per_criterion_and_overall_agreement_of_the_decision_with_the_back_read(
 
 
 def test_a_reviewer_who_keeps_disagreeing_with_the_back_read_drifts_and_one_with_few_units_does_not():
-    cases = [
-        case(i, decision="mmmm", backread="mmmm", originals={"rosa": "mmmm", "kim": "nnmm"}) for i in range(3)
-    ] + [case(9, originals={"lee": "nnnn"})]
+    cases = [case(i, decision="mmmm", backread="mmmm", originals={"rosa": "mmmm", "kim": "nnmm"}) for i in range(3)] + [
+        case(9, originals={"lee": "nnnn"})
+    ]
     report = backread_report(cases)
     by = {r.reviewer_id: r for r in report.reviewers}
     assert [r.reviewer_id for r in report.reviewers] == ["kim", "lee", "rosa"]

@@ -1,4 +1,4 @@
-"""A lead reviewers' world: decided submissions with back-reads (one reviewer drifting), one adjudication and one back-read waiting."""
+"""A lead reviewers' world: back-read decisions (one reviewer drifting), an adjudication and a back-read waiting."""
 
 from __future__ import annotations
 
@@ -127,7 +127,7 @@ def reviewed(
 
 
 def lead_world(services: Services, folder: Path) -> LeadWorld:
-    """Seven submissions: five decided and back-read (Kim drifting over 12 criteria), one split waiting, one back-read waiting."""
+    """Seven submissions: five back-read decisions (Kim drifting over 12 criteria), a split and a back-read waiting."""
     with services.db.session() as session:
         import_pool(session, parse_pool(lead_pool(NOW.date()), catalog=services.catalog))
     decided = []
@@ -142,7 +142,9 @@ def lead_world(services: Services, folder: Path) -> LeadWorld:
                 now=NOW - timedelta(days=20 - 3 * n),
             )
         )
-    decided.append(reviewed(services, folder, 3, reviewers={"sam": {}, "lee": {}}, backread={}, now=NOW - timedelta(days=8)))
+    decided.append(
+        reviewed(services, folder, 3, reviewers={"sam": {}, "lee": {}}, backread={}, now=NOW - timedelta(days=8))
+    )
     decided.append(
         reviewed(
             services,

@@ -1,4 +1,4 @@
-"""The lead workspace over HTTP: who may open it, what waits for a lead, the back-read and agreement reports, filters."""
+"""The lead workspace over HTTP: who may open it, what waits for a lead, the back-read and agreement reports."""
 
 from __future__ import annotations
 

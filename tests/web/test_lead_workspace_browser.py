@@ -1,4 +1,4 @@
-"""The lead workspace in Debian's chromium: a lead adjudicates from /lead and reads the back-read report; axe on every page."""
+"""The lead workspace in Debian's chromium: a lead adjudicates from /lead, reads the back-read report; axe."""
 
 from __future__ import annotations
 
@@ -45,11 +45,11 @@ def served(tmp_path_factory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("leadbrowser")
     services = make_services(folder)
     world = lead_world(services, folder)
-    app = create_app(
-        services,
-        on_review_submitted=lambda sid: aggregate(services, sid, now=LATER, backread_share=0.0),
-        now=lambda: LATER,
-    )
+
+    def decide(submission_id: str) -> None:
+        aggregate(services, submission_id, now=LATER, backread_share=0.0)
+
+    app = create_app(services, on_review_submitted=decide, now=lambda: LATER)
     with running_server(app, free_port()) as url:
         yield Served(services, world, url, install_axe())
     services.close()
@@ -75,7 +75,8 @@ def test_a_lead_adjudicates_from_the_workspace_and_comes_back(browser: Browser, 
     check_page(page, served.axe, "lead-workspace", SHOTS)
 
     waiting.get_by_role("link", name="Adjudicate").click()
-    expect(page.get_by_role("heading", level=1)).to_have_text("Preparing to Facilitate the Anchoring Phenomenon Routine")
+    title = "Preparing to Facilitate the Anchoring Phenomenon Routine"
+    expect(page.get_by_role("heading", level=1)).to_have_text(title)
     radios = page.locator("input[type=radio][value=met]")
     assert radios.count() == 1  # only the split criterion is settled
     radios.first.check()

@@ -209,7 +209,10 @@ def backreads_page(
     threshold, min_units = report.drift_threshold, report.min_units
     overall = report.overall
     summary = [
-        ("Agreement of decisions with back-reads", explain_percent(overall.share, overall.units, agreed=overall.agreed)),
+        (
+            "Agreement of decisions with back-reads",
+            explain_percent(overall.share, overall.units, agreed=overall.agreed),
+        ),
         (
             "Cohen's kappa, decision vs back-read",
             explain_kappa(overall.kappa, overall.units, percent=overall.share),
@@ -292,9 +295,7 @@ def backreads_page(
     }
 
 
-def agreement_page(
-    report: AgreementReport, *, names: Mapping[str, str], criteria: Mapping[str, str]
-) -> dict[str, Any]:
+def agreement_page(report: AgreementReport, *, names: Mapping[str, str], criteria: Mapping[str, str]) -> dict[str, Any]:
     """The view model of lead_agreement.html: the inter-rater report with every number in words."""
 
     def who(email: str) -> str:
