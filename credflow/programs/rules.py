@@ -424,7 +424,7 @@ def organisation_choices(scope: ReportScope, seen: Iterable[str]) -> tuple[str, 
     """
     names = scope.organisations if scope.organisations and not scope.all_rows else seen
     unique: dict[str, str] = {}
-    for name in names:
+    for name in sorted(names):  # sorted: the same spelling wins every time
         unique.setdefault(organisation_key(name), " ".join(name.split()))
     return tuple(sorted(unique.values(), key=str.casefold))
 

@@ -254,7 +254,9 @@ def routes(deps: WebDeps) -> APIRouter:
             return found
         lines, query, problems = found
         scope = who.report_scope()
-        everyone = hours_totals(hours_lines(services, scope=scope)).educators
+        # The form offers the educators of the organisation shown (of every organisation in scope when none is).
+        of_organisation = HoursQuery(organisation=query.organisation)
+        everyone = hours_totals([x for x in hours_lines(services, scope=scope) if of_organisation.matches(x)]).educators
         start, end = query.start, query.end
         if start is None or end is None:
             default_start, default_end = confirmation_period_default(clock().date())
