@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sys
 from collections.abc import Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.text import Text
 
-from cli.common import Format, console, fail, load_services
+from cli.common import console, err, fail, load_services
 from credflow.errors import CredflowError
 
 badge_app = typer.Typer(help="Verify and revoke badges.", no_args_is_help=True)
@@ -139,43 +140,73 @@ def badge_rotate_key(
     console.print(f"{issuer}: OB 3.0 key now {ob3.key_id}; OB 2.0 key now {ob2.name}{retired}")
 
 
+class HoursFormat(StrEnum):
+    """How ``report hours`` writes: a table on screen, CSV, or an Excel workbook (to --output)."""
+
+    TABLE = "table"
+    CSV = "csv"
+    XLSX = "xlsx"
+
+
 def report_hours(
     fmt: Annotated[
-        Format, typer.Option("--format", case_sensitive=False, help="csv (for a PD office) or table.")
-    ] = Format.TABLE,
+        HoursFormat,
+        typer.Option("--format", case_sensitive=False, help="table (on screen), csv, or xlsx (needs --output)."),
+    ] = HoursFormat.TABLE,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of the screen.")
+    ] = None,
+    organisation: Annotated[
+        str | None, typer.Option("--organisation", help="Only this organisation's educators.")
+    ] = None,
+    since: Annotated[str | None, typer.Option("--from", help="Earned on or after this date (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option("--to", help="Earned on or before this date (YYYY-MM-DD).")] = None,
+    credential: Annotated[str | None, typer.Option("--credential", help="Only this micro-credential (its id).")] = None,
 ) -> None:
     """In-service hours per earned micro-credential, for a district's PD office."""
-    from sqlalchemy import select
+    from credflow.db.models import utcnow
+    from credflow.issuance.hours import hours_csv
+    from credflow.programs.rules import parse_hours_query
+    from credflow.programs.stage import hours_lines
+    from credflow.programs.xlsx import hours_xlsx
+    from credflow.reports.rules import ReportScope
 
-    from credflow.db.models import Applicant, InServiceHours
-    from credflow.issuance.hours import HoursRecord, hours_csv
-
+    if fmt is HoursFormat.XLSX and output is None:
+        fail("--format xlsx writes a workbook: name the file with --output hours.xlsx")
     try:
         services = load_services()
-        with services.db.session() as session:
-            rows = session.execute(
-                select(InServiceHours, Applicant)
-                .join(Applicant, Applicant.id == InServiceHours.applicant_id)
-                .order_by(InServiceHours.earned_on, Applicant.email)
-            ).all()
-            records = [
-                HoursRecord(
-                    applicant_name=applicant.name,
-                    applicant_email=applicant.email,
-                    organisation=applicant.organisation,
-                    credential_id=hours.credential_id,
-                    credential_title=services.catalog.get(hours.credential_id).title,
-                    hours=hours.hours,
-                    earned_on=hours.earned_on,
-                    decision_id=hours.decision_id,
-                    confirmation=hours.confirmation,
+        titles = {c.id: c.title for c in services.catalog}
+        parsed = parse_hours_query(
+            {
+                "organisation": organisation or "",
+                "from": since or "",
+                "to": until or "",
+                "credential": credential or "",
+            },
+            organisations=None,
+            credentials=titles,
+        )
+        if parsed.problems:
+            if "credential" in parsed.problems:
+                parsed.problems["credential"] = (
+                    f"no micro-credential {credential!r}; known: {', '.join(sorted(titles))}"
                 )
-                for hours, applicant in rows
-            ]
+            raise CredflowError("; ".join(parsed.problems.values()))
+        lines = [line for line in hours_lines(services, scope=ReportScope.everything()) if parsed.query.matches(line)]
     except CredflowError as exc:
         fail(str(exc))
-    if fmt is Format.CSV:
-        sys.stdout.write(hours_csv(records))
+    records = [line.record for line in lines]
+    if fmt is HoursFormat.XLSX:
+        assert output is not None
+        output.write_bytes(hours_xlsx(lines, filters=parsed.query.describe(titles), generated_at=utcnow()))
+        err.print(Text(f"wrote {len(lines)} rows to {output}"))
+        return
+    if fmt is HoursFormat.CSV:
+        if output is not None:
+            output.write_text(hours_csv(records), encoding="utf-8", newline="")
+            err.print(Text(f"wrote {len(lines)} rows to {output}"))
+        else:
+            sys.stdout.write(hours_csv(records))
         return
     from rich.table import Table
 

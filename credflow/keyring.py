@@ -41,6 +41,7 @@ class Purpose(StrEnum):
     UPLOAD_GRANT = "upload-grant"
     OPS_TOKEN = "ops-token"  # noqa: S105 (a purpose's name)
     ADDRESS_HASH = "address-hash"
+    HOURS_CONFIRMATION = "hours-confirmation"
 
 
 def derive(secret: str, purpose: Purpose) -> bytes:

@@ -133,7 +133,7 @@ def check_closures(folder: Path, issuers: set[str]) -> tuple[dict[str, tuple[Clo
 
 
 def program_problems(credentials: dict[str, Credential], files: dict[str, Path]) -> list[CatalogProblem]:
-    """Credentials of one program that disagree on its support address (the Reply-To of its mail)."""
+    """Credentials of one program that disagree on its support address (the Reply-To of its mail) or its title."""
     problems = []
     first: dict[str, Credential] = {}
     for credential in sorted(credentials.values(), key=lambda c: c.id):
@@ -145,6 +145,20 @@ def program_problems(credentials: dict[str, Credential], files: dict[str, Path])
                     "support_email",
                     f"program {credential.program!r} answers at {seen.reply_to} in {seen.id}: "
                     f"give its credentials one support address",
+                )
+            )
+    titles: dict[str, Credential] = {}
+    for credential in sorted(credentials.values(), key=lambda c: c.id):
+        if credential.program_title is None:
+            continue
+        named = titles.setdefault(credential.program, credential)
+        if named.program_title != credential.program_title:
+            problems.append(
+                CatalogProblem(
+                    files[credential.id],
+                    "program_title",
+                    f"program {credential.program!r} is titled {named.program_title!r} in {named.id}: "
+                    "give its credentials one title",
                 )
             )
     return problems

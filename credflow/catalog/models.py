@@ -201,6 +201,9 @@ class Credential(Record):
     title: str = Field(min_length=1)
     issuer: Issuer
     program: Slug = Field(description="The series or program it belongs to (for reports and pathways).")
+    program_title: str | None = Field(
+        default=None, min_length=1, max_length=120, description="The program's name as admins read it."
+    )
     competency: str = Field(min_length=1)
     description: str = Field(min_length=1)
     access_years: int = Field(default=3, ge=1, le=20, description="Years of access from enrolment.")

@@ -564,3 +564,26 @@ class PlanTargetRow(Base):
     reminded_at: Mapped[datetime | None] = mapped_column(default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class HoursConfirmation(Base):
+    """A confirmation of one educator's in-service hours in a period, emailed to their PD director.
+
+    ``content`` is what was confirmed, as sent (names, lines, hours); ``digest`` is its sha256, which the
+    emailed link's signed token names, so a changed row or a changed link no longer verifies.
+    """
+
+    __tablename__ = "hours_confirmations"
+    __table_args__ = (Index("ix_hours_confirmations_applicant", "applicant_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    period_start: Mapped[date] = mapped_column(Date)
+    period_end: Mapped[date] = mapped_column(Date)
+    director_name: Mapped[str] = mapped_column(String(200))
+    director_email: Mapped[str] = mapped_column(String(320))
+    sent_by: Mapped[str] = mapped_column(String(320))  # the program admin's verified address
+    sent_at: Mapped[datetime] = mapped_column()
+    content: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    digest: Mapped[str] = mapped_column(String(64))
+    message_key: Mapped[str] = mapped_column(String(200))

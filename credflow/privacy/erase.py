@@ -25,6 +25,7 @@ from credflow.db.models import (
     Decision,
     Event,
     EvidenceItem,
+    HoursConfirmation,
     IssuedBadge,
     OutgoingMessage,
     PlanTargetRow,
@@ -280,6 +281,8 @@ def erase_applicant(
         removed = int(relations.rowcount or 0)  # type: ignore[attr-defined]
         drafts = forget_drafts(session, services.store, applicant_id)
         session.execute(delete(PlanTargetRow).where(PlanTargetRow.applicant_id == applicant_id))
+        # A confirmation of hours names the educator: its verification page says it is no longer on record.
+        session.execute(delete(HoursConfirmation).where(HoursConfirmation.applicant_id == applicant_id))
         accounts = forget_address(session, old_email)  # signed-in sessions and API tokens end with the data
         kept = tuple(b for b, s in badges if s != BadgeState.REVOKED and b not in revoked)
         record_event(

@@ -20,6 +20,8 @@ TEMPLATES = sorted(
 OPERATOR = {"operator_alert"}
 #: Mail to reviewers: their links lead to the review pages, not to an applicant's portal.
 REVIEWER = {"assignment", "reminder", "withdrawn"}
+#: Mail to a PD director: its link is the confirmation's public verification page.
+DIRECTOR = {"hours_confirmation"}
 COMMAND = re.compile(r"\bcredflow (resubmit|submit|status|run|unlock|review)\b|`credflow|\$ credflow")
 
 
@@ -81,6 +83,16 @@ def context() -> dict[str, Any]:
         "draft_url": f"{PUBLIC}/me/credentials/c1/draft",
         "plan_url": f"{PUBLIC}/me/credentials/c1/plan",
         "portal_url": f"{PUBLIC}/me/credentials",
+        "director_name": "Dr. Keith Wilson",
+        "educator_name": "Ana Alvarez",
+        "organisation": "Westfield High",
+        "start": "1 July 2026",
+        "end": "30 June 2027",
+        "lines": [
+            {"title": "Supporting Coherence", "earned_on": "3 December 2026", "hours": "3 hours", "code": "CF-1"}
+        ],
+        "total": "3 hours",
+        "sent_by": "pd@westfield.org",
     }
 
 
@@ -129,7 +141,7 @@ def test_every_link_leads_to_the_portal_and_no_applicant_mail_names_a_command(te
     for part in (html, text):
         assert not COMMAND.search(part), f"{template} tells its reader to run a command"
         assert "command line" not in part
-    if template not in REVIEWER:  # an applicant's mail: a way into the portal, in both parts
+    if template not in REVIEWER | DIRECTOR:  # an applicant's mail: a way into the portal, in both parts
         portal = (f"{PUBLIC}/me/", f"{PUBLIC}/badges/", f"{PUBLIC}/sign-in/")
         assert any(p in href for href in hrefs for p in portal), template
         assert any(p in text for p in portal), template
