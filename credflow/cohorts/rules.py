@@ -47,7 +47,7 @@ class Milestone(StrEnum):
 MILESTONE_LABELS: dict[Milestone, str] = {
     Milestone.STARTED: "Getting started",
     Milestone.EVIDENCE: "Uploading evidence",
-    Milestone.EARNED: "Earning the micro-credential",
+    Milestone.EARNED: "Earning",
 }
 
 

@@ -32,7 +32,7 @@ from credflow.cohorts.stage import (
     set_consent,
 )
 from credflow.errors import NotFoundError, TransientError
-from credflow.formatting import weekday_date
+from credflow.formatting import long_date, weekday_date
 from web.deps import WebDeps, sign_in_redirect
 from web.pages.signin import FORM_FAILED, read_form
 
@@ -71,7 +71,7 @@ def milestone_lines(rows: list[MilestoneRow]) -> list[MilestoneLine]:
     """The milestones page's rows: dates in words, "Celebrated on …" where a celebration was sent."""
     return [
         MilestoneLine(
-            on=day(row.reached.on),
+            on=long_date(row.reached.on),
             educator=row.educator,
             organisation=row.organisation,
             title=row.title,
