@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -11,6 +12,7 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
 from credflow.db.models import CohortConsent, MilestoneCelebration, OutgoingMessage
+from credflow.mail.base import Mailer, Message, SendReceipt, TransientMailError
 from credflow.privacy.erase import erase_applicant
 from credflow.services import Services
 from tests.utils.cohort_world import (
@@ -280,3 +282,29 @@ def test_milestones_follow_the_injected_clock(services, world):
     later.cookies.set(name, value)
     page = later.get("/admin/milestones").text
     assert "No educator of your programs reached a milestone in the last 60 days." in page
+
+
+class FlakyMailer:
+    """A mail service that fails transiently for the first ``failures`` messages, then hands them to ``real``."""
+
+    def __init__(self, real: Mailer, failures: int) -> None:
+        self.real, self.failures = real, failures
+
+    def send(self, message: Message) -> SendReceipt:
+        if self.failures:
+            self.failures -= 1
+            raise TransientMailError("503 from the mail service")
+        return self.real.send(message)
+
+
+def test_a_mail_service_failure_records_nothing_and_pressing_again_sends_once(services, world):
+    flaky = replace(services, mailer=FlakyMailer(services.mailer, failures=1))
+    admin = client_for(flaky, RIVERSIDE_ADMIN)
+    failed = celebrate(admin, world["Ana"])
+    assert failed.status_code == 503 and "Nothing was sent and nothing is recorded" in failed.text
+    row = admin.get("/admin/milestones").text
+    assert row.count("Send celebration email</button>") == 5  # still offered
+    assert celebrate(admin, world["Ana"]).status_code == 303
+    assert [m["kind"] for m in outbox(services)].count("celebration") == 1
+    with services.db.session() as session:
+        assert session.scalar(select(func.count()).select_from(MilestoneCelebration)) == 1
