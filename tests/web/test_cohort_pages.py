@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import zipfile
 from dataclasses import replace
 from datetime import timedelta
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 from credflow.db.models import CohortConsent, MilestoneCelebration, OutgoingMessage
 from credflow.mail.base import Mailer, Message, SendReceipt, TransientMailError
 from credflow.privacy.erase import erase_applicant
+from credflow.privacy.export import export_applicant
 from credflow.services import Services
 from tests.utils.cohort_world import (
     ANCHORING,
@@ -308,3 +310,11 @@ def test_a_mail_service_failure_records_nothing_and_pressing_again_sends_once(se
     assert [m["kind"] for m in outbox(services)].count("celebration") == 1
     with services.db.session() as session:
         assert session.scalar(select(func.count()).select_from(MilestoneCelebration)) == 1
+
+
+def test_an_educators_data_export_holds_their_consent(services, world, tmp_path):
+    opt(client_for(services, ANA), ANCHORING, "yes")
+    export_applicant(services, ANA, out=tmp_path / "ana.zip")
+    with zipfile.ZipFile(tmp_path / "ana.zip") as bundle:
+        document = json.loads(next(bundle.read(n) for n in bundle.namelist() if n.endswith(".json")))
+    assert document["cohort_consents"] == [{"credential": ANCHORING, "agreed_at": NOW.isoformat()}]
