@@ -172,6 +172,7 @@ STEPS = (
     "resubmission",
     "retention",
     "plans",
+    "cohorts",
 )
 # What a step's pure modules (every module but stage.py) may not import: sessions and services.
 SESSION_OR_SERVICES = ("credflow.services", "credflow.db", "sqlalchemy")

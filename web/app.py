@@ -25,7 +25,20 @@ from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, catalog, drafts, lead, mine, programs_admin, public, reviewer, signin, uploads, wallet
+from web.pages import (
+    admin,
+    catalog,
+    cohorts,
+    drafts,
+    lead,
+    mine,
+    programs_admin,
+    public,
+    reviewer,
+    signin,
+    uploads,
+    wallet,
+)
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
 
@@ -86,6 +99,7 @@ def create_app(
     app.include_router(admin.routes(deps))
     app.include_router(lead.routes(deps))
     app.include_router(programs_admin.routes(deps))
+    app.include_router(cohorts.routes(deps))
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
     app.include_router(wallet.routes(deps))

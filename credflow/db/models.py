@@ -587,3 +587,30 @@ class HoursConfirmation(Base):
     content: Mapped[dict[str, Any]] = mapped_column(default=dict)
     digest: Mapped[str] = mapped_column(String(64))
     message_key: Mapped[str] = mapped_column(String(200))
+
+
+class CohortConsent(Base):
+    """An educator's consent to be shown, with their address, to others on one micro-credential (withdrawn: deleted)."""
+
+    __tablename__ = "cohort_consents"
+    __table_args__ = (UniqueConstraint("applicant_id", "credential_id"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    consented_at: Mapped[datetime] = mapped_column()
+
+
+class MilestoneCelebration(Base):
+    """A milestone a program admin celebrated by email: one per educator, micro-credential and milestone."""
+
+    __tablename__ = "milestone_celebrations"
+    __table_args__ = (UniqueConstraint("applicant_id", "credential_id", "milestone"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    applicant_id: Mapped[str] = mapped_column(ForeignKey("applicants.id", ondelete="CASCADE"))
+    credential_id: Mapped[str] = mapped_column(String(80))
+    milestone: Mapped[str] = mapped_column(String(16))  # a credflow.cohorts.rules.Milestone
+    reached_on: Mapped[date] = mapped_column(Date)
+    celebrated_at: Mapped[datetime] = mapped_column()
+    celebrated_by: Mapped[str] = mapped_column(String(320))  # the program admin's address

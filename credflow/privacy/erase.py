@@ -22,6 +22,7 @@ from credflow.accounts.signin import forget_address
 from credflow.db.models import (
     Applicant,
     Assignment,
+    CohortConsent,
     Decision,
     Event,
     EvidenceItem,
@@ -283,6 +284,7 @@ def erase_applicant(
         session.execute(delete(PlanTargetRow).where(PlanTargetRow.applicant_id == applicant_id))
         # A confirmation of hours names the educator: its verification page says it is no longer on record.
         session.execute(delete(HoursConfirmation).where(HoursConfirmation.applicant_id == applicant_id))
+        session.execute(delete(CohortConsent).where(CohortConsent.applicant_id == applicant_id))  # shown to no one
         accounts = forget_address(session, old_email)  # signed-in sessions and API tokens end with the data
         kept = tuple(b for b, s in badges if s != BadgeState.REVOKED and b not in revoked)
         record_event(

@@ -18,6 +18,7 @@ from credflow.db.models import (
     Applicant,
     Assignment,
     CoachComment,
+    CohortConsent,
     Decision,
     Draft,
     Enrolment,
@@ -221,6 +222,7 @@ def _collect(services: Services, session: Session, applicant: Applicant) -> tupl
     enrolments = session.scalars(select(Enrolment).where(Enrolment.applicant_id == applicant.id)).all()
     drafts = session.scalars(select(Draft).where(Draft.applicant_id == applicant.id).order_by(Draft.created_at)).all()
     plan = session.scalars(select(PlanTargetRow).where(PlanTargetRow.applicant_id == applicant.id)).all()
+    consents = session.scalars(select(CohortConsent).where(CohortConsent.applicant_id == applicant.id)).all()
     document = {
         "format": EXPORT_FORMAT,
         "exported_at": _iso(utcnow()),
@@ -254,6 +256,8 @@ def _collect(services: Services, session: Session, applicant: Applicant) -> tupl
             {"credential": p.credential_id, "requirement": p.requirement_key, "target": _iso(p.target_date)}
             for p in plan
         ],
+        # Shown, with name, organisation and address, to others on these micro-credentials who agreed too.
+        "cohort_consents": [{"credential": c.credential_id, "agreed_at": _iso(c.consented_at)} for c in consents],
         "badges": [
             {
                 "id": b.id,

@@ -22,6 +22,8 @@ OPERATOR = {"operator_alert"}
 REVIEWER = {"assignment", "reminder", "withdrawn"}
 #: Mail to a PD director: its link is the confirmation's public verification page.
 DIRECTOR = {"hours_confirmation"}
+#: Mail to program admins: their links lead to the admin workspace.
+ADMIN = {"celebration_note"}
 COMMAND = re.compile(r"\bcredflow (resubmit|submit|status|run|unlock|review)\b|`credflow|\$ credflow")
 
 
@@ -93,6 +95,16 @@ def context() -> dict[str, Any]:
         ],
         "total": "3 hours",
         "sent_by": "pd@westfield.org",
+        "educator_email": "ana@example.org",
+        "milestone": "evidence",
+        "milestone_label": "Uploading evidence",
+        "did": "you uploaded your first evidence for",
+        "reached_on": "Tuesday 3 November 2026",
+        "next_step": "Check your draft and apply.",
+        "link_text": "Open your draft",
+        "cohorts_url": f"{PUBLIC}/me/cohorts",
+        "milestones_url": f"{PUBLIC}/admin/milestones",
+        "admin_email": "pd.director@example.org",
     }
 
 
@@ -141,7 +153,7 @@ def test_every_link_leads_to_the_portal_and_no_applicant_mail_names_a_command(te
     for part in (html, text):
         assert not COMMAND.search(part), f"{template} tells its reader to run a command"
         assert "command line" not in part
-    if template not in REVIEWER | DIRECTOR:  # an applicant's mail: a way into the portal, in both parts
+    if template not in REVIEWER | DIRECTOR | ADMIN:  # an applicant's mail: a way into the portal, in both parts
         portal = (f"{PUBLIC}/me/", f"{PUBLIC}/badges/", f"{PUBLIC}/sign-in/")
         assert any(p in href for href in hrefs for p in portal), template
         assert any(p in text for p in portal), template

@@ -1,0 +1,1 @@
+"""Tests of cohorts: who sees whom on the same micro-credential, milestones and their celebration."""
