@@ -25,7 +25,7 @@ from web.api.intake import create_intake_app
 from web.deps import WebDeps
 from web.headers import SecurityHeaders
 from web.limits import RequestLimits
-from web.pages import admin, catalog, drafts, mine, public, reviewer, signin, uploads, wallet
+from web.pages import admin, catalog, drafts, mine, public, reviewer, reviewing, signin, uploads, wallet
 from web.ratelimit import RateLimiter
 from web.request_errors import short_validation_error
 
@@ -73,6 +73,8 @@ def create_app(
             f"/api{DOCS_PATH}": DOCS_POLICY,  # Swagger UI: this origin's scripts and styles
             # The badge pages and the wallet run /static/share.js ("Copy share link").
             **dict.fromkeys(("/badges", "/me/badges"), f"{deps.pages.content_security_policy}; script-src 'self'"),
+            # The review page and the reviewer workspace run /static/review.js (rubric keyboard shortcuts).
+            **dict.fromkeys(("/review", "/reviewer"), f"{deps.pages.content_security_policy}; script-src 'self'"),
             uploads.TRY_PATH: uploading,
             drafts.PREFIX: uploading,  # the drafts' word counts and evidence forms
         },
@@ -86,6 +88,7 @@ def create_app(
     app.include_router(admin.routes(deps))
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
+    app.include_router(reviewing.routes(deps))
     app.include_router(wallet.routes(deps))
     app.include_router(drafts.routes(deps, on_submitted=on_submitted))
     app.include_router(resumable.routes(deps))
