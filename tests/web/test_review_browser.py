@@ -72,7 +72,7 @@ def test_a_reviewer_watches_the_video_scores_every_criterion_and_submits(served:
     page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20_000)
     assert page.evaluate("document.querySelector('video').duration") == pytest.approx(61, abs=1)
     # The inline stylesheet applies: its hash is in the policy.
-    assert page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") == "832px"
+    assert page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") == "1536px"  # evidence beside rubric
 
     radios = page.locator("input[type=radio][value=met]")
     assert radios.count() == 3
