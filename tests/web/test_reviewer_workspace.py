@@ -274,8 +274,9 @@ def test_gold_standards_and_results_outside_the_reviewers_reach_are_404(world: R
     with world.services.db.session() as session:
         import_gold(
             session,
-            "gold: [{name: openscied gold, credential: openscied-anchoring-phenomenon, scores: {purpose_explained: true,"
-            " plan_models_routine: true, facilitator_moves: false, reflection_on_learners: true}}]",
+            "gold: [{name: openscied gold, credential: openscied-anchoring-phenomenon, scores: {"
+            "purpose_explained: true, plan_models_routine: true, facilitator_moves: false, "
+            "reflection_on_learners: true}}]",
             catalog=world.services.catalog,
         )
         uncertified = session.scalar(select(GoldStandard.id).where(GoldStandard.name == "openscied gold"))

@@ -1,4 +1,4 @@
-"""The reviewer workspace in Debian's chromium: the queue, a review with the keyboard, calibration, axe at both widths."""
+"""The reviewer workspace in Debian's chromium: queue, a keyboard review, calibration, axe at both widths."""
 
 from __future__ import annotations
 
@@ -64,7 +64,7 @@ def rosa(browser: Browser, served: Served) -> Iterator[Page]:
 def _box(page: Page, selector: str) -> dict[str, float]:
     box = page.locator(selector).first.bounding_box()
     assert box is not None, selector
-    return box
+    return {"x": box["x"], "y": box["y"], "width": box["width"], "height": box["height"]}
 
 
 def test_a_reviewer_reviews_one_assignment_from_the_queue_with_the_keyboard(served: Served, rosa: Page) -> None:
