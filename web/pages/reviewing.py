@@ -21,12 +21,13 @@ from starlette.concurrency import run_in_threadpool
 
 from credflow.accounts.rules import Identity, Role
 from credflow.accounts.signin import session_key
+from credflow.assignment.stage import REVIEW_BUSINESS_DAYS
 from credflow.catalog.models import Credential
 from credflow.db.models import CalibrationRecord, GoldStandard, Reviewer
 from credflow.formatting import long_date
 from credflow.keyring import KeyRing
 from credflow.review.links import issue_token
-from credflow.review.stage import ReviewerWorkspace, reviewer_workspace
+from credflow.review.stage import REMINDER_BUSINESS_DAYS, ReviewerWorkspace, reviewer_workspace
 from credflow.review.workspace import AssignmentFacts, short_day
 from credflow.reviewers.rules import CALIBRATION_THRESHOLD, calibration_lapses_on, gold_agreement
 from credflow.reviewers.stage import calibrate_on_gold, calibration_records, gold_for, golds_for, pool_reviewer
@@ -96,7 +97,14 @@ def queue_page(ws: ReviewerWorkspace, *, keys: KeyRing, today: date) -> dict[str
         name: [_row(item, ws, keys=keys, today=today) for item in getattr(ws.groups, name)]
         for name in ("queue", "drafts", "history", "declines")
     }
-    return {"name": ws.name, "email": ws.email, **rows, "calibration": ws.calibration}
+    return {
+        "name": ws.name,
+        "email": ws.email,
+        **rows,
+        "calibration": ws.calibration,
+        "review_days": REVIEW_BUSINESS_DAYS,
+        "reminder_days": REMINDER_BUSINESS_DAYS,
+    }
 
 
 @dataclass(frozen=True)
