@@ -35,6 +35,7 @@ from web.pages import (
     programs_admin,
     public,
     reviewer,
+    reviewing,
     signin,
     uploads,
     wallet,
@@ -86,6 +87,8 @@ def create_app(
             f"/api{DOCS_PATH}": DOCS_POLICY,  # Swagger UI: this origin's scripts and styles
             # The badge pages and the wallet run /static/share.js ("Copy share link").
             **dict.fromkeys(("/badges", "/me/badges"), f"{deps.pages.content_security_policy}; script-src 'self'"),
+            # The review page and the reviewer workspace run /static/review.js (rubric keyboard shortcuts).
+            **dict.fromkeys(("/review", "/reviewer"), f"{deps.pages.content_security_policy}; script-src 'self'"),
             uploads.TRY_PATH: uploading,
             drafts.PREFIX: uploading,  # the drafts' word counts and evidence forms
         },
@@ -102,6 +105,7 @@ def create_app(
     app.include_router(cohorts.routes(deps))
     app.include_router(ops.routes(deps))
     app.include_router(reviewer.routes(deps, on_review_submitted=on_review_submitted))
+    app.include_router(reviewing.routes(deps))
     app.include_router(wallet.routes(deps))
     app.include_router(drafts.routes(deps, on_submitted=on_submitted))
     app.include_router(resumable.routes(deps))

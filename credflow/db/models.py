@@ -314,6 +314,10 @@ class GoldStandard(Base):
     name: Mapped[str] = mapped_column(String(200), unique=True)
     scores: Mapped[dict[str, Any]] = mapped_column(default=dict)  # criterion -> true (Met) / false (Not Yet)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # What a reviewer calibrating in the browser reads (migration 0010; None for gold files without it).
+    answers: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # text requirement key -> answer
+    evidence_notes: Mapped[str | None] = mapped_column(Text, default=None)  # the files, described in words
+    comments: Mapped[dict[str, Any] | None] = mapped_column(default=None)  # criterion -> why gold scored it so
 
 
 class CalibrationRecord(Base):
@@ -328,6 +332,8 @@ class CalibrationRecord(Base):
     agreed: Mapped[int] = mapped_column(Integer)
     total: Mapped[int] = mapped_column(Integer)
     at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A retake of a gold standard whose verdicts the reviewer has seen: it cannot calibrate (migration 0010).
+    practice: Mapped[bool] = mapped_column(default=False)
 
 
 class IssuedBadge(Base):

@@ -10,10 +10,19 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credflow.catalog.models import Credential, Criterion
-from credflow.db.models import Assignment, EvidenceItem, Submission, Transcode, utcnow
+from credflow.db.models import Assignment, EvidenceItem, GoldStandard, Reviewer, Submission, Transcode, utcnow
 from credflow.lifecycle import State
 from credflow.review.links import AccessDenied, read_token
 from credflow.review.rules import anonymous_id, check_reason, check_scores
+from credflow.review.workspace import (
+    AssignmentFacts,
+    CalibrationStatus,
+    Groups,
+    TimeLeft,
+    calibration_status,
+    group,
+    time_left,
+)
 from credflow.services import Services
 from credflow.states import AssignmentState, TranscodeState, move
 from credflow.submissions import get_submission, record_event
@@ -356,3 +365,105 @@ def waiting_for_review(services: Services, *, now: datetime | None = None) -> li
                 )
             )
     return rows
+
+
+# --- the signed-in reviewer's workspace -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReviewerWorkspace:
+    """What /reviewer shows one reviewer: their assignments by group, each deadline in words, their calibration."""
+
+    reviewer_id: str
+    name: str
+    email: str
+    groups: Groups
+    time_left: dict[str, TimeLeft]  # active assignments' deadlines, by assignment id
+    calibration: tuple[CalibrationStatus, ...]
+
+    @property
+    def next_up(self) -> AssignmentFacts | None:
+        """The open assignment due soonest (a draft or a fresh one), or None when nothing is open."""
+        active = sorted((*self.groups.drafts, *self.groups.queue), key=lambda a: (a.due_at, a.id))
+        return active[0] if active else None
+
+
+def _title(services: Services, credential_id: str) -> str:
+    credential = services.catalog.credentials.get(credential_id)
+    return credential.title if credential else credential_id  # a retired credential: its id
+
+
+def _facts(services: Services, assignment: Assignment, sub: Submission) -> AssignmentFacts:
+    credential = services.catalog.credentials.get(sub.credential_id)
+    if assignment.role == "adjudication":
+        criteria = len(assignment.criteria)
+    else:
+        criteria = len(credential.criteria) if credential else len(assignment.scores or {})
+    scored = sum(
+        1 for value in (assignment.scores or {}).values() if (value or {}).get("verdict") in ("met", "not_yet")
+    )
+    return AssignmentFacts(
+        id=assignment.id,
+        role=assignment.role,
+        state=assignment.state,
+        credential_id=sub.credential_id,
+        credential_title=credential.title if credential else sub.credential_id,
+        applicant=anonymous_id(sub),
+        attempt=sub.attempt,
+        assigned_at=assignment.assigned_at,
+        due_at=assignment.due_at,
+        completed_at=assignment.completed_at,
+        scored=scored,
+        criteria=criteria,
+        decline_reason=assignment.decline_reason,
+        nonce=assignment.token_nonce if assignment.state == AssignmentState.ACTIVE else None,
+    )
+
+
+def reviewer_workspace(services: Services, email: str, *, now: datetime) -> ReviewerWorkspace | None:
+    """The workspace of the pool reviewer with this address, or None when the address is not in the pool.
+
+    Only this reviewer's own assignments are loaded; other reviewers' never are.
+    """
+    with services.db.session() as session:
+        reviewer = session.scalar(
+            select(Reviewer).where(Reviewer.email == email.strip().lower(), Reviewer.in_pool.is_(True))
+        )
+        if reviewer is None:
+            return None
+        rows = session.execute(
+            select(Assignment, Submission)
+            .join(Submission, Submission.id == Assignment.submission_id)
+            .where(Assignment.reviewer_id == reviewer.id)
+        ).all()
+        facts = [_facts(services, assignment, sub) for assignment, sub in rows]
+        certified = sorted(c.credential_id for c in reviewer.certifications)
+        counted = session.execute(
+            select(GoldStandard.credential_id, func.count())
+            .where(GoldStandard.credential_id.in_(certified))
+            .group_by(GoldStandard.credential_id)
+        ).all()
+        gold_counts: dict[str, int] = {str(credential_id): int(n) for credential_id, n in counted}
+        calibration = tuple(
+            calibration_status(
+                credential_id=credential_id,
+                title=_title(services, credential_id),
+                calibrated_on=reviewer.calibrated_on,
+                today=now.date(),
+                golds=gold_counts.get(credential_id, 0),
+            )
+            for credential_id in certified
+        )
+        groups = group(facts)
+        left = {
+            a.id: time_left(a.due_at, now=now, calendar=services.calendar_for(a.credential_id))
+            for a in (*groups.queue, *groups.drafts)
+        }
+        return ReviewerWorkspace(
+            reviewer_id=reviewer.id,
+            name=reviewer.name,
+            email=reviewer.email,
+            groups=groups,
+            time_left=left,
+            calibration=calibration,
+        )

@@ -47,6 +47,7 @@ from credflow.formatting import yaml_error
 __all__ = [
     "AgreementReport",
     "CalibrationResult",
+    "CriterionAgreement",
     "GoldScores",
     "PairAgreement",
     "Period",
@@ -59,6 +60,7 @@ __all__ = [
     "alpha_by_criterion",
     "calibrate",
     "calibration_lapses_on",
+    "gold_agreement",
     "pair_agreement",
     "parse_gold",
     "parse_pool",
@@ -248,6 +250,8 @@ class CalibrationResult:
 
 #: A calibration holds for this many years.
 CALIBRATION_VALID_YEARS = 1
+#: Share of gold criteria a reviewer must agree on to be calibrated (8 of 10).
+CALIBRATION_THRESHOLD = 0.8
 
 
 def calibration_lapses_on(calibrated_on: date, *, years: int = CALIBRATION_VALID_YEARS) -> date:
@@ -257,6 +261,55 @@ def calibration_lapses_on(calibrated_on: date, *, years: int = CALIBRATION_VALID
     a year without one (2028-02-29 lapses on 2029-03-01), so it always holds a whole year.
     """
     return anniversary(calibrated_on, years)
+
+
+@dataclass(frozen=True)
+class CriterionAgreement:
+    """One criterion of a gold standard as a calibrating reviewer scored it, beside the gold verdict.
+
+    Attributes:
+        criterion: The rubric criterion's key.
+        given: The reviewer's verdict (``True`` Met), or ``None`` when they gave none.
+        gold: The gold verdict.
+        comment: Why gold scored it so (empty when the gold file gives no comment).
+    """
+
+    criterion: str
+    given: bool | None
+    gold: bool
+    comment: str
+
+    @property
+    def agreed(self) -> bool:
+        """Whether the reviewer gave the gold verdict (no verdict never agrees)."""
+        return self.given is self.gold
+
+
+def gold_agreement(
+    criteria: Sequence[str],
+    gold: Mapping[str, bool],
+    given: Mapping[str, bool],
+    comments: Mapping[str, str] | None = None,
+) -> list[CriterionAgreement]:
+    """Per criterion of one gold standard, the reviewer's verdict beside gold's, in the rubric's order.
+
+    Args:
+        criteria: The credential's criterion keys in rubric order; those gold does not score are skipped.
+        gold: Criterion -> gold verdict (Met = ``True``).
+        given: Criterion -> the reviewer's verdict; criteria missing here were not scored.
+        comments: Criterion -> the gold comment.
+
+    Returns:
+        One row per gold criterion, rubric order first, then any gold criterion the rubric no longer names.
+    """
+    comments = comments or {}
+    order = [key for key in criteria if key in gold] + sorted(set(gold) - set(criteria))
+    return [
+        CriterionAgreement(
+            criterion=key, given=given.get(key), gold=bool(gold[key]), comment=str(comments.get(key) or "")
+        )
+        for key in order
+    ]
 
 
 def _pct(value: float | None) -> str:
@@ -484,7 +537,7 @@ def calibrate(
     reviewer_ratings: Sequence[Rating],
     gold: GoldScores,
     *,
-    threshold: float = 0.8,
+    threshold: float = CALIBRATION_THRESHOLD,
     today: date,
     reviewer_id: str | None = None,
 ) -> CalibrationResult:
@@ -620,6 +673,10 @@ class _Gold(BaseModel):
     name: str = Field(min_length=1)
     credential: str
     scores: dict[str, bool]  # criterion -> Met
+    # Optional, for calibrating in the browser: what the reviewer reads, and why gold scored each criterion so.
+    answers: dict[str, str] = {}  # text requirement key -> the written answer
+    evidence_notes: str = ""  # the evidence files, described in words
+    comments: dict[str, str] = {}  # criterion -> the gold comment
 
 
 class _GoldFile(BaseModel):
@@ -651,6 +708,17 @@ def parse_gold(text: str, *, catalog: Catalog, source: str = "gold file") -> _Go
             problems.append(
                 f"{source}: gold.{index}.scores: must score exactly the criteria {sorted(keys)}; "
                 f"missing {sorted(keys - set(gold.scores))}, unknown {sorted(set(gold.scores) - keys)}"
+            )
+        if set(gold.comments) - keys:
+            problems.append(
+                f"{source}: gold.{index}.comments: unknown criteria {sorted(set(gold.comments) - keys)}; "
+                f"the criteria are {sorted(keys)}"
+            )
+        questions = {req.key for req in credential.text_requirements}
+        if set(gold.answers) - questions:
+            problems.append(
+                f"{source}: gold.{index}.answers: unknown written answers {sorted(set(gold.answers) - questions)}; "
+                f"{gold.credential} asks for {sorted(questions) or 'none'}"
             )
     if problems:
         raise ConfigurationError("\n".join(problems))

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 import yaml
@@ -19,6 +20,7 @@ from credflow.db.models import (
     ReviewerCertification,
     ReviewerRelation,
     ReviewerUnavailability,
+    utcnow,
 )
 from credflow.errors import NotFoundError
 from credflow.reviewers.rules import (
@@ -176,25 +178,50 @@ def import_gold(session: Session, text: str, *, catalog: Catalog, source: str = 
     for gold in data.gold:
         row = session.scalar(select(GoldStandard).where(GoldStandard.name == gold.name))
         if row is None:
-            session.add(GoldStandard(name=gold.name, credential_id=gold.credential, scores=dict(gold.scores)))
+            row = GoldStandard(name=gold.name, credential_id=gold.credential, scores=dict(gold.scores))
+            session.add(row)
         else:
             row.credential_id, row.scores = gold.credential, dict(gold.scores)
+        # Absent from the file means absent: a re-import without them clears what an earlier one gave.
+        row.answers = dict(gold.answers) or None
+        row.evidence_notes = gold.evidence_notes.strip() or None
+        row.comments = dict(gold.comments) or None
     return len(data.gold)
 
 
 def record_calibration(
-    session: Session, *, reviewer_email: str, scores: dict[str, dict[str, Any]], today: date
+    session: Session,
+    *,
+    reviewer_email: str,
+    scores: dict[str, dict[str, Any]],
+    today: date,
+    gold_ids: Collection[str] | None = None,
+    may_calibrate: bool = True,
+    now: datetime | None = None,
 ) -> CalibrationResult:
     """Score a reviewer's answers on the gold standards of the credentials they are certified for.
 
     ``scores`` maps gold name -> criterion -> ``met``/``not_yet`` (or true/false). A reviewer
     who agrees on at least 80% of all those criteria becomes calibrated today.
+
+    Args:
+        session: The open session.
+        reviewer_email: The reviewer, by their pool address.
+        scores: Gold name -> criterion -> verdict.
+        today: The day recorded as ``calibrated_on`` on success.
+        gold_ids: Only these gold standards (by id) are scored (the browser scores one at a time);
+            default: every gold standard of the reviewer's credentials.
+        may_calibrate: False records the scoring as practice: ``calibrated_on`` is left as it is.
+        now: When the records are made (default: the wall clock).
     """
     reviewer = session.scalar(select(Reviewer).where(Reviewer.email == reviewer_email.lower()))
     if reviewer is None:
         raise NotFoundError(f"no reviewer {reviewer_email!r} in the pool")
     certified = {c.credential_id for c in reviewer.certifications}
-    golds = list(session.scalars(select(GoldStandard).where(GoldStandard.credential_id.in_(certified))))
+    query = select(GoldStandard).where(GoldStandard.credential_id.in_(certified))
+    if gold_ids is not None:
+        query = query.where(GoldStandard.id.in_(list(gold_ids)))
+    golds = list(session.scalars(query))
     if not golds:
         raise NotFoundError(
             f"no gold-standard submissions for {sorted(certified)}; import some with `credflow gold import`"
@@ -210,19 +237,94 @@ def record_calibration(
         agreed = sum(1 for k, v in gold.scores.items() if given.get(k) == bool(v))
         session.add(
             CalibrationRecord(
-                reviewer_id=reviewer.id, gold_id=gold.id, scores=given, agreed=agreed, total=len(gold.scores)
+                reviewer_id=reviewer.id,
+                gold_id=gold.id,
+                scores=given,
+                agreed=agreed,
+                total=len(gold.scores),
+                at=now or utcnow(),
+                practice=not may_calibrate,
             )
         )
-    if result.calibrated:
+    if result.calibrated and may_calibrate:
         reviewer.calibrated_on = today
-    record_event(
-        session,
-        submission_id=None,
-        kind="calibration",
-        actor="calibration",
-        detail={"reviewer": reviewer.email, "share": round(result.share, 3), "calibrated": result.calibrated},
-    )
+    detail: dict[str, Any] = {
+        "reviewer": reviewer.email,
+        "share": round(result.share, 3),
+        "calibrated": result.calibrated and may_calibrate,
+    }
+    if not may_calibrate:
+        detail["practice"] = True
+    record_event(session, submission_id=None, kind="calibration", actor="calibration", detail=detail, at=now)
     return result
+
+
+# --- calibration in the browser: one gold standard at a time ---------------------------------------
+
+
+def pool_reviewer(session: Session, email: str) -> Reviewer | None:
+    """The reviewer of the pool with this address (lower-cased), or None (not in it, or left it)."""
+    return session.scalar(select(Reviewer).where(Reviewer.email == email.strip().lower(), Reviewer.in_pool.is_(True)))
+
+
+def golds_for(session: Session, reviewer: Reviewer) -> list[GoldStandard]:
+    """The gold standards of the credentials ``reviewer`` is certified for, by credential then name."""
+    certified = [c.credential_id for c in reviewer.certifications]
+    return list(
+        session.scalars(
+            select(GoldStandard)
+            .where(GoldStandard.credential_id.in_(certified))
+            .order_by(GoldStandard.credential_id, GoldStandard.name)
+        )
+    )
+
+
+def gold_for(session: Session, reviewer: Reviewer, gold_id: str) -> GoldStandard | None:
+    """One gold standard, when it is of a credential ``reviewer`` is certified for (else None)."""
+    gold = session.get(GoldStandard, gold_id)
+    if gold is None or gold.credential_id not in {c.credential_id for c in reviewer.certifications}:
+        return None
+    return gold
+
+
+def calibration_records(session: Session, reviewer: Reviewer) -> list[CalibrationRecord]:
+    """Every scoring of a gold standard by ``reviewer``, oldest first."""
+    return list(
+        session.scalars(
+            select(CalibrationRecord)
+            .where(CalibrationRecord.reviewer_id == reviewer.id)
+            .order_by(CalibrationRecord.at, CalibrationRecord.id)
+        )
+    )
+
+
+def calibrate_on_gold(
+    session: Session, *, reviewer: Reviewer, gold: GoldStandard, verdicts: dict[str, bool], now: datetime
+) -> tuple[CalibrationResult, CalibrationRecord]:
+    """Record a reviewer's scoring of one gold standard; the first scoring of it may calibrate them.
+
+    A retake is practice only: once the result page has shown the gold verdicts and comments,
+    scoring the same gold standard again proves nothing, so it leaves ``calibrated_on`` as it is.
+
+    Returns:
+        The calibration result and the record just made.
+    """
+    mine = select(CalibrationRecord.id).where(
+        CalibrationRecord.reviewer_id == reviewer.id, CalibrationRecord.gold_id == gold.id
+    )
+    before = set(session.scalars(mine))
+    result = record_calibration(
+        session,
+        reviewer_email=reviewer.email,
+        scores={gold.name: {key: verdicts[key] for key in verdicts}},
+        today=now.date(),
+        gold_ids=[gold.id],
+        may_calibrate=not before,
+        now=now,
+    )
+    session.flush()
+    (made,) = set(session.scalars(mine)) - before  # record_calibration made exactly one, for this gold
+    return result, session.get_one(CalibrationRecord, made)
 
 
 def ratings_from_reviews(session: Session) -> list[Rating]:

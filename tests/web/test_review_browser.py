@@ -71,8 +71,8 @@ def test_a_reviewer_watches_the_video_scores_every_criterion_and_submits(served:
     expect(page.get_by_role("heading", name="UDL Level 1: Designing for Learner Variability")).to_be_visible()
     page.wait_for_function("document.querySelector('video').readyState >= 1", timeout=20_000)
     assert page.evaluate("document.querySelector('video').duration") == pytest.approx(61, abs=1)
-    # The inline stylesheet applies: its hash is in the policy.
-    assert page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") == "832px"
+    # The inline stylesheet applies: its hash is in the policy (a wide main: evidence beside the rubric).
+    assert page.evaluate("getComputedStyle(document.querySelector('main')).maxWidth") == "1536px"
 
     radios = page.locator("input[type=radio][value=met]")
     assert radios.count() == 3

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import StreamingResponse
 
+from credflow.accounts.rules import Role
 from credflow.catalog.models import Credential, Criterion
 from credflow.db.models import Assignment, EvidenceItem
 from credflow.errors import NotFoundError
@@ -33,11 +34,13 @@ from credflow.review.stage import (
     open_assignment,
     open_verdicts,
     review_context,
+    reviewer_workspace,
     save_draft,
     submit_review,
 )
 from web.csrf import COOKIE, FIELD, CsrfTokens
 from web.deps import WebDeps
+from web.pages.reviewing import review_href
 from web.ranges import RangeNotSatisfiable, parse_range
 
 log = logging.getLogger(__name__)
@@ -47,6 +50,8 @@ MAX_FORM_BYTES = 1 << 20
 MAX_FIELDS = 1000
 
 VERDICT_LABELS = {"met": "Met", "not_yet": "Not Yet"}
+#: The signed-in reviewer's workspace (web/pages/reviewing.py).
+QUEUE = "/reviewer"
 ROLE_LABELS = {"review": "Review", "adjudication": "Adjudication", "backread": "Back-read"}
 
 CSRF_FAILED = (
@@ -189,6 +194,7 @@ class ReviewPage:
     reason_problem: str | None
     notice: str | None
     signed_in: str | None
+    queue_href: str | None
 
     def context(self) -> dict[str, Any]:
         """The template's variables (one per field, values as they are)."""
@@ -205,6 +211,7 @@ def review_page(
     reason: str = "",
     notice: str | None = None,
     signed_in: str | None = None,
+    queue_href: str | None = None,
 ) -> ReviewPage:
     """The review page of an assignment: its evidence, its rubric form and the decline form.
 
@@ -217,6 +224,7 @@ def review_page(
         reason: The decline reason to show again.
         notice: A line at the top ("Draft saved.").
         signed_in: "Signed in as …" when a session is recognised.
+        queue_href: The signed-in reviewer's queue, linked at the top (None for a link opened signed out).
     """
     problems = problems or {}
     sections = _sections(ctx, ctx.scores if values is None else values, problems)
@@ -243,6 +251,7 @@ def review_page(
         reason_problem=problems.get("reason"),
         notice=notice,
         signed_in=signed_in,
+        queue_href=queue_href,
     )
 
 
@@ -277,6 +286,26 @@ def routes(
                 return PlainTextResponse("This file was removed under the retention policy.", status_code=410)
         return not_found()
 
+    def is_reviewer(request: Request) -> bool:
+        who = accounts.current(request)
+        return who is not None and Role.REVIEWER in who.roles
+
+    def finished(request: Request, assignment: Assignment, outcome: str) -> HTMLResponse:
+        """The thank-you page; a signed-in reviewer of this assignment goes on to their queue and next review."""
+        who = accounts.current(request)
+        mine = who is not None and who.email == assignment.reviewer.email
+        workspace = reviewer_workspace(services, who.email, now=clock()) if who is not None and mine else None
+        up = workspace.next_up if workspace else None
+        return pages.render(
+            "done.html",
+            outcome=outcome,
+            role=assignment.role,
+            queue_href=QUEUE if workspace else None,
+            next_href=review_href(services.settings.keyring, up) if workspace and up else None,
+            next_title=f"{ROLE_LABELS.get(up.role, 'Review')} of {up.applicant}, {up.credential_title}" if up else "",
+            next_due=workspace.time_left[up.id].text if workspace and up else "",
+        )
+
     def base_of(request: Request, token: str) -> str:
         return request.url_for("review_page", token=token).path
 
@@ -301,6 +330,7 @@ def routes(
             reason=reason,
             notice=notice,
             signed_in=accounts.signed_in_line(request),  # links work signed out; a session is recognised
+            queue_href=QUEUE if is_reviewer(request) else None,
         )
         return pages.render("review.html", status=status, **page.context())
 
@@ -405,7 +435,7 @@ def routes(
             return denied(str(exc))
         if await run_in_threadpool(open_verdicts, services, submission_id) == 0:
             await run_in_threadpool(notify, submission_id)  # the last verdict: decide now, not once per review
-        return pages.render("done.html", outcome="submitted", role=assignment.role)
+        return await run_in_threadpool(finished, request, assignment, "submitted")
 
     @router.post("/review/{token}/decline")
     async def post_decline(request: Request, token: str) -> Response:
@@ -421,7 +451,7 @@ def routes(
         except AccessDenied as exc:
             return denied(str(exc))
         await run_in_threadpool(notify, submission_id)
-        return pages.render("done.html", outcome="declined", role=assignment.role)
+        return await run_in_threadpool(finished, request, assignment, "declined")
 
     def evidence_of(token: str, evidence_id: str) -> EvidenceFile | Response:
         try:
