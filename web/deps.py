@@ -51,6 +51,21 @@ def workspace_links(who: Identity | None) -> tuple[NavLink, ...]:
     return tuple(links)
 
 
+#: The program admin workspace's pages, in the order of its sub-navigation: (href, label, key).
+ADMIN_PAGES = (
+    ("/admin", "Programs", "home"),
+    ("/admin/hours", "In-service hours", "hours"),
+    ("/admin/cohorts", "Cohorts", "cohorts"),
+    ("/admin/milestones", "Milestones", "milestones"),
+    ("/reports/programs", "Program report", "report"),
+)
+
+
+def admin_subnav(current: str) -> list[dict[str, Any]]:
+    """The workspace's sub-navigation (``_admin_subnav.html``) with ``current`` marked."""
+    return [{"href": href, "label": label, "current": key == current} for href, label, key in ADMIN_PAGES]
+
+
 class Accounts:
     """Who a request is from (the session cookie), the forms' tokens and the cookies' names and flags."""
 

@@ -20,12 +20,14 @@ from credflow.intake.rules import ApplicantInfo
 from credflow.intake.stage import submit
 from credflow.review.stage import submit_review
 from credflow.submissions import get_submission
-from tests.utils.browser import CHROMIUM, policy_violations
+from tests.utils.browser import CHROMIUM, check_page, install_axe, policy_violations
 from tests.utils.builders import anchoring_request, applicant
 from tests.utils.identity import session_cookie
 from tests.utils.review_cycle import NOW, assignments_of, load_pool, ready_submission, review_scores
 from tests.utils.review_world import make_services
 from web import create_app
+
+SHOTS = Path("/tmp/credflow-screens/report")
 
 pytestmark = [
     pytest.mark.slow,
@@ -77,6 +79,11 @@ def test_a_program_admin_sees_each_educator_the_chart_and_downloads_the_csv(
     expect(page.get_by_role("heading", name="Educators' micro-credential progress")).to_be_visible()
 
     openscied = page.locator("#program-openscied-facilitator")
+    # Programs are headed by their titles, not their ids; the workspace's sub-navigation marks this page.
+    expect(openscied.get_by_role("heading", level=2)).to_have_text("OpenSciEd Facilitator Series")
+    expect(page.get_by_role("navigation", name="Program admin workspace").locator("[aria-current=page]")).to_have_text(
+        "Program report"
+    )
     rows = openscied.locator("table.report-table tbody tr")
     expect(rows).to_have_count(2)
     expect(rows.nth(0)).to_contain_text("Dan <b>Wu</b>")  # escaped, shown as typed
@@ -112,3 +119,13 @@ def test_a_program_admin_sees_each_educator_the_chart_and_downloads_the_csv(
         ("Dan <b>Wu</b>", "submitted"),
     }
     assert violations == []
+
+
+def test_the_report_page_passes_axe_at_both_widths(browser: Browser, url: tuple[str, tuple[str, str]]) -> None:
+    context = browser.new_context(bypass_csp=True)  # axe is injected past the policy
+    name, value = url[1]
+    context.add_cookies([{"name": name, "value": value, "url": url[0]}])
+    page = context.new_page()
+    page.goto(url[0] + "/reports/programs")
+    check_page(page, install_axe(), "program-report", SHOTS)
+    context.close()

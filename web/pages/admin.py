@@ -16,9 +16,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
 from credflow.accounts.rules import Identity
+from credflow.programs.rules import program_titles
 from credflow.reports.rules import DecisionTimes, ProgramReport, ProgramSection, ReportStatus
 from credflow.reports.stage import program_report
-from web.deps import WebDeps, sign_in_redirect
+from web.deps import WebDeps, admin_subnav, sign_in_redirect
 
 #: Geometry of the status chart (SVG user units).
 LABEL_WIDTH = 110
@@ -165,7 +166,13 @@ def routes(deps: WebDeps) -> APIRouter:
             return who
         report = program_report(services, now=clock(), scope=who.report_scope())
         titles = {c.id: c.title for c in services.catalog.credentials.values()}
-        return pages.render("report.html", **programs_page(report, titles=titles))
+        return accounts.render(
+            request,
+            "report.html",
+            workspace=admin_subnav("report"),
+            program_titles=program_titles(services.catalog.credentials, services.pathways),
+            **programs_page(report, titles=titles),
+        )
 
     @router.get("/reports/programs.csv")
     def programs_csv(request: Request) -> Response:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request
@@ -33,16 +32,8 @@ from credflow.cohorts.stage import (
 )
 from credflow.errors import NotFoundError, TransientError
 from credflow.formatting import long_date, weekday_date
-from web.deps import WebDeps, sign_in_redirect
+from web.deps import WebDeps, admin_subnav, sign_in_redirect
 from web.pages.signin import FORM_FAILED, read_form
-
-#: The program admin workspace's pages, in the order of its sub-navigation: (href, label, key).
-WORKSPACE = (
-    ("/admin", "Workspace", "home"),
-    ("/admin/cohorts", "Cohorts", "cohorts"),
-    ("/admin/milestones", "Milestones", "milestones"),
-    ("/reports/programs", "Program report", "report"),
-)
 
 
 def day(value: date | None) -> str:
@@ -185,16 +176,15 @@ def routes(deps: WebDeps) -> APIRouter:
 
     # -- the program admin's cohorts and milestones ---------------------------------------------
 
-    def workspace(current: str) -> list[dict[str, Any]]:
-        return [{"href": h, "label": label, "current": key == current} for h, label, key in WORKSPACE]
-
     @router.get("/admin/cohorts", name="admin_cohorts")
     def get_admin_cohorts(request: Request) -> Response:
         who = admitted(request)
         if isinstance(who, Response):
             return who
         cohorts = admin_cohorts(services, who.report_scope())
-        return accounts.render(request, "cohorts_admin.html", who=who, cohorts=cohorts, workspace=workspace("cohorts"))
+        return accounts.render(
+            request, "cohorts_admin.html", who=who, cohorts=cohorts, workspace=admin_subnav("cohorts")
+        )
 
     def milestones_page(
         request: Request, who: Identity, secret: str, *, days: int, celebrated: str | None, already: str | None
@@ -211,7 +201,7 @@ def routes(deps: WebDeps) -> APIRouter:
             max_days=MAX_RECENT_DAYS,
             notice=celebration_notice(lines, celebrated=celebrated, already=already),
             problem=None,
-            workspace=workspace("milestones"),
+            workspace=admin_subnav("milestones"),
         )
 
     @router.get("/admin/milestones", name="admin_milestones")
@@ -237,7 +227,7 @@ def routes(deps: WebDeps) -> APIRouter:
                 max_days=MAX_RECENT_DAYS,
                 notice=None,
                 problem=str(exc),
-                workspace=workspace("milestones"),
+                workspace=admin_subnav("milestones"),
             )
         return milestones_page(request, who, secret, days=look_back, celebrated=celebrated, already=already)
 

@@ -49,27 +49,11 @@ from credflow.programs.stage import (
 )
 from credflow.programs.xlsx import hours_xlsx
 from credflow.reports.rules import ReportScope
-from web.deps import WebDeps, sign_in_redirect
+from web.deps import WebDeps, admin_subnav, sign_in_redirect
 from web.pages.admin import SectionView, programs_page
 from web.pages.signin import FORM_FAILED, read_form
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-
-
-@dataclass(frozen=True)
-class WorkspaceLink:
-    """One page of the admin workspace, listed on its home page."""
-
-    href: str
-    label: str
-    description: str
-
-
-#: The workspace's pages, as its home page lists them (cohort views and milestones join here).
-WORKSPACE_LINKS: tuple[WorkspaceLink, ...] = (
-    WorkspaceLink("/admin/hours", "In-service hours", "Filter, download (CSV, Excel) and confirm to a PD director"),
-    WorkspaceLink("/reports/programs.csv", "Program report (CSV)", "Every educator's status, for a spreadsheet"),
-)
 
 
 def day(value: date | None) -> str:
@@ -114,7 +98,7 @@ def home_page(
     return {
         "generated": f"{ws.report.generated_at:%Y-%m-%d %H:%M} UTC",
         "scope": scope_words(scope, titles),
-        "links": WORKSPACE_LINKS,
+        "workspace": admin_subnav("home"),
         "organisations": ws.organisations,
         "organisation": ws.organisation or "",
         "programs": [p for p in panels if p.view.section.rows or p.badges],
@@ -269,6 +253,7 @@ def routes(deps: WebDeps) -> APIRouter:
             "admin_hours.html",
             binding=f"hours-confirmation:{session_key(secret)}",
             status=status,
+            workspace=admin_subnav("hours"),
             **hours_page(
                 lines=lines,
                 query=query,
