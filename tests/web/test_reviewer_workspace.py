@@ -157,7 +157,8 @@ def test_a_saved_draft_moves_to_drafts_with_its_progress(world: ReviewerWorld, r
             session.delete(session.get_one(Assignment, draft.id))
 
 
-def test_the_review_page_and_its_thank_you_lead_back_to_the_queue(world: ReviewerWorld, rosa: TestClient) -> None:
+def _extra_assignment_link(world: ReviewerWorld, *, nonce: str) -> str:
+    """The review link of one more active assignment of Rosa's, on the submission she already reviewed."""
     with world.services.db.session() as session:
         row = session.get_one(Assignment, world.submitted)
         extra = Assignment(
@@ -165,14 +166,18 @@ def test_the_review_page_and_its_thank_you_lead_back_to_the_queue(world: Reviewe
             reviewer_id=row.reviewer_id,
             role="review",
             state="active",
-            token_nonce="n" * 32,
+            token_nonce=nonce,
             assigned_at=NOW,
             due_at=NOW + timedelta(days=20),
         )
         session.add(extra)
         session.flush()
         extra_id, due = extra.id, extra.due_at
-    link = "/review/" + issue_token(world.services.settings.keyring, assignment_id=extra_id, nonce="n" * 32, due_at=due)
+    return "/review/" + issue_token(world.services.settings.keyring, assignment_id=extra_id, nonce=nonce, due_at=due)
+
+
+def test_the_review_page_and_its_thank_you_lead_back_to_the_queue(world: ReviewerWorld, rosa: TestClient) -> None:
+    link = _extra_assignment_link(world, nonce="n" * 32)
     page = rosa.get(link)
     assert '<a href="/reviewer">Your review queue</a>' in page.text
     assert 'id="shortcut-hint" hidden' in page.text and 'src="/static/review.js"' in page.text
@@ -187,21 +192,7 @@ def test_the_review_page_and_its_thank_you_lead_back_to_the_queue(world: Reviewe
 
 
 def test_a_link_opened_signed_out_keeps_the_old_thank_you(world: ReviewerWorld) -> None:
-    with world.services.db.session() as session:
-        row = session.get_one(Assignment, world.submitted)
-        extra = Assignment(
-            submission_id=row.submission_id,
-            reviewer_id=row.reviewer_id,
-            role="review",
-            state="active",
-            token_nonce="m" * 32,
-            assigned_at=NOW,
-            due_at=NOW + timedelta(days=20),
-        )
-        session.add(extra)
-        session.flush()
-        extra_id, due = extra.id, extra.due_at
-    link = "/review/" + issue_token(world.services.settings.keyring, assignment_id=extra_id, nonce="m" * 32, due_at=due)
+    link = _extra_assignment_link(world, nonce="m" * 32)
     with _client(world, None) as client:
         page = client.get(link)
         assert "Your review queue" not in page.text

@@ -24,7 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from credflow.accounts.rules import Identity, Role
 from credflow.formatting import weekday_date
-from credflow.leads.rules import BackreadFilter, BackreadReport, backread_report, time_left
+from credflow.leads.rules import BackreadFilter, BackreadReport, Tally, backread_report, time_left
 from credflow.leads.stage import (
     LeadTask,
     WaitingCounts,
@@ -218,29 +218,31 @@ def backreads_page(
             explain_kappa(overall.kappa, overall.units, percent=overall.share),
         ),
     ]
+
+    def numbers(tally: Tally, *, drifting: bool) -> tuple[tuple[str, Explained], ...]:
+        """A row's agreement with the back-read and its kappa, each in words."""
+        return (
+            (
+                "Agreement",
+                explain_share(
+                    tally.share,
+                    tally.units,
+                    agreed=tally.agreed,
+                    threshold=threshold,
+                    drifting=drifting,
+                    min_units=min_units,
+                    against="the back-read",
+                ),
+            ),
+            ("Kappa", explain_kappa(tally.kappa, tally.units, min_units=min_units, percent=tally.share)),
+        )
+
     per_criterion = [
         Measure(
             subject=criteria.get((row.credential_id, row.criterion), row.criterion),
             detail=f"{titles.get(row.credential_id, row.credential_id)}: "
             f"{row.tally.units} back-read decision{'s' if row.tally.units != 1 else ''}",
-            numbers=(
-                (
-                    "Agreement",
-                    explain_share(
-                        row.tally.share,
-                        row.tally.units,
-                        agreed=row.tally.agreed,
-                        threshold=threshold,
-                        drifting=row.drifting,
-                        min_units=min_units,
-                        against="the back-read",
-                    ),
-                ),
-                (
-                    "Kappa",
-                    explain_kappa(row.tally.kappa, row.tally.units, min_units=min_units, percent=row.tally.share),
-                ),
-            ),
+            numbers=numbers(row.tally, drifting=row.drifting),
             drifting=row.drifting,
         )
         for row in report.criteria
@@ -250,24 +252,7 @@ def backreads_page(
             subject=names.get(row.reviewer_id, row.reviewer_id),
             detail=f"{row.decisions} back-read decision{'s' if row.decisions != 1 else ''}, "
             f"{row.tally.units} criteria scored",
-            numbers=(
-                (
-                    "Agreement",
-                    explain_share(
-                        row.tally.share,
-                        row.tally.units,
-                        agreed=row.tally.agreed,
-                        threshold=threshold,
-                        drifting=row.drifting,
-                        min_units=min_units,
-                        against="the back-read",
-                    ),
-                ),
-                (
-                    "Kappa",
-                    explain_kappa(row.tally.kappa, row.tally.units, min_units=min_units, percent=row.tally.share),
-                ),
-            ),
+            numbers=numbers(row.tally, drifting=row.drifting),
             drifting=row.drifting,
         )
         for row in report.reviewers
