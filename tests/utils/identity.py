@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from credflow.accounts.tokens import issue_token
@@ -61,3 +63,27 @@ def session_cookie(services: Services, email: str, *, now: datetime) -> tuple[st
     secure = services.settings.public_url.startswith("https://")
     name = "__Host-credflow_session" if secure else "credflow_session"
     return name, str(services.settings.keyring.serializer(Purpose.SESSION).dumps(opened.secret))
+
+
+#: The hidden double-submit field of every signed-in form.
+CSRF_FIELD = re.compile(r'name="csrf" value="([^"]+)"')
+
+
+def csrf_of(html: str) -> str:
+    """The CSRF token of the first form on a page (the test fails when the page has none)."""
+    match = CSRF_FIELD.search(html)
+    assert match is not None, "no csrf field on the page"
+    return match.group(1)
+
+
+def signed_in_client(
+    services: Services, email: str | None, *, now: Callable[[], datetime], follow_redirects: bool = True
+) -> TestClient:
+    """A browser on an app whose clock is ``now``, signed in as ``email`` (signed out with None)."""
+    from web.app import create_app  # the web app only for the tests that ask for a client
+
+    client = TestClient(create_app(services, now=now), follow_redirects=follow_redirects)
+    if email is not None:
+        name, value = session_cookie(services, email, now=now())
+        client.cookies.set(name, value)
+    return client

@@ -25,9 +25,8 @@ from tests.utils.admin_world import (
     World,
     build_world,
 )
-from tests.utils.identity import session_cookie
+from tests.utils.identity import signed_in_client
 from tests.utils.review_world import make_services
-from web import create_app
 
 CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
@@ -40,11 +39,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Services, 
 
 
 def client_for(services: Services, email: str | None) -> TestClient:
-    client = TestClient(create_app(services, now=lambda: NOW))
-    if email is not None:
-        name, value = session_cookie(services, email, now=NOW)
-        client.cookies.set(name, value)
-    return client
+    return signed_in_client(services, email, now=lambda: NOW)
 
 
 @pytest.fixture(scope="module")

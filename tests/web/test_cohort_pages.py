@@ -27,10 +27,9 @@ from tests.utils.cohort_world import (
     CohortWorld,
     build_cohort_world,
 )
-from tests.utils.identity import session_cookie
+from tests.utils.identity import csrf_of, session_cookie, signed_in_client
 from web.app import create_app
 
-FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 ANA, BEN, CARA = "ana.alvarez@example.org", "ben.okoro@example.org", "cara.diaz@example.org"
 
 
@@ -41,16 +40,7 @@ def world(services: Services) -> CohortWorld:
 
 def client_for(services: Services, email: str) -> TestClient:
     """A browser signed in as ``email`` on an app whose clock is NOW."""
-    client = TestClient(create_app(services, now=lambda: NOW))
-    name, value = session_cookie(services, email, now=NOW)
-    client.cookies.set(name, value)
-    return client
-
-
-def csrf_of(text: str) -> str:
-    match = FIELD.search(text)
-    assert match is not None, text
-    return match.group(1)
+    return signed_in_client(services, email, now=lambda: NOW)
 
 
 def opt(client: TestClient, credential: str, shown: str) -> None:

@@ -10,11 +10,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from credflow.services import Services
-from tests.utils.identity import session_cookie
+from tests.utils.identity import signed_in_client
 from tests.utils.lead_world import LeadWorld, lead_world
 from tests.utils.review_cycle import NOW
 from tests.utils.review_world import make_services
-from web.app import create_app
 
 LATER = NOW + timedelta(days=2)  # the pages' clock
 PAGES = ["/lead", "/lead/backreads", "/lead/agreement"]
@@ -41,11 +40,7 @@ def world(built) -> LeadWorld:
 
 def client_for(services, email: str | None) -> TestClient:
     """A browser on an app whose clock is LATER, signed in as ``email`` (signed out with None)."""
-    client = TestClient(create_app(services, now=lambda: LATER))
-    if email is not None:
-        name, value = session_cookie(services, email, now=LATER)
-        client.cookies.set(name, value)
-    return client
+    return signed_in_client(services, email, now=lambda: LATER)
 
 
 @pytest.mark.parametrize("path", PAGES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import pytest
@@ -15,27 +14,17 @@ from credflow.letters.stage import result_letter
 from credflow.lifecycle import State
 from credflow.submissions import transition
 from tests.utils.builders import applicant
-from tests.utils.identity import session_cookie
+from tests.utils.identity import csrf_of, signed_in_client
 from tests.utils.review_cycle import CRED, NOW, decided_submission, ready_submission
 from web.app import create_app
 
 EMAIL = applicant().email
-FIELD = re.compile(r'name="csrf" value="([^"]+)"')
 LATER = NOW + timedelta(days=2)  # the pages' clock: two days after the decisions
 
 
 def client_for(services, email: str = EMAIL) -> TestClient:
     """A browser signed in as ``email`` on an app whose clock is LATER."""
-    client = TestClient(create_app(services, now=lambda: LATER))
-    name, value = session_cookie(services, email, now=LATER)
-    client.cookies.set(name, value)
-    return client
-
-
-def csrf_of(text: str) -> str:
-    match = FIELD.search(text)
-    assert match is not None, text
-    return match.group(1)
+    return signed_in_client(services, email, now=lambda: LATER)
 
 
 @pytest.fixture

@@ -14,10 +14,9 @@ from credflow.db.models import Assignment, CalibrationRecord, GoldStandard, Revi
 from credflow.review.links import issue_token
 from credflow.review.stage import open_assignment
 from credflow.reviewers.stage import import_gold
-from tests.utils.identity import session_cookie
+from tests.utils.identity import csrf_of, signed_in_client
 from tests.utils.review_world import make_services
 from tests.utils.reviewer_world import NOW, ROSA, SAM, UDL_CRITERIA, ReviewerWorld, build_reviewer_world
-from web import create_app
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore", UserWarning)  # Starlette asks for httpx2; its test client works with httpx
@@ -34,11 +33,7 @@ def world(tmp_path_factory) -> Iterator[ReviewerWorld]:
 
 
 def _client(world: ReviewerWorld, email: str | None) -> TestClient:
-    client = TestClient(create_app(world.services, now=lambda: NOW), follow_redirects=False)
-    if email is not None:
-        name, value = session_cookie(world.services, email, now=NOW)
-        client.cookies.set(name, value)
-    return client
+    return signed_in_client(world.services, email, now=lambda: NOW, follow_redirects=False)
 
 
 @pytest.fixture
@@ -51,12 +46,6 @@ def rosa(world: ReviewerWorld) -> Iterator[TestClient]:
 def sam(world: ReviewerWorld) -> Iterator[TestClient]:
     with _client(world, SAM) as client:
         yield client
-
-
-def _csrf(html: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', html)
-    assert match, "no csrf field on the page"
-    return match.group(1)
 
 
 def _review_links(html: str) -> list[str]:
@@ -181,7 +170,7 @@ def test_the_review_page_and_its_thank_you_lead_back_to_the_queue(world: Reviewe
     page = rosa.get(link)
     assert '<a href="/reviewer">Your review queue</a>' in page.text
     assert 'id="shortcut-hint" hidden' in page.text and 'src="/static/review.js"' in page.text
-    form = {"csrf": _csrf(page.text), **{f"verdict__{key}": "met" for key in UDL_CRITERIA}}
+    form = {"csrf": csrf_of(page.text), **{f"verdict__{key}": "met" for key in UDL_CRITERIA}}
     done = rosa.post(link + "/submit", data=form)
     assert done.status_code == 200 and "Review submitted" in done.text
     assert "You can close this page" not in done.text
@@ -196,7 +185,7 @@ def test_a_link_opened_signed_out_keeps_the_old_thank_you(world: ReviewerWorld) 
     with _client(world, None) as client:
         page = client.get(link)
         assert "Your review queue" not in page.text
-        done = client.post(link + "/decline", data={"csrf": _csrf(page.text), "reason": "Away that week."})
+        done = client.post(link + "/decline", data={"csrf": csrf_of(page.text), "reason": "Away that week."})
     assert done.status_code == 200 and "You declined this assignment" in done.text
     assert "Back to your queue" not in done.text and "sign in</a> to see your review queue" in done.text
 
@@ -218,7 +207,7 @@ def test_a_reviewer_calibrates_in_the_browser_and_a_retake_is_practice(world: Re
     assert "My 28 learners read at levels" in form_page.text  # the gold's written answer
     assert "UDL lesson plan (PDF, 3 pages)" in form_page.text  # its files, in words
     assert "Why gold scored it so" not in form_page.text  # no answers before scoring
-    csrf = _csrf(form_page.text)
+    csrf = csrf_of(form_page.text)
 
     forged = sam.post(f"/reviewer/calibration/{gold}", data={"csrf": "forged", "verdict__options_designed": "met"})
     assert forged.status_code == 403 and "could not be verified" in forged.text
@@ -252,7 +241,7 @@ def test_a_reviewer_calibrates_in_the_browser_and_a_retake_is_practice(world: Re
 
     # Disagreeing on the other gold standard: recorded, not calibrated.
     second = world.golds[1]
-    csrf2 = _csrf(sam.get(f"/reviewer/calibration/{second}").text)
+    csrf2 = csrf_of(sam.get(f"/reviewer/calibration/{second}").text)
     wrong = {"csrf": csrf2, **{f"verdict__{key}": "met" for key in UDL_CRITERIA}}
     failed = sam.get(sam.post(f"/reviewer/calibration/{second}", data=wrong).headers["location"]).text
     assert "Not calibrated yet" in failed and "2 of 3" in failed and "80% needed" in failed
