@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -40,13 +40,25 @@ def submission_tags(submission_id: str) -> list[str]:
     return [f"credential:{credential.id}", f"issuer:{credential.issuer.id}"]
 
 
-def run_tagged(flow: Flow[[str], R], submission_id: str) -> R:
-    """Run a submission's flow in this process on a flow run created with the submission's tags (its tasks get none)."""
+def run_tagged(
+    flow: Flow[[str], R],
+    submission_id: str,
+    *,
+    extra_tags: Sequence[str] = (),
+    on_created: Callable[[str], None] | None = None,
+) -> R:
+    """Run a submission's flow in this process on a flow run created with the submission's tags (its tasks get none).
+
+    ``extra_tags`` join the submission's (a background worker adds its name); ``on_created`` is
+    told the new flow run's id before the flow starts.
+    """
     parameters: dict[str, Any] = {"submission_id": submission_id}
     with _client() as client:  # the engine finds this client in the context and runs the flow with it
         run = client.create_flow_run(
-            flow, parameters=flow.serialize_parameters(parameters), tags=submission_tags(submission_id)
+            flow, parameters=flow.serialize_parameters(parameters), tags=[*submission_tags(submission_id), *extra_tags]
         )
+        if on_created is not None:
+            on_created(str(run.id))
         result = run_flow(flow, flow_run=run, parameters=parameters)
     return result  # type: ignore[return-value]  # a sync flow's result, not a coroutine or generator
 
