@@ -103,6 +103,7 @@ DRAFT_TRANSITIONS: dict[DraftState, frozenset[DraftState]] = {
     DraftState.APPLIED: frozenset(),
 }
 
+
 class DispatchState(StrEnum):
     """One flow run handed to the background workers (``dispatches.state``)."""
 

@@ -92,7 +92,7 @@ def _run_dispatched(dispatch_id: str, flow: Flow[[str], Any]) -> str | None:
             result = run_tagged(
                 flow,
                 handed.submission_id,
-                extra_tags=[f"worker:{_state['name']}"],
+                extra_tags=[f"worker:{_state['name']}", f"dispatch:{dispatch_id}"],
                 on_created=lambda run_id: record_run(svc, dispatch_id, owner=owner, flow_run_id=run_id),
             )
         except BaseException as exc:
@@ -116,7 +116,10 @@ def decide_run(submission_id: str, dispatch_id: str) -> str | None:
     return _run_dispatched(dispatch_id, decide_submission)
 
 
-TASKS: dict[FlowKind, Task[[str, str], str | None]] = {FlowKind.SUBMISSION: submission_run, FlowKind.DECISION: decide_run}
+TASKS: dict[FlowKind, Task[[str, str], str | None]] = {
+    FlowKind.SUBMISSION: submission_run,
+    FlowKind.DECISION: decide_run,
+}
 _bound: dict[int, dict[FlowKind, Task[[str, str], str | None]]] = {}
 
 
@@ -152,20 +155,26 @@ def dispatch(svc: Services, kind: FlowKind, submission_id: str) -> str | None:
     return handed.id
 
 
-def _crash(flow_run_id: str | None, message: str) -> None:
-    """Mark the flow run a dead holder left Running as Crashed (the failed-runs automation tells the operator)."""
-    if flow_run_id is None:
-        return
+def _crash(dispatch_id: str, message: str) -> None:
+    """Mark Crashed the flow runs a dead holder of the dispatch left unfinished (the failed-runs automation alerts).
+
+    They are found by their ``dispatch:<id>`` tag: a holder may die after creating its run and
+    before recording it.
+    """
     from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
     from prefect.states import Crashed
 
     try:
         with get_client(sync_client=True) as client:
-            run = client.read_flow_run(flow_run_id)  # type: ignore[arg-type]
-            if run.state is None or not run.state.is_final():
-                client.set_flow_run_state(flow_run_id, Crashed(message=message), force=True)  # type: ignore[arg-type]
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[f"dispatch:{dispatch_id}"])), limit=50
+            )
+            for run in runs:
+                if run.state is None or not run.state.is_final():
+                    client.set_flow_run_state(run.id, Crashed(message=message), force=True)
     except Exception:
-        log.exception("could not mark flow run %s Crashed", flow_run_id)
+        log.exception("could not mark the flow runs of dispatch %s Crashed", dispatch_id)
 
 
 def redispatch_lapsed(svc: Services) -> int:
@@ -173,13 +182,13 @@ def redispatch_lapsed(svc: Services) -> int:
     swept = sweep_lapsed(svc, now=utcnow())
     for handed in swept.again:
         log.warning("dispatch %s (%s %s) lapsed: handed out again", handed.id, handed.kind, handed.submission_id)
-        _crash(handed.flow_run_id, "its worker stopped renewing the lease; the run was handed to the workers again")
+        _crash(handed.id, "its worker stopped renewing the lease; the run was handed to the workers again")
         try:
             _give(svc, handed)
         except Exception:
             log.exception("could not hand dispatch %s to Prefect; the next sweep tries again", handed.id)
     for handed in swept.given_up:
-        _crash(handed.flow_run_id, "its worker stopped renewing the lease; the run was given up")
+        _crash(handed.id, "its worker stopped renewing the lease; the run was given up")
         alert_operator(
             svc,
             summary=f"dispatch {handed.id[:8]} ({handed.kind}) given up after {handed.handed} hand-outs",
@@ -209,7 +218,11 @@ def _renewing(svc: Services, dispatch_id: str, owner: str) -> Iterator[None]:
     stop = threading.Event()
     thread = threading.Thread(
         target=_every,
-        args=(svc.settings.dispatch_lease_seconds / 4, lambda: renew(svc, dispatch_id, owner=owner, now=utcnow()), stop),
+        args=(
+            svc.settings.dispatch_lease_seconds / 4,
+            lambda: renew(svc, dispatch_id, owner=owner, now=utcnow()),
+            stop,
+        ),
         name=f"lease-{dispatch_id[:8]}",
         daemon=True,
     )

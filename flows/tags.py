@@ -25,6 +25,7 @@ from prefect.context import SyncClientContext
 from prefect.flow_engine import run_flow
 from prefect.settings import get_current_settings
 
+from credflow.errors import NotFoundError
 from credflow.submissions import get_submission
 from tasks.runtime import services
 
@@ -53,10 +54,12 @@ def run_tagged(
     told the new flow run's id before the flow starts.
     """
     parameters: dict[str, Any] = {"submission_id": submission_id}
+    try:
+        tags = submission_tags(submission_id)
+    except NotFoundError:
+        tags = []  # the run is still made, and fails where operators look, naming the missing submission
     with _client() as client:  # the engine finds this client in the context and runs the flow with it
-        run = client.create_flow_run(
-            flow, parameters=flow.serialize_parameters(parameters), tags=[*submission_tags(submission_id), *extra_tags]
-        )
+        run = client.create_flow_run(flow, parameters=flow.serialize_parameters(parameters), tags=[*tags, *extra_tags])
         if on_created is not None:
             on_created(str(run.id))
         result = run_flow(flow, flow_run=run, parameters=parameters)

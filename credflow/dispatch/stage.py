@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from credflow.db.models import Dispatch
-from credflow.dispatch.rules import FlowKind, LapseAction, WATCHED, dispatch_key, lapsed, on_lapse
+from credflow.dispatch.rules import WATCHED, FlowKind, LapseAction, dispatch_key, lapsed, on_lapse
 from credflow.leases import Lease
 from credflow.services import Services
 from credflow.states import DispatchState, move
@@ -115,7 +115,7 @@ def record_run(services: Services, dispatch_id: str, *, owner: str, flow_run_id:
 
 
 def finish(services: Services, dispatch_id: str, *, owner: str, error: str | None = None) -> bool:
-    """Settle ``owner``'s dispatch: done, or failed with ``error``; ``False`` when it was handed to another meanwhile."""
+    """Settle ``owner``'s dispatch, done or failed with ``error``; ``False`` when another holds it now."""
     target = DispatchState.FAILED if error is not None else DispatchState.DONE
     with services.db.session() as session:
         return move(
@@ -149,12 +149,12 @@ def sweep_lapsed(services: Services, *, now: datetime) -> Swept:
             handed = Handed(row.id, FlowKind(row.kind), row.submission_id, row.flow_run_id, row.handed)
             same = (Dispatch.id == row.id) & (Dispatch.lease_until == row.lease_until)
             if on_lapse(handed=row.handed, most=most) is LapseAction.HAND_AGAIN:
-                values = {"lease_until": now + length, "owner": None, "handed": row.handed + 1}
+                values: dict[str, object] = {"lease_until": now + length, "owner": None, "handed": row.handed + 1}
                 if move(session, Dispatch.state, DispatchState.QUEUED, where=same, current=state, values=values):
                     again.append(handed)
             else:
                 error = f"handed to the workers {row.handed} times without finishing"
-                values = {"lease_until": None, "error": error}
+                values = {"lease_until": None, "error": error}  # the operator is told by the caller
                 if move(session, Dispatch.state, DispatchState.FAILED, where=same, current=state, values=values):
                     given_up.append(handed)
     return Swept(again, given_up)

@@ -38,7 +38,9 @@ ROOT = Path(__file__).resolve().parents[2]
 LEASE = 6  # seconds: the worker renews every 1.5 s and sweeps every 3 s
 
 
-def _wait(what: str, done: Callable[[], bool], timeout: float = 90, child: subprocess.Popen[bytes] | None = None) -> None:
+def _wait(
+    what: str, done: Callable[[], bool], timeout: float = 90, child: subprocess.Popen[bytes] | None = None
+) -> None:
     deadline = time.monotonic() + timeout
     while not done():
         assert child is None or child.poll() is None, f"the worker exited {child.returncode}"
@@ -115,10 +117,16 @@ def test_a_dispatched_submission_runs_in_the_worker_and_a_dead_holders_run_is_ha
     assert handed is not None
     assert claim(on, handed.id, owner="dead-host:1", now=utcnow() - timedelta(seconds=LEASE)) is not None
     with get_client(sync_client=True) as client:
-        orphan = client.create_flow_run(process_submission, parameters={"submission_id": second}, state=Running())
+        orphan = client.create_flow_run(
+            process_submission, parameters={"submission_id": second}, state=Running(), tags=[f"dispatch:{handed.id}"]
+        )
     record_run(on, handed.id, owner="dead-host:1", flow_run_id=str(orphan.id))
 
-    _wait("the lapsed dispatch to be handed out again and run", lambda: _dispatch(on, second).state == "done", child=worker)
+    _wait(
+        "the lapsed dispatch to be handed out again and run",
+        lambda: _dispatch(on, second).state == "done",
+        child=worker,
+    )
     row = _dispatch(on, second)
     assert row.handed == 2 and row.attempts == 2 and row.owner != "dead-host:1"
     assert _state(on, second) in ("awaiting_review", "in_review")
