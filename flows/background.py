@@ -123,13 +123,27 @@ TASKS: dict[FlowKind, Task[[str, str], str | None]] = {
 _bound: dict[int, dict[FlowKind, Task[[str, str], str | None]]] = {}
 
 
+def _save(storage: CredflowTaskStorage, tries: int = 3) -> None:
+    """Save the storage block; another process registering its type at the same moment is no failure."""
+    from prefect.exceptions import ObjectAlreadyExists
+
+    for attempt in range(tries):
+        try:
+            storage.save(BLOCK_NAME, overwrite=True)
+            return
+        except ObjectAlreadyExists:  # read-then-create raced with another worker or the web app
+            if attempt == tries - 1:
+                raise
+            time.sleep(0.5)
+
+
 def bound_tasks(svc: Services) -> dict[FlowKind, Task[[str, str], str | None]]:
     """The background tasks with their parameters and results in ``svc``'s object store (made once per store)."""
     key = id(svc.store)
     if key not in _bound:
         storage = CredflowTaskStorage.of(svc.store)
         # Prefect 3.8.8 takes only a saved block as a task's result storage; saving it is one call per process.
-        storage.save(BLOCK_NAME, overwrite=True)
+        _save(storage)
         _bound[key] = {kind: t.with_options(result_storage=storage) for kind, t in TASKS.items()}
     return _bound[key]
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 
 from credflow.states import DispatchState
@@ -22,6 +22,9 @@ class LapseAction(StrEnum):
     GIVE_UP = "give_up"  # it was handed out too often: fail it and tell the operator
 
 
+#: A queued dispatch waits this many leases for a worker (a backlog is no dead worker) before it is handed again.
+QUEUE_WAIT_LEASES = 10
+
 #: States whose lease a sweep watches: nobody took it in time, or its holder stopped renewing.
 WATCHED: frozenset[DispatchState] = frozenset({DispatchState.QUEUED, DispatchState.RUNNING})
 
@@ -38,11 +41,22 @@ def lapsed(state: DispatchState, lease_until: datetime | None, now: datetime) ->
     return state in WATCHED and lease_until is not None and lease_until < now
 
 
-def on_lapse(*, handed: int, most: int) -> LapseAction:
-    """Hand a lapsed dispatch out again while it was handed out fewer than ``most`` times; else give up.
+def on_lapse(state: DispatchState, *, claims: int, most: int) -> LapseAction:
+    """Hand a lapsed dispatch out again, or give it up once ``most`` workers took it and none finished it.
+
+    A queued dispatch is always handed out again: nothing ran, it waited behind a backlog or its
+    hand-out to Prefect was lost.
 
     Args:
-        handed: How many times it was handed to the workers so far (1 after the first).
+        state: The dispatch's state (queued or running).
+        claims: How many times a worker took it.
         most: ``CREDFLOW_DISPATCH_ATTEMPTS``.
     """
-    return LapseAction.HAND_AGAIN if handed < most else LapseAction.GIVE_UP
+    if state is DispatchState.QUEUED:
+        return LapseAction.HAND_AGAIN
+    return LapseAction.HAND_AGAIN if claims < most else LapseAction.GIVE_UP
+
+
+def wait_for_worker(lease: timedelta) -> timedelta:
+    """How long a queued dispatch waits for a worker before it is handed out again: ``QUEUE_WAIT_LEASES`` leases."""
+    return lease * QUEUE_WAIT_LEASES

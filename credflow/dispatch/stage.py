@@ -15,7 +15,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from credflow.db.models import Dispatch
-from credflow.dispatch.rules import WATCHED, FlowKind, LapseAction, dispatch_key, lapsed, on_lapse
+from credflow.dispatch.rules import WATCHED, FlowKind, LapseAction, dispatch_key, lapsed, on_lapse, wait_for_worker
 from credflow.leases import Lease
 from credflow.services import Services
 from credflow.states import DispatchState, move
@@ -56,11 +56,11 @@ def lease_of(services: Services) -> Lease[Dispatch]:
 
 
 def hand_out(services: Services, kind: FlowKind, submission_id: str, *, now: datetime) -> Handed | None:
-    """Record a new dispatch, queued until ``now`` + the lease; ``None`` when its key was handed out already."""
+    """Record a new dispatch, queued until its wait for a worker runs out; ``None`` when its key is taken."""
     key = dispatch_key(kind, submission_id, nonce=uuid.uuid4().hex[:16])
-    lease = timedelta(seconds=services.settings.dispatch_lease_seconds)
+    wait = wait_for_worker(timedelta(seconds=services.settings.dispatch_lease_seconds))
     row = Dispatch(
-        key=key, kind=kind.value, submission_id=submission_id, state=DispatchState.QUEUED.value, lease_until=now + lease
+        key=key, kind=kind.value, submission_id=submission_id, state=DispatchState.QUEUED.value, lease_until=now + wait
     )
     try:
         with services.db.session() as session:
@@ -129,7 +129,7 @@ def finish(services: Services, dispatch_id: str, *, owner: str, error: str | Non
 
 
 def sweep_lapsed(services: Services, *, now: datetime) -> Swept:
-    """Hand out again every dispatch whose lease lapsed (or give it up after ``dispatch_attempts`` hand-outs).
+    """Hand out again every dispatch whose lease lapsed (or give it up after ``dispatch_attempts`` claims).
 
     Each row moves only if its lease is still the lapsed one this sweep read, so of two sweeps
     (one per worker) exactly one hands it out again.
@@ -148,12 +148,13 @@ def sweep_lapsed(services: Services, *, now: datetime) -> Swept:
                 continue
             handed = Handed(row.id, FlowKind(row.kind), row.submission_id, row.flow_run_id, row.handed)
             same = (Dispatch.id == row.id) & (Dispatch.lease_until == row.lease_until)
-            if on_lapse(handed=row.handed, most=most) is LapseAction.HAND_AGAIN:
-                values: dict[str, object] = {"lease_until": now + length, "owner": None, "handed": row.handed + 1}
+            if on_lapse(state, claims=row.attempts, most=most) is LapseAction.HAND_AGAIN:
+                wait = wait_for_worker(length)
+                values: dict[str, object] = {"lease_until": now + wait, "owner": None, "handed": row.handed + 1}
                 if move(session, Dispatch.state, DispatchState.QUEUED, where=same, current=state, values=values):
                     again.append(handed)
             else:
-                error = f"handed to the workers {row.handed} times without finishing"
+                error = f"taken by a worker {row.attempts} times without finishing"
                 values = {"lease_until": None, "error": error}  # the operator is told by the caller
                 if move(session, Dispatch.state, DispatchState.FAILED, where=same, current=state, values=values):
                     given_up.append(handed)

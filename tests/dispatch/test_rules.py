@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from credflow.dispatch.rules import FlowKind, LapseAction, dispatch_key, lapsed, on_lapse
+from credflow.dispatch.rules import FlowKind, LapseAction, dispatch_key, lapsed, on_lapse, wait_for_worker
 from credflow.states import DispatchState
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -28,13 +28,21 @@ def test_a_dispatch_without_a_lease_does_not_lapse():
     assert not lapsed(DispatchState.RUNNING, None, NOW)
 
 
-def test_a_lapsed_dispatch_is_handed_out_again_until_its_hand_outs_run_out():
-    assert [on_lapse(handed=n, most=3) for n in (1, 2, 3, 4)] == [
+def test_a_lapsed_run_is_handed_out_again_until_enough_workers_took_it():
+    assert [on_lapse(DispatchState.RUNNING, claims=n, most=3) for n in (1, 2, 3, 4)] == [
         LapseAction.HAND_AGAIN,
         LapseAction.HAND_AGAIN,
         LapseAction.GIVE_UP,
         LapseAction.GIVE_UP,
     ]
+
+
+def test_a_queued_dispatch_is_always_handed_out_again_nothing_ran():
+    assert on_lapse(DispatchState.QUEUED, claims=9, most=3) is LapseAction.HAND_AGAIN
+
+
+def test_a_queued_dispatch_waits_ten_leases_for_a_worker():
+    assert wait_for_worker(timedelta(seconds=15)) == timedelta(seconds=150)
 
 
 def test_a_submission_is_dispatched_once_and_a_decision_after_each_verdict():

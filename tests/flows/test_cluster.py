@@ -114,7 +114,8 @@ def test_a_cohort_is_decided_exactly_once_across_two_workers(cluster, tmp_path):
     cluster.wait_for("worker-1 to run a flow", lambda: holds_a_run("worker-1"), timeout=300, interval=0.2)
     killed = cluster.kill("worker-1")  # mid-run, no clean-up: its lease lapses and a sweep hands the run out again
     with services.db.session() as session:
-        orphaned = set(session.scalars(select(Dispatch.id).where(Dispatch.owner.like(f"%:{killed}"))).all())
+        held = select(Dispatch.id).where(Dispatch.owner.like(f"%:{killed}"), Dispatch.state == "running")
+        orphaned = set(session.scalars(held).all())
     cluster.start_worker("worker-1")  # as its service manager would
 
     cluster.wait_for(f"{COHORT} decisions", all_decided, timeout=600, interval=2)
