@@ -22,8 +22,9 @@ class LapseAction(StrEnum):
     GIVE_UP = "give_up"  # it was handed out too often: fail it and tell the operator
 
 
-#: A queued dispatch waits this many leases for a worker (a backlog is no dead worker) before it is handed again.
-QUEUE_WAIT_LEASES = 10
+#: A queued dispatch waits this many leases for a worker before it is handed out again: a backlog is no
+#: dead worker, but Prefect may have delivered it to a worker that died before taking it.
+QUEUE_WAIT_LEASES = 4
 
 #: States whose lease a sweep watches: nobody took it in time, or its holder stopped renewing.
 WATCHED: frozenset[DispatchState] = frozenset({DispatchState.QUEUED, DispatchState.RUNNING})
@@ -58,5 +59,5 @@ def on_lapse(state: DispatchState, *, claims: int, most: int) -> LapseAction:
 
 
 def wait_for_worker(lease: timedelta) -> timedelta:
-    """How long a queued dispatch waits for a worker before it is handed out again: ``QUEUE_WAIT_LEASES`` leases."""
+    """How long a queued dispatch waits for a worker before it is handed out again."""
     return lease * QUEUE_WAIT_LEASES

@@ -41,8 +41,8 @@ def test_a_queued_dispatch_is_always_handed_out_again_nothing_ran():
     assert on_lapse(DispatchState.QUEUED, claims=9, most=3) is LapseAction.HAND_AGAIN
 
 
-def test_a_queued_dispatch_waits_ten_leases_for_a_worker():
-    assert wait_for_worker(timedelta(seconds=15)) == timedelta(seconds=150)
+def test_a_queued_dispatch_waits_four_leases_for_a_worker():
+    assert wait_for_worker(timedelta(seconds=15)) == timedelta(seconds=60)
 
 
 def test_a_submission_is_dispatched_once_and_a_decision_after_each_verdict():
