@@ -456,9 +456,9 @@ def _run_stats(cluster: Cluster, services: Services, cohort: list[str]) -> dict[
 
     with services.db.session() as session:
         handed = dict(
-            session.execute(
-                select(Dispatch.flow_run_id, Dispatch.created_at).where(Dispatch.submission_id.in_(cohort))
-            ).tuples()
+            session.execute(select(Dispatch.flow_run_id, Dispatch.created_at).where(Dispatch.submission_id.in_(cohort)))
+            .tuples()
+            .all()  # a TupleResult has keys(): dict() would read it as a mapping
         )
     spans: dict[str, dict[str, list[float]]] = {}
     for run in flow_runs(cluster):
@@ -538,8 +538,9 @@ def _cpu_seconds(pids: list[int]) -> float:
 
 
 def _own_cpu() -> float:
+    """CPU seconds of this process and the children it waited for (the direct side's ffmpeg runs)."""
     times = os.times()
-    return times.user + times.system
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def _cluster_cpu(cluster: Cluster) -> float:
