@@ -272,6 +272,9 @@ def serve_command(
 def worker_command(
     name: Annotated[str, typer.Option(help="This worker's name: its runs carry the tag worker:<name>.")] = "",
     limit: Annotated[int, typer.Option(help="Flow runs at once in this process.")] = 4,
+    status_port: Annotated[
+        int | None, typer.Option(help="Serve the worker's status on 127.0.0.1:<port>/status (health checks).")
+    ] = None,
 ) -> None:
     """Run submission and decide flows handed out by ``credflow serve``, in this process (any number of hosts)."""
     import socket
@@ -285,7 +288,7 @@ def worker_command(
     except CredflowError as exc:
         fail(str(exc))
     console.print(f"credflow worker {name or socket.gethostname()}: up to {limit} flow runs at once")
-    serve_workers(services, name=name or socket.gethostname(), limit=limit)
+    serve_workers(services, name=name or socket.gethostname(), limit=limit, status_port=status_port)
 
 
 flows_app = typer.Typer(help="Serve or list the deployments of prefect.yaml.", no_args_is_help=True)

@@ -247,8 +247,14 @@ def _renewing(svc: Services, dispatch_id: str, owner: str) -> Iterator[None]:
         stop.set()
 
 
-def serve_workers(svc: Services, *, name: str, limit: int, stop: threading.Event | None = None) -> None:
-    """Serve the background tasks here until stopped, sweeping lapsed dispatches every half lease."""
+def serve_workers(
+    svc: Services, *, name: str, limit: int, status_port: int | None = None, stop: threading.Event | None = None
+) -> None:
+    """Serve the background tasks here until stopped, sweeping lapsed dispatches every half lease.
+
+    ``status_port``: answer ``GET /status`` on 127.0.0.1 there, for health checks (Prefect's own status
+    server runs uvicorn on Prefect's event loop, and in 3.8.8 the worker then exited on start).
+    """
     from prefect.task_worker import serve
 
     _state["name"] = name
@@ -263,6 +269,31 @@ def serve_workers(svc: Services, *, name: str, limit: int, stop: threading.Event
         redispatch_lapsed(svc)  # what a crashed worker left, at once
         sweeper.start()
         try:
+            if status_port is not None:
+                _status_page(status_port, {"name": name, "limit": limit})
             serve(*bound_tasks(svc).values(), limit=limit)
         finally:
             stop.set()
+
+
+def _status_page(port: int, status: dict[str, object]) -> None:
+    """Answer ``GET /status`` with ``status`` as JSON on 127.0.0.1:``port``, from a daemon thread."""
+    import json
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    body = json.dumps(status).encode()
+
+    class Status(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            found = self.path == "/status"
+            self.send_response(200 if found else 404)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            if found:
+                self.wfile.write(body)
+
+        def log_message(self, format: str, *args: object) -> None:  # health checks are not news
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", port), Status)
+    threading.Thread(target=server.serve_forever, name="status-page", daemon=True).start()

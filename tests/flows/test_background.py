@@ -22,6 +22,7 @@ from prefect.settings import get_current_settings
 from prefect.states import Running
 
 from cli.children import stop_children
+from cli.demo_reviewers import free_port
 from cli.launch import process_in_background
 from credflow.db.models import Dispatch, utcnow
 from credflow.dispatch.rules import FlowKind
@@ -36,6 +37,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("prefect_server")]
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = 6  # seconds: the worker renews every 1.5 s and sweeps every 3 s
+STATUS = free_port()
 
 
 def _wait(
@@ -71,7 +73,7 @@ def worker(on, tmp_path) -> Iterator[subprocess.Popen[bytes]]:
     log = tmp_path / "worker.log"
     with log.open("wb") as out:
         child = subprocess.Popen(
-            [sys.executable, "-m", "cli.main", "worker", "--name", "w1", "--limit", "2"],
+            [sys.executable, "-m", "cli.main", "worker", "--name", "w1", "--limit", "2", "--status-port", str(STATUS)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -135,9 +137,17 @@ def test_a_dispatched_submission_runs_in_the_worker_and_a_dead_holders_run_is_ha
     assert list(runs.values()) == ["Completed"]  # one run did the work
 
 
-def test_the_worker_leaves_on_sigterm(worker):
-    time.sleep(3)
-    assert worker.poll() is None
+def test_the_worker_answers_its_health_check_and_leaves_on_sigterm(worker):
+    import httpx
+
+    def status() -> dict:
+        try:
+            return dict(httpx.get(f"http://127.0.0.1:{STATUS}/status", timeout=2).json())
+        except httpx.HTTPError:
+            return {}
+
+    _wait("the worker's status page", lambda: bool(status()), child=worker)
+    assert status()["limit"] == 2
     stop_children([worker], grace=20)
     assert worker.returncode is not None
 

@@ -181,7 +181,15 @@ def test_compose_matches_compose_spec_schema():
 
 def test_compose_services_start_in_order(compose_config):
     services = compose_config["services"]
-    assert set(services) == {"postgres", "prefect-server", "migrate", "prefect-deploy", "worker", "web"}
+    assert set(services) == {
+        "postgres",
+        "prefect-server",
+        "migrate",
+        "prefect-deploy",
+        "worker",
+        "credflow-worker",
+        "web",
+    }
     one_shots = {name for name, s in services.items() if s.get("restart") in (None, "no")}
     assert one_shots == {"migrate", "prefect-deploy"}
     for name, service in services.items():
