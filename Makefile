@@ -20,7 +20,7 @@ demo: install
 ## test: install what is missing (plus Debian's chromium for the browser tests), then run the test suite
 # Two pytest-xdist workers, a test file each at a time, the longest files first (tests/utils/scheduling.py;
 # --no-loadscope-reorder keeps that order): the cluster test (its own Prefect server, workers and
-# databases; about 6 minutes) starts at once in one worker while the other works through the rest.
+# databases; about 2.5 minutes on credflow workers) starts at once in one worker while the other works through the rest.
 TEST_DIST := -n 2 --dist loadfile --no-loadscope-reorder
 test: install browser
 	$(BIN)/pytest -q $(TEST_DIST)

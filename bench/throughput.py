@@ -7,7 +7,7 @@ Two set-ups, each against a direct-call baseline measured in the same run:
 - **embedded**: SQLite, a local store and an outbox, the flows in this process (as the demo and
   ``credflow serve --in-process`` run them) on Prefect's ephemeral server; one submission at a time,
   direct and flow alternating (ABBA), so subs/min = submissions / the sum of their wall times.
-- **cluster**: ``tests.utils.cluster.running_cluster`` (Prefect server on PostgreSQL, two process workers,
+- **cluster**: ``tests.utils.cluster.running_cluster`` (Prefect server on PostgreSQL, two credflow workers,
   S3 over HTTP, the SendGrid fake, ``credflow serve`` with deployments). A cohort is posted to the
   HTTP intake at once; scripted reviewers answer the emailed links over HTTP; subs/min = cohort /
   the wall time from the first POST to the last result letter. Its baseline makes the direct calls
@@ -26,7 +26,7 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +41,7 @@ from bench.report import Result
 from cli import demo_evidence as ev
 from cli.demo_reviewers import LINK, review_over_http
 from credflow.assignment.stage import assign_reviewers
-from credflow.db.models import Assignment, Decision, IssuedBadge, OutgoingMessage, Submission
+from credflow.db.models import Assignment, Decision, Dispatch, IssuedBadge, OutgoingMessage, Submission
 from credflow.decision.stage import aggregate
 from credflow.intake.rules import ApplicantInfo, IntakeRequest, Upload
 from credflow.intake.stage import submit
@@ -446,17 +446,29 @@ def _settle(cluster: Cluster, timeout: float = 180) -> float:
     return time.perf_counter() - start
 
 
-def _run_stats(cluster: Cluster, cohort: list[str]) -> dict[str, dict[str, float]]:
-    """Per kind of the cohort's flow runs: median seconds from creation to Running (queue, process start), running."""
+def _run_stats(cluster: Cluster, services: Services, cohort: list[str]) -> dict[str, dict[str, float]]:
+    """Per kind of the cohort's flow runs: median seconds from the door handing the run out to Running, and running.
+
+    The start is the dispatch's creation (the intake or the last verdict handing the run to the
+    workers), not the flow run's: a worker creates the flow run when it starts it.
+    """
     from tests.utils.cluster import flow_runs
 
+    with services.db.session() as session:
+        handed = dict(
+            session.execute(select(Dispatch.flow_run_id, Dispatch.created_at).where(Dispatch.submission_id.in_(cohort)))
+            .tuples()
+            .all()  # a TupleResult has keys(): dict() would read it as a mapping
+        )
     spans: dict[str, dict[str, list[float]]] = {}
     for run in flow_runs(cluster):
         if run.parameters.get("submission_id") not in cohort or run.start_time is None or run.end_time is None:
             continue
         kind = "decide" if run.name.startswith("decide-") else "submission"
         span = spans.setdefault(kind, {"to_running_s": [], "running_s": []})
-        span["to_running_s"].append((run.start_time - run.created).total_seconds())
+        created = handed.get(str(run.id))
+        if created is not None:
+            span["to_running_s"].append((run.start_time - created).total_seconds())
         span["running_s"].append((run.end_time - run.start_time).total_seconds())
     return {
         kind: {"runs": len(span["running_s"]), **{name: median(values) for name, values in span.items()}}
@@ -512,19 +524,32 @@ def _direct_block(
     return seconds, ids
 
 
-@contextlib.contextmanager
-def _aws_env(cluster: Cluster) -> Iterator[None]:
-    names = [name for name in cluster.env if name.startswith("AWS_")]
-    saved = {name: os.environ.get(name) for name in names}
-    os.environ.update({name: cluster.env[name] for name in names})
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds the processes ``pids`` (and the children they waited for) have used so far."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += sum(int(value) for value in fields[11:15])  # utime, stime, cutime, cstime
+    return total / ticks
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this process and the children it waited for (the direct side's ffmpeg runs)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def _cluster_cpu(cluster: Cluster) -> float:
+    """CPU seconds used so far by the cluster's processes (Prefect server, credflow serve, the workers) and this one.
+
+    This process holds the S3 and SendGrid fakes and the scripted reviewers, as it does on the
+    direct side; PostgreSQL is left out of both.
+    """
+    return _cpu_seconds([p.popen.pid for p in cluster.processes.values()]) + _own_cpu()
 
 
 def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
@@ -540,7 +565,7 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
         up_s = time.perf_counter() - start
         log(NAME, f"cluster up in {up_s:.0f} s")
         cluster.run("credflow", "reviewers", "import", str(_pool_yaml(workdir / "cluster-pool.yaml")))
-        stack.enter_context(_aws_env(cluster))  # the services in this process reach S3 as the cluster's do
+        stack.enter_context(cluster.aws_env())  # the services in this process reach S3 as the cluster's do
         services: Services = cluster.services()
         try:
             begin = time.perf_counter()
@@ -556,18 +581,25 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
                 result = results[kind]
                 try:
                     half = n // 2
+                    cpu = _own_cpu()
                     before, ids_before = _direct_block(services, inputs, kind, "cldirect", range(half))
+                    direct_cpu = _own_cpu() - cpu
+                    cpu = _cluster_cpu(cluster)
                     wall, cohort_ids, details = _cohort(
                         cluster, services, inputs, kind, "clcohort", n, timeout=120 + 60 * n
                     )
                     settle_s = _settle(cluster)
+                    cohort_cpu = _cluster_cpu(cluster) - cpu
                     try:
-                        runs = _run_stats(cluster, cohort_ids)
+                        runs = _run_stats(cluster, services, cohort_ids)
                     except Exception as exc:  # a figure for the notes, not the measurement
                         runs = {}
                         result.notes.append(f"flow-run figures unavailable: {type(exc).__name__}: {exc}")
+                    cpu = _own_cpu()
                     after, ids_after = _direct_block(services, inputs, kind, "cldirect", range(half, n))
+                    direct_cpu += _own_cpu() - cpu
                     direct = before + after
+                    cpu_per = {"cluster": cohort_cpu / n, "direct": direct_cpu / n}
                     result.baseline = _per_minute(n, sum(direct))
                     result.subject = _per_minute(n, wall)
                     result.ratio = ratio(result.subject, result.baseline)
@@ -578,6 +610,8 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
                         **details,
                         "settle_after_last_letter_s": settle_s,
                         "flow_runs": runs,
+                        "cpu_s_per_submission": cpu_per,
+                        "cpu_ratio": ratio(cpu_per["cluster"], cpu_per["direct"]),
                         "direct_median_s": median(direct),
                         "direct_total_s": sum(direct),
                         "cluster_up_s": up_s,
@@ -590,9 +624,14 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
                         f"{wall:.1f} s (median latency {details['latency_s']['median']:.1f} s); direct median "
                         f"{median(direct):.2f} s per submission, {half} before the cohort and {n - half} after"
                     )
+                    result.notes.append(
+                        f"CPU per submission: cluster {cpu_per['cluster']:.2f} s (Prefect server, serve, workers, "
+                        f"this process's fakes, reviewers; no PostgreSQL), direct {cpu_per['direct']:.2f} s "
+                        f"(ratio {ratio(cpu_per['cluster'], cpu_per['direct']):.2f})"
+                    )
                     result.notes += [
-                        f"{name} runs ({span['runs']:.0f}): median {span['to_running_s']:.1f} s from creation to "
-                        f"Running (queue + process start), {span['running_s']:.1f} s running"
+                        f"{name} runs ({span['runs']:.0f}): median {span['to_running_s']:.2f} s from being handed out "
+                        f"to Running, {span['running_s']:.1f} s running"
                         for name, span in runs.items()
                     ]
                     log(NAME, f"cluster {kind}: {n} in {wall:.1f} s, direct {sum(direct):.1f} s")
@@ -602,7 +641,7 @@ def _run_cluster(sizes: Sizes, workdir: Path, inputs: Inputs) -> list[Result]:
         finally:
             services.close()
     results["non-video"].notes.append(
-        f"Prefect server on PostgreSQL, 2 process workers (limit 2 each), S3 (moto server), SendGrid fake, "
+        f"Prefect server on PostgreSQL, 2 credflow workers (limit 2 each), S3 (moto server), SendGrid fake, "
         f"credflow serve with deployments; cluster up in {up_s:.0f} s, one warm-up submission first"
     )
     return [results[kind] for kind in KINDS]

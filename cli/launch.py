@@ -28,20 +28,16 @@ def run_tags(services: Services, submission_id: str) -> list[str]:
 def decide_in_background(services: Services) -> Callable[[str], None]:
     """The web app's hook after a verdict: start the decide flow without making the reviewer wait.
 
-    With ``settings.deployments`` (``CREDFLOW_DEPLOYMENTS=1``: Prefect server and workers) it asks a worker to run the
-    ``decide-submission`` deployment; otherwise it runs the flow in a thread of this process.
+    With ``settings.deployments`` (``CREDFLOW_DEPLOYMENTS=1``: Prefect server and workers) it hands the decide flow to
+    the background workers (``credflow worker``); otherwise it runs the flow in a thread of this process.
     """
 
     def trigger(submission_id: str) -> None:
         if services.settings.deployments:
-            from prefect.deployments import run_deployment
+            from credflow.dispatch.rules import FlowKind
+            from flows.background import dispatch
 
-            run_deployment(
-                "decide-submission/decide-submission",
-                parameters={"submission_id": submission_id},
-                timeout=0,
-                tags=run_tags(services, submission_id),
-            )
+            dispatch(services, FlowKind.DECISION, submission_id)
             return
         from flows.review import run_decision
 
@@ -61,15 +57,10 @@ def process_in_background(services: Services) -> Callable[[str], None]:
 
     def trigger(submission_id: str) -> None:
         if services.settings.deployments:
-            from prefect.deployments import run_deployment
+            from credflow.dispatch.rules import FlowKind
+            from flows.background import dispatch
 
-            run_deployment(
-                "submission/submission",
-                parameters={"submission_id": submission_id},
-                timeout=0,
-                idempotency_key=f"submission-{submission_id}",
-                tags=run_tags(services, submission_id),  # as run_submission tags the runs it starts here
-            )
+            dispatch(services, FlowKind.SUBMISSION, submission_id)  # once per submission: its key is unique
             return
         from flows.submission import run_submission
 

@@ -20,7 +20,7 @@ from cli.reviewing import (
     reviewers_app,
     sweep_command,
 )
-from cli.serve import alerts_app, flows_app, serve_command
+from cli.serve import alerts_app, flows_app, serve_command, worker_command
 from cli.submissions import demo_command, run_command, status_command, submit_command
 
 app = typer.Typer(help="credflow: review pipeline for educator micro-credentials.", no_args_is_help=True)
@@ -38,6 +38,7 @@ app.command("assign")(assign_command)
 app.command("sweep")(sweep_command)
 app.command("calibrate")(calibrate_command)
 app.command("serve")(serve_command)
+app.command("worker")(worker_command)
 app.add_typer(flows_app, name="flows")
 app.add_typer(alerts_app, name="alerts")
 app.add_typer(badge_app, name="badge")

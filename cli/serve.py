@@ -3,11 +3,13 @@
 Three set-ups, chosen by the environment:
 
 - **single machine** (default): a local ``prefect server`` (unless ``PREFECT_API_URL`` names
-  one), every deployment of ``prefect.yaml`` served by a ``credflow flows serve`` child (its
-  schedules run the sweeps and reports), and the pages; verdicts and new submissions start
-  deployment runs. The Prefect UI is at the server's address.
-- **workers** (``CREDFLOW_DEPLOYMENTS=1`` and ``PREFECT_API_URL`` set): the pages only; runs go
-  to the work pool's workers on any number of hosts (``prefect deploy --all`` made them).
+  one), a ``credflow worker`` child (new submissions and verdicts are handed to it as background
+  task runs; it runs their flows in its one process), a ``credflow flows serve`` child for the
+  scheduled deployments of ``prefect.yaml`` (sweeps and reports), and the pages. The Prefect UI
+  is at the server's address.
+- **workers** (``CREDFLOW_DEPLOYMENTS=1`` and ``PREFECT_API_URL`` set): the pages only; runs are
+  handed to ``credflow worker`` processes on any number of hosts, and the scheduled deployments
+  run on the work pool's process worker (``prefect deploy --all`` made them).
 - **in-process** (``--in-process``): no Prefect server; flows run in threads of this process on
   Prefect's ephemeral API and a thread sweeps deadlines. For development.
 
@@ -129,13 +131,27 @@ def start_local_prefect_server(services: Services, port: int) -> tuple[str, subp
     return api_url, server
 
 
+def credflow_command(*args: str) -> list[str]:
+    """A ``credflow`` command line run by this interpreter (the console script need not be installed)."""
+    return [sys.executable, "-m", "cli.main", *args]
+
+
 def start_served_flows(services: Services, limit: int) -> subprocess.Popen[bytes]:
-    """``credflow flows serve`` in a child process (it must own its main thread); the caller stops it."""
+    """``credflow flows serve`` (the scheduled flows) in a child process (it must own its main thread)."""
     env = {**os.environ, "PREFECT_RUNNER_POLL_FREQUENCY": os.environ.get("PREFECT_RUNNER_POLL_FREQUENCY", "2")}
     return start_child(
-        [str(Path(sys.executable).parent / "credflow"), "flows", "serve", "--limit", str(limit)],
+        credflow_command("flows", "serve", "--limit", str(limit)),
         env=env,
         logfile=services.settings.data_dir / "flows-serve.log",
+    )
+
+
+def start_worker(services: Services, limit: int) -> subprocess.Popen[bytes]:
+    """``credflow worker`` in a child process: the submission and decide flows, run in that one process."""
+    return start_child(
+        credflow_command("worker", "--limit", str(limit)),
+        env=dict(os.environ),
+        logfile=services.settings.data_dir / "worker.log",
     )
 
 
@@ -239,7 +255,8 @@ def serve_command(
                 services = dataclasses.replace(
                     services, settings=services.settings.model_copy(update={"deployments": True})
                 )
-                children.append(start_served_flows(services, flow_limit))
+                children.append(start_worker(services, flow_limit))
+                children.append(start_served_flows(services, 1))  # the sweeps and reports, on their schedules
             install_alerts(services)
         app = create_app(
             services,
@@ -250,6 +267,28 @@ def serve_command(
         from web.accesslog import access_log_config  # review and sign-in tokens cut short
 
         uvicorn.run(app, host=host, port=port, log_level="info", log_config=access_log_config())
+
+
+def worker_command(
+    name: Annotated[str, typer.Option(help="This worker's name: its runs carry the tag worker:<name>.")] = "",
+    limit: Annotated[int, typer.Option(help="Flow runs at once in this process.")] = 4,
+    status_port: Annotated[
+        int | None, typer.Option(help="Serve the worker's status on 127.0.0.1:<port>/status (health checks).")
+    ] = None,
+) -> None:
+    """Run submission and decide flows handed out by ``credflow serve``, in this process (any number of hosts)."""
+    import socket
+
+    from flows.background import serve_workers
+
+    if not os.environ.get("PREFECT_API_URL"):
+        fail("credflow worker needs PREFECT_API_URL: the Prefect server that hands out the runs")
+    try:
+        services = load_services()
+    except CredflowError as exc:
+        fail(str(exc))
+    console.print(f"credflow worker {name or socket.gethostname()}: up to {limit} flow runs at once")
+    serve_workers(services, name=name or socket.gethostname(), limit=limit, status_port=status_port)
 
 
 flows_app = typer.Typer(help="Serve or list the deployments of prefect.yaml.", no_args_is_help=True)

@@ -113,6 +113,15 @@ class Settings(BaseSettings):
     )
     backread_share: float = Field(default=0.10, ge=0, le=1, description="Share of decisions back-read by a lead.")
     sweep_interval_seconds: int = Field(default=900, ge=10, description="How often `credflow serve` sweeps deadlines.")
+    dispatch_lease_seconds: int = Field(
+        default=120,
+        ge=5,
+        description="A flow run handed to the background workers is handed again when no worker took it, or its "
+        "worker stopped renewing it, for this long (workers renew every quarter of it).",
+    )
+    dispatch_attempts: int = Field(
+        default=4, ge=1, description="Hand-outs of one flow run before it is failed and the operator is told."
+    )
     sign_in_link_minutes: int = Field(
         default=15, ge=1, le=60, description="Lifetime of an emailed sign-in link (single use), 1 to 60 minutes."
     )

@@ -103,6 +103,26 @@ DRAFT_TRANSITIONS: dict[DraftState, frozenset[DraftState]] = {
     DraftState.APPLIED: frozenset(),
 }
 
+
+class DispatchState(StrEnum):
+    """One flow run handed to the background workers (``dispatches.state``)."""
+
+    QUEUED = "queued"  # handed to Prefect; no worker holds it yet (a lapsed wait is handed again)
+    RUNNING = "running"  # a worker holds the lease and runs the flow (a lapsed lease is queued again)
+    DONE = "done"  # the flow run ended Completed
+    FAILED = "failed"  # the flow run failed (the operator was alerted), or its attempts ran out
+
+
+DISPATCH_TRANSITIONS: dict[DispatchState, frozenset[DispatchState]] = {
+    DispatchState.QUEUED: frozenset({DispatchState.RUNNING, DispatchState.QUEUED, DispatchState.FAILED}),
+    # A worker renews its own lease (running again); a lapsed one goes back to the queue.
+    DispatchState.RUNNING: frozenset(
+        {DispatchState.RUNNING, DispatchState.QUEUED, DispatchState.DONE, DispatchState.FAILED}
+    ),
+    DispatchState.DONE: frozenset(),
+    DispatchState.FAILED: frozenset(),
+}
+
 #: Every stored state machine by its enum, the submission's included.
 MACHINES: Mapping[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
     State: SUBMISSION_TRANSITIONS,
@@ -111,6 +131,7 @@ MACHINES: Mapping[type[StrEnum], Mapping[Any, frozenset[Any]]] = {
     MessageState: MESSAGE_TRANSITIONS,
     BadgeState: BADGE_TRANSITIONS,
     DraftState: DRAFT_TRANSITIONS,
+    DispatchState: DISPATCH_TRANSITIONS,
 }
 
 S = TypeVar("S", bound=StrEnum)

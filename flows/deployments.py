@@ -1,8 +1,9 @@
 """The deployments declared in ``prefect.yaml``, as runner deployments ``credflow serve`` serves on one machine.
 
-``prefect.yaml`` is the one list of deployments: workers get them from ``prefect deploy --all``
-and the single-machine set-up serves the same names, entrypoints and schedules, so code that
-starts ``submission/submission`` or ``decide-submission/decide-submission`` works in both.
+``prefect.yaml`` is the one list of deployments (the scheduled sweeps and reports, and
+assign-reviewers): a process worker gets them from ``prefect deploy --all`` and the single-machine
+set-up serves the same names, entrypoints and schedules. The submission and decide flows are not
+deployments: ``credflow worker`` runs them (``flows/background.py``).
 """
 
 from __future__ import annotations

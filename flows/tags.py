@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import functools
 import ssl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from prefect.context import SyncClientContext
 from prefect.flow_engine import run_flow
 from prefect.settings import get_current_settings
 
+from credflow.errors import NotFoundError
 from credflow.submissions import get_submission
 from tasks.runtime import services
 
@@ -40,13 +41,27 @@ def submission_tags(submission_id: str) -> list[str]:
     return [f"credential:{credential.id}", f"issuer:{credential.issuer.id}"]
 
 
-def run_tagged(flow: Flow[[str], R], submission_id: str) -> R:
-    """Run a submission's flow in this process on a flow run created with the submission's tags (its tasks get none)."""
+def run_tagged(
+    flow: Flow[[str], R],
+    submission_id: str,
+    *,
+    extra_tags: Sequence[str] = (),
+    on_created: Callable[[str], None] | None = None,
+) -> R:
+    """Run a submission's flow in this process on a flow run created with the submission's tags (its tasks get none).
+
+    ``extra_tags`` join the submission's (a background worker adds its name); ``on_created`` is
+    told the new flow run's id before the flow starts.
+    """
     parameters: dict[str, Any] = {"submission_id": submission_id}
+    try:
+        tags = submission_tags(submission_id)
+    except NotFoundError:
+        tags = []  # the run is still made, and fails where operators look, naming the missing submission
     with _client() as client:  # the engine finds this client in the context and runs the flow with it
-        run = client.create_flow_run(
-            flow, parameters=flow.serialize_parameters(parameters), tags=submission_tags(submission_id)
-        )
+        run = client.create_flow_run(flow, parameters=flow.serialize_parameters(parameters), tags=[*tags, *extra_tags])
+        if on_created is not None:
+            on_created(str(run.id))
         result = run_flow(flow, flow_run=run, parameters=parameters)
     return result  # type: ignore[return-value]  # a sync flow's result, not a coroutine or generator
 

@@ -620,3 +620,28 @@ class MilestoneCelebration(Base):
     reached_on: Mapped[date] = mapped_column(Date)
     celebrated_at: Mapped[datetime] = mapped_column()
     celebrated_by: Mapped[str] = mapped_column(String(320))  # the program admin's address
+class Dispatch(Base):
+    """One flow run handed to the background workers: who holds it, until when, and how it ended.
+
+    The workers claim it under a lease they renew while the flow runs; a sweep hands a row whose
+    lease lapsed (its worker died, or no worker took it) to the workers again.
+    """
+
+    __tablename__ = "dispatches"
+    __table_args__ = (Index("ix_dispatches_state_lease", "state", "lease_until"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    # ``submission:<id>`` (once per attempt) or ``decide:<id>:<n>`` (after each verdict).
+    key: Mapped[str] = mapped_column(String(120), unique=True)
+    kind: Mapped[str] = mapped_column(String(16))  # a credflow.dispatch.rules.FlowKind
+    # No foreign key: a dispatch names the submission its flow takes (which may not exist: the flow fails).
+    submission_id: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16))  # a credflow.states.DispatchState
+    attempts: Mapped[int] = mapped_column(Integer, default=0)  # claims taken
+    handed: Mapped[int] = mapped_column(Integer, default=1)  # times handed to the workers
+    owner: Mapped[str | None] = mapped_column(String(200), default=None)
+    lease_until: Mapped[datetime | None] = mapped_column(default=None)
+    flow_run_id: Mapped[str | None] = mapped_column(String(36), default=None)  # the latest run's, in Prefect
+    error: Mapped[str | None] = mapped_column(Text, default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

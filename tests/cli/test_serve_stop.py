@@ -19,8 +19,8 @@ from cli.demo_reviewers import free_port
 from cli.main import app
 from flows.deployments import deployment_specs
 from tests.utils.serve import (
-    BIN,
     cmdline,
+    credflow,
     descendants,
     is_up,
     serve_env,
@@ -55,7 +55,7 @@ def test_stopping_serve_stops_every_process_it_started(tmp_path, mode, sig):
     options = ["--in-process"] if mode == "in-process" else ["--prefect-port", str(prefect_port)]
     with log.open("wb") as out:
         serve = subprocess.Popen(
-            [str(BIN / "credflow"), "serve", "--port", str(web_port), *options],
+            credflow("serve", "--port", str(web_port), *options),
             env=serve_env(tmp_path, web),
             cwd=tmp_path,
             stdout=out,
@@ -68,13 +68,16 @@ def test_stopping_serve_stops_every_process_it_started(tmp_path, mode, sig):
             names = {s.name for s in deployment_specs()}
             wait_for("the served deployments", lambda: _deployments(api) == names, serve, log)
         submit_plan(tmp_path, web)  # in-process, its flow run starts Prefect's temporary server
-        wanted = "flows serve" if mode == "single-machine" else "prefect.server.api.server:create_app"
-        wait_for(
-            wanted,
-            lambda: any(wanted in cmdline(p) for p in descendants(serve.pid)),
-            serve,
-            log,
+        wanted = (
+            ["flows serve", "cli.main worker"] if mode == "single-machine" else ["prefect.server.api.server:create_app"]
         )
+        for name in wanted:  # single machine: the scheduled flows' runner and the credflow worker
+            wait_for(
+                name,
+                lambda name=name: any(name in cmdline(p) for p in descendants(serve.pid)),  # type: ignore[misc]
+                serve,
+                log,
+            )
         stop_and_check_children(serve, sig)
     finally:
         if serve.poll() is None:

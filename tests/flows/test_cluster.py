@@ -1,10 +1,11 @@
-"""Production set-up end to end: Prefect server on PostgreSQL, two process workers, S3 over HTTP, SendGrid fake.
+"""Production set-up end to end: Prefect server on PostgreSQL, two credflow workers, S3 over HTTP, SendGrid fake.
 
 A cohort goes in through the HTTP intake of ``credflow serve`` (with ``CREDFLOW_DEPLOYMENTS=1``),
-its flows run as deployment runs from ``prefect.yaml`` on two ``prefect worker`` processes, the
-reviewers answer the links in the emails the SendGrid fake received, and every submission must
-end decided exactly once: one decision, one result letter, one badge per earned credential,
-with the work spread over both workers.
+its flows are handed to two ``credflow worker`` processes as background task runs, the reviewers
+answer the links in the emails the SendGrid fake received, and every submission must end decided
+exactly once: one decision, one result letter, one badge per earned credential, with the work
+spread over both workers, although one worker is killed (SIGKILL) mid-cohort while it runs a flow
+and started again: its runs are handed out again when their leases lapse.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import func, select
 
 from cli import demo_evidence as ev
 from cli.demo_reviewers import LINK, review_over_http
-from credflow.db.models import Assignment, Decision, IssuedBadge, Submission
+from credflow.db.models import Assignment, Decision, Dispatch, IssuedBadge, Submission
 from credflow.review.stage import open_assignment
 from tests.utils.builders import anchoring_answers
 from tests.utils.cluster import Cluster, flow_runs, idempotency_key, message_text, running_cluster, write_pool
@@ -103,6 +104,20 @@ def test_a_cohort_is_decided_exactly_once_across_two_workers(cluster, tmp_path):
         with services.db.session() as session:
             return int(session.scalar(select(func.count()).select_from(Decision)) or 0) >= COHORT
 
+    def holds_a_run(name: str) -> bool:
+        review_new_links()
+        pid = cluster.processes[name].popen.pid
+        with services.db.session() as session:
+            owners = session.scalars(select(Dispatch.owner).where(Dispatch.state == "running")).all()
+        return any(owner and owner.endswith(f":{pid}") for owner in owners)
+
+    cluster.wait_for("worker-1 to run a flow", lambda: holds_a_run("worker-1"), timeout=300, interval=0.2)
+    killed = cluster.kill("worker-1")  # mid-run, no clean-up: its lease lapses and a sweep hands the run out again
+    with services.db.session() as session:
+        held = select(Dispatch.id).where(Dispatch.owner.like(f"%:{killed}"), Dispatch.state == "running")
+        orphaned = set(session.scalars(held).all())
+    cluster.start_worker("worker-1")  # as its service manager would
+
     cluster.wait_for(f"{COHORT} decisions", all_decided, timeout=600, interval=2)
     cluster.wait_for(  # the last decisions' letters and badges follow within the same flow runs
         "the result letters",
@@ -136,14 +151,23 @@ def test_a_cohort_is_decided_exactly_once_across_two_workers(cluster, tmp_path):
 
     cluster.wait_for("the last flow runs to finish", lambda: bool(settled()), timeout=120)
     ours = settled()
-    not_completed = [(r.name, r.state_name) for r in ours if r.state_name != "Completed"]
+    # Only the runs the killed worker left behind did not complete: a sweep marked them Crashed.
+    crashed = {str(r.id) for r in ours if r.state_name == "Crashed"}
+    not_completed = [(r.name, r.state_name) for r in ours if r.state_name not in ("Completed", "Crashed")]
     assert not_completed == [], not_completed
-    by_worker = Counter(r.labels.get("prefect.worker.name") for r in ours)
-    assert set(by_worker) == {"worker-1", "worker-2"}, by_worker
-    assert min(by_worker.values()) >= len(ours) // 5, f"the work was not spread: {by_worker}"
-    submission_runs = Counter(r.parameters.get("submission_id") for r in ours if r.name.startswith(CREDENTIAL))
+    with services.db.session() as session:
+        dispatches = session.scalars(select(Dispatch)).all()
+    assert {d.state for d in dispatches} == {"done"}, Counter(d.state for d in dispatches)
+    again = {d.id for d in dispatches if d.handed > 1}
+    assert orphaned and orphaned <= again, (orphaned, again)  # the killed worker's runs were handed out again
+    assert all("worker:worker-1" in r.tags for r in ours if str(r.id) in crashed)  # none if it died before its run
+    completed = [r for r in ours if r.state_name == "Completed"]
+    by_worker = Counter(next((t for t in r.tags if t.startswith("worker:")), None) for r in completed)
+    assert set(by_worker) == {"worker:worker-1", "worker:worker-2"}, by_worker
+    assert min(by_worker.values()) >= len(completed) // 5, f"the work was not spread: {by_worker}"
+    submission_runs = Counter(r.parameters.get("submission_id") for r in completed if r.name.startswith(CREDENTIAL))
     assert set(submission_runs) == set(applicants) and set(submission_runs.values()) == {1}
-    print(f"flow runs by worker: {dict(by_worker)}")  # the closing note's figure (pytest -s)
+    print(f"flow runs by worker: {dict(by_worker)}; crashed by the kill: {len(crashed)}; handed again: {len(again)}")
 
 
 def _operator_alerts(cluster: Cluster, run_id: str) -> list[str]:
@@ -157,11 +181,12 @@ def _operator_alerts(cluster: Cluster, run_id: str) -> list[str]:
 def test_failed_and_crashed_runs_alert_the_operator_once_through_the_automation(cluster):
     from prefect.automations import Automation
     from prefect.client.orchestration import get_client
-    from prefect.deployments import run_deployment
     from prefect.settings import PREFECT_API_URL, temporary_settings
     from prefect.states import Crashed, Scheduled
 
+    from credflow.dispatch.rules import FlowKind
     from flows.automations import ALERTS, SILENT
+    from flows.background import dispatch
 
     with temporary_settings({PREFECT_API_URL: cluster.api_url}):
         # credflow serve installed them on start, pointing at its own /ops/alerts
@@ -169,12 +194,18 @@ def test_failed_and_crashed_runs_alert_the_operator_once_through_the_automation(
         assert {a.name for a in installed} == {ALERTS, SILENT}
 
         # A run that fails in a live worker process: its on_failure hook and the automation both report it.
-        failed: Any = run_deployment(
-            "decide-submission/decide-submission", parameters={"submission_id": "0" * 32}, timeout=0
-        )
-        cluster.wait_for(
-            "the failed run", lambda: flow_runs_by_id(cluster, failed.id).state_name == "Failed", timeout=180
-        )
+        with cluster.aws_env():
+            dispatch_id = dispatch(cluster.services(), FlowKind.DECISION, "0" * 32)
+        failed: Any = None
+
+        def failed_run() -> bool:
+            nonlocal failed
+            failed = next((r for r in flow_runs(cluster) if r.name == f"decide-{'0' * 32}"), None)
+            return failed is not None and failed.state_name == "Failed"
+
+        cluster.wait_for("the failed run", failed_run, timeout=180)
+        with cluster.services().db.session() as session:
+            assert session.get_one(Dispatch, dispatch_id).state == "failed"  # not handed out again
         cluster.wait_for("its alert", lambda: bool(_operator_alerts(cluster, str(failed.id))), timeout=60)
 
         # A run whose process died: nothing in it can report, so only the automation does.

@@ -181,7 +181,15 @@ def test_compose_matches_compose_spec_schema():
 
 def test_compose_services_start_in_order(compose_config):
     services = compose_config["services"]
-    assert set(services) == {"postgres", "prefect-server", "migrate", "prefect-deploy", "worker", "web"}
+    assert set(services) == {
+        "postgres",
+        "prefect-server",
+        "migrate",
+        "prefect-deploy",
+        "worker",
+        "credflow-worker",
+        "web",
+    }
     one_shots = {name for name, s in services.items() if s.get("restart") in (None, "no")}
     assert one_shots == {"migrate", "prefect-deploy"}
     for name, service in services.items():
@@ -327,6 +335,7 @@ def test_worker_and_deploy_use_prefect_yaml_pool(compose_config):
     assert command[:3] == ["prefect", "worker", "start"]
     assert command[command.index("--pool") + 1] in _work_pools()
     assert command[command.index("--type") + 1] == "process"
+    assert compose_config["services"]["credflow-worker"]["command"][:2] == ["credflow", "worker"]
     assert compose_config["services"]["prefect-deploy"]["command"] == ["deploy-flows"]
     assert compose_config["services"]["migrate"]["command"] == ["credflow", "db", "upgrade"]
     assert compose_config["services"]["web"]["command"][:2] == ["credflow", "serve"]
@@ -646,9 +655,8 @@ def test_worker_unit_matches_prefect_yaml():
     (exec_start,) = _unit_values("ExecStart")
     words = exec_start.split()
     assert words[0] == "/opt/credflow/infra/scripts/with-secrets.sh"
-    assert words[1:4] == ["/opt/credflow/.venv/bin/prefect", "worker", "start"]
-    assert words[words.index("--pool") + 1] in _work_pools()
-    assert words[words.index("--type") + 1] == "process"
+    assert words[1:3] == ["/opt/credflow/.venv/bin/credflow", "worker"]
+    assert words[words.index("--name") + 1] == "%H"  # runs are tagged worker:<host>
     assert "CREDFLOW_HOME=/opt/credflow" in _unit_values("Environment")
     credentials = {v.split(":", 1)[0] for v in _unit_values("LoadCredential")}
     used = {m for v in _unit_values("Environment") for m in re.findall(r"%d/([a-z_]+)", v)}

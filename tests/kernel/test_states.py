@@ -15,6 +15,7 @@ from credflow.states import (
     MACHINES,
     AssignmentState,
     BadgeState,
+    DispatchState,
     MessageState,
     TranscodeState,
     check_move,
@@ -28,6 +29,7 @@ STORED_VALUES = {
     TranscodeState: {"running", "done", "failed"},
     MessageState: {"pending", "sending", "sent", "failed"},
     BadgeState: {"active", "superseded", "revoked", "expired"},
+    DispatchState: {"queued", "running", "done", "failed"},
 }
 COLUMNS = {
     State: ("submissions", "state"),
@@ -35,6 +37,7 @@ COLUMNS = {
     TranscodeState: ("transcodes", "state"),
     MessageState: ("messages", "state"),
     BadgeState: ("badges", "state"),
+    DispatchState: ("dispatches", "state"),
 }
 
 

@@ -1,8 +1,8 @@
-"""credflow's production shape on one machine: a Prefect server on PostgreSQL, process workers, S3, SendGrid.
+"""credflow's production shape on one machine: a Prefect server on PostgreSQL, credflow workers, S3, SendGrid.
 
 Used by the cluster test (``tests/flows/test_cluster.py``) and the throughput benchmark (``bench/throughput.py``).
 Everything binds 127.0.0.1: the Prefect server and ``credflow serve`` run as subprocesses (as
-they would on their hosts), each worker as its own ``prefect worker start`` process, S3 is moto's
+they would on their hosts), each worker as its own ``credflow worker`` process, S3 is moto's
 server mode over HTTP in this process and SendGrid the local fake of its v3 API. Databases are
 fresh ones on the machine's PostgreSQL, dropped afterwards.
 """
@@ -32,6 +32,13 @@ PG_ADMIN_URL = os.environ.get("CREDFLOW_TEST_PG", "postgresql://postgres@127.0.0
 SENDER = "credflow <ops@credflow.example>"
 BUCKET = "credflow-evidence"
 POOL = "credflow"  # the work pool of prefect.yaml
+
+
+def _argv(args: Sequence[str]) -> list[str]:
+    """The command line of ``args``: ``credflow`` runs as ``python -m cli.main`` when its script is not installed."""
+    if args[0] == "credflow" and not (BIN / "credflow").exists():
+        return [sys.executable, "-m", "cli.main", *args[1:]]
+    return [str(BIN / args[0]), *args[1:]]
 
 
 class ClusterError(RuntimeError):
@@ -80,7 +87,7 @@ class Cluster:
     def run(self, *args: str, timeout: float = 300, check: bool = True) -> subprocess.CompletedProcess[str]:
         """Run a command (``credflow ...``, ``prefect ...``) with the cluster's environment, from the checkout."""
         proc = subprocess.run(
-            [str(BIN / args[0]), *args[1:]],
+            _argv(args),
             cwd=ROOT,
             env=self.env,
             capture_output=True,
@@ -102,7 +109,7 @@ class Cluster:
         log.parent.mkdir(parents=True, exist_ok=True)
         handle: IO[bytes] = log.open("ab")
         popen = subprocess.Popen(
-            [str(BIN / args[0]), *args[1:]],
+            _argv(args),
             cwd=ROOT,
             env={k: v for k, v in {**self.env, **(extra_env or {})}.items() if k not in drop_env},
             stdout=handle,
@@ -115,22 +122,30 @@ class Cluster:
         return process
 
     def start_worker(self, name: str, *, limit: int = 2) -> Process:
-        """A process worker on the credflow pool, polling every second (production keeps Prefect's 10 s)."""
-        return self.start(
-            name,
-            "prefect",
-            "worker",
-            "start",
-            "--pool",
-            POOL,
-            "--type",
-            "process",
-            "--name",
-            name,
-            "--limit",
-            str(limit),
-            extra_env={"PREFECT_WORKER_QUERY_SECONDS": "1", "PREFECT_WORKER_PREFETCH_SECONDS": "5"},
-        )
+        """A ``credflow worker`` named ``name``: the submission and decide flows, in that one process."""
+        return self.start(name, "credflow", "worker", "--name", name, "--limit", str(limit))
+
+    def kill(self, name: str) -> int:
+        """SIGKILL the process ``name`` (as a lost host), without clean-up; its pid."""
+        process = self.processes.pop(name)
+        process.popen.kill()
+        process.popen.wait(timeout=30)
+        return process.popen.pid
+
+    @contextmanager
+    def aws_env(self) -> Iterator[None]:
+        """This process reaches the cluster's S3 (moto) with the cluster's credentials for the block."""
+        names = [name for name in self.env if name.startswith("AWS_")]
+        saved = {name: os.environ.get(name) for name in names}
+        os.environ.update({name: self.env[name] for name in names})
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     def logs(self) -> str:
         """Every process's log tail, for a failure message."""
@@ -186,8 +201,9 @@ def running_cluster(workdir: Path, *, workers: int = 2, worker_limit: int = 2) -
     """Bring up the whole production set-up under ``workdir``; tear every part down afterwards.
 
     Steps, as an operator would take them: databases, S3 bucket, Prefect server on PostgreSQL,
-    the work pool and ``prefect deploy --all`` from ``prefect.yaml``, ``credflow db upgrade``,
-    the workers, then ``credflow serve`` with ``CREDFLOW_DEPLOYMENTS=1``.
+    the work pool and ``prefect deploy --all`` from ``prefect.yaml`` (the scheduled flows; no process
+    worker runs them here), ``credflow db upgrade``, the credflow workers, then ``credflow serve``
+    with ``CREDFLOW_DEPLOYMENTS=1``.
     """
     from moto.server import ThreadedMotoServer
 
@@ -248,6 +264,8 @@ def running_cluster(workdir: Path, *, workers: int = 2, worker_limit: int = 2) -
             "CREDFLOW_OPERATOR_EMAIL": "operator@credflow.example",
             "CREDFLOW_PUBLIC_URL": web_url,
             "CREDFLOW_SECRET_KEY": "cluster-test-secret-key-of-enough-length",
+            # A dead worker's runs are handed out again 15-22 s after its last renewal (production: 2-3 min).
+            "CREDFLOW_DISPATCH_LEASE_SECONDS": "15",
         }
         cluster = Cluster(
             workdir=workdir,

@@ -19,6 +19,14 @@ from tests.utils.builders import anchoring_answers
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
+
+
+def credflow(*args: str) -> list[str]:
+    """The command line of ``credflow <args>``: the console script, or this interpreter's ``-m cli.main`` without it."""
+    script = BIN / "credflow"
+    return [str(script), *args] if script.exists() else [sys.executable, "-m", "cli.main", *args]
+
+
 CHILDREN_GONE_SECONDS = 10
 
 

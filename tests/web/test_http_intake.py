@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
-import prefect.deployments
 from fastapi.testclient import TestClient
 
 from cli import demo_evidence as ev
@@ -110,19 +109,17 @@ def test_resubmission_over_http_carries_unchanged_files_and_refuses_others(servi
         assert item.sha256 == sha and item.requirement_key == "facilitation_plan"
 
 
-def test_runs_of_http_intake_submissions_carry_the_credential_and_issuer_tags(services, monkeypatch, tmp_path):
-    calls: list[tuple[str, dict[str, Any]]] = []
-    monkeypatch.setattr(prefect.deployments, "run_deployment", lambda name, **kwargs: calls.append((name, kwargs)))
+def test_http_intake_submissions_are_handed_to_the_workers(services, monkeypatch, tmp_path):
+    import flows.background as background
+
+    given: list[Any] = []
+    monkeypatch.setattr(background, "_give", lambda svc, handed: given.append(handed))
     on = dataclasses.replace(services, settings=services.settings.model_copy(update={"deployments": True}))
     client = TestClient(create_app(on, on_submitted=process_in_background(on)))
     created = _post(client, tmp_path, email="ana@example.org")
     assert created.status_code == 201, created.text
-    [(name, kwargs)] = calls
-    issuer = services.catalog.get("openscied-anchoring-phenomenon").issuer.id
-    assert name == "submission/submission" and kwargs["parameters"] == {
-        "submission_id": created.json()["submission_id"]
-    }
-    assert kwargs["tags"] == ["credential:openscied-anchoring-phenomenon", f"issuer:{issuer}"]
+    [handed] = given
+    assert handed.kind == "submission" and handed.submission_id == created.json()["submission_id"]
 
 
 def test_keys_the_credential_does_not_ask_for_are_refused_before_anything_is_stored(services, tmp_path):

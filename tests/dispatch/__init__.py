@@ -1,0 +1,1 @@
+"""Dispatches: the re-dispatch rule and the leases in the database."""
