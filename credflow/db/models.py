@@ -620,6 +620,8 @@ class MilestoneCelebration(Base):
     reached_on: Mapped[date] = mapped_column(Date)
     celebrated_at: Mapped[datetime] = mapped_column()
     celebrated_by: Mapped[str] = mapped_column(String(320))  # the program admin's address
+
+
 class Dispatch(Base):
     """One flow run handed to the background workers: who holds it, until when, and how it ended.
 
