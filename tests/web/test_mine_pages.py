@@ -122,6 +122,7 @@ def test_the_detail_page_lists_the_attempts_with_dates_and_letters(services, not
     assert f'<a href="/me/submissions/{not_yet}/letter">Read the letter of attempt 1</a>' in text
     assert "You have not set any target dates." in text
     assert f'href="/me/credentials/{CRED}/plan">Set your target dates' in text
+    assert '<a class="mine-link" href="/me/cohorts">Your cohorts</a>' in text  # where consent is given
 
 
 def test_another_applicants_enrolment_and_letter_are_not_found(services, not_yet):
