@@ -7,6 +7,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from cli.demo_reviewers import link_in_email
 from credflow.media.samples import make_video
@@ -61,15 +62,19 @@ def new_review_links(outbox: Path, seen: set[str]) -> list[str]:
     return links
 
 
-def sign_in(browser: Any, url: str, outbox: Path, email: str, *, next_path: str) -> Any:
-    """A new browser context (CSP bypassed, for axe) signed in as ``email`` through the emailed link; its page."""
-    context = browser.new_context(bypass_csp=True, viewport={"width": 1280, "height": 800})
+def sign_in(browser: Any, url: str, outbox: Path, email: str, *, next_path: str, bypass_csp: bool = True) -> Any:
+    """A new browser context signed in as ``email`` through the emailed link; its page.
+
+    ``bypass_csp``: the context skips the pages' Content Security Policy (axe is injected past it).
+    """
+    context = browser.new_context(bypass_csp=bypass_csp, viewport={"width": 1280, "height": 800})
     page = context.new_page()
     page.goto(f"{url}/sign-in?next={next_path}")
     page.get_by_label("Email address").fill(email)
     page.get_by_role("button", name="Email me a sign-in link").click()
     page.get_by_role("heading", name="Check your email").wait_for()
-    page.goto(emailed_sign_in_links(outbox, email)[-1])
+    # The link's path on this server (the services' public URL may name another port).
+    page.goto(url + urlsplit(emailed_sign_in_links(outbox, email)[-1]).path)
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url(f"{url}{next_path}")
     return page

@@ -16,6 +16,7 @@ from cli.demo_reviewers import free_port, running_server
 from credflow.db.models import Assignment, Reviewer
 from tests.utils.browser import CHROMIUM, check_page, install_axe, policy_violations
 from tests.utils.identity import session_cookie
+from tests.utils.portal import sign_in
 from tests.utils.review_world import make_services
 from tests.utils.reviewer_world import NOW, ROSA, SAM, ReviewerWorld, build_reviewer_world
 from web import create_app
@@ -55,10 +56,11 @@ def _signed_in(browser: Browser, served: Served, email: str, **options: Any) -> 
 
 @pytest.fixture
 def rosa(browser: Browser, served: Served) -> Iterator[Page]:
-    """Rosa signed in, under the pages' real Content Security Policy."""
-    context = _signed_in(browser, served, ROSA)
-    yield context.new_page()
-    context.close()
+    """Rosa signed in through the sign-in page and the emailed link, under the pages' real Content Security Policy."""
+    outbox = served.world.services.settings.resolved_outbox_dir
+    page: Page = sign_in(browser, served.url, outbox, ROSA, next_path="/reviewer", bypass_csp=False)
+    yield page
+    page.context.close()
 
 
 def _box(page: Page, selector: str) -> dict[str, float]:
