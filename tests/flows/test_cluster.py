@@ -149,6 +149,13 @@ def test_a_cohort_is_decided_exactly_once_across_two_workers(cluster, tmp_path):
         runs = [r for r in flow_runs(cluster) if r.state_name != "Scheduled"]  # sweeps wait for their time
         return runs if all(r.state.is_final() for r in runs) else []
 
+    def dispatch_states() -> Counter[str]:
+        with services.db.session() as session:
+            return Counter(session.scalars(select(Dispatch.state)).all())
+
+    # A run the killed worker held is handed out again only once its lease lapses (15 s here) and a
+    # sweep finds it; its new run then finds its work done (or does it): every dispatch ends done.
+    cluster.wait_for("every dispatch to be done", lambda: set(dispatch_states()) == {"done"}, timeout=180)
     cluster.wait_for("the last flow runs to finish", lambda: bool(settled()), timeout=120)
     ours = settled()
     # Only the runs the killed worker left behind did not complete: a sweep marked them Crashed.
