@@ -158,9 +158,7 @@ def test_gold_files_without_evidence_files_stay_valid_and_session_import_refuses
 def test_parse_gold_names_unknown_requirements_absolute_paths_and_too_many_files():
     catalog = load_catalog(ROOT / "rubrics")
     text = gold_yaml(
-        "      reflection: [r.pdf]\n"
-        "      udl_lesson_plan: [/etc/passwd, a.pdf, b.pdf]\n"
-        "      lesson_plan: [c.pdf]\n"
+        "      reflection: [r.pdf]\n      udl_lesson_plan: [/etc/passwd, a.pdf, b.pdf]\n      lesson_plan: [c.pdf]\n"
     )
     with pytest.raises(ConfigurationError) as raised:
         parse_gold(text, catalog=catalog, source="g.yaml")
