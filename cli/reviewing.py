@@ -227,16 +227,15 @@ report_app = typer.Typer(help="Reports for program admins and lead reviewers.", 
 
 @gold_app.command("import")
 def gold_import(file: Path) -> None:
-    """Add or replace gold-standard submissions with their known scores."""
-    from credflow.reviewers.stage import import_gold
+    """Add or replace gold-standard submissions with their known scores and evidence files."""
+    from credflow.reviewers.stage import import_gold_file
 
     try:
         services = load_services()
-        with services.db.session() as session:
-            count = import_gold(session, file.read_text(encoding="utf-8"), catalog=services.catalog, source=str(file))
+        count, files = import_gold_file(services, file)
     except (OSError, CredflowError) as exc:
         fail(str(exc))
-    console.print(f"{count} gold-standard submissions imported")
+    console.print(f"{count} gold-standard submissions imported" + (f", with {files} evidence files" if files else ""))
 
 
 def calibrate_command(email: str, scores: Path) -> None:

@@ -647,3 +647,25 @@ class Dispatch(Base):
     error: Mapped[str | None] = mapped_column(Text, default=None)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class GoldFile(Base):
+    """One evidence file of a gold standard, stored by content (``gold/<sha256>``) and checked as intake checks.
+
+    A video's review copy and poster are the :class:`Transcode` of its sha256, as for evidence.
+    """
+
+    __tablename__ = "gold_files"
+    __table_args__ = (UniqueConstraint("gold_id", "requirement_key", "position"),)
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True, default=new_id)
+    gold_id: Mapped[str] = mapped_column(ForeignKey("gold_standards.id", ondelete="CASCADE"))
+    requirement_key: Mapped[str] = mapped_column(String(64))
+    position: Mapped[int] = mapped_column(Integer)
+    display_name: Mapped[str] = mapped_column(String(255))
+    # Content-addressed: gold standards holding the same bytes share one object, never deleted on re-import.
+    storage_key: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sniffed_mime: Mapped[str | None] = mapped_column(String(200), default=None)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

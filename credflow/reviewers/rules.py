@@ -32,6 +32,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from itertools import combinations
+from pathlib import PurePosixPath, PureWindowsPath
 from typing import ClassVar, Self
 
 import krippendorff
@@ -677,6 +678,8 @@ class _Gold(BaseModel):
     answers: dict[str, str] = {}  # text requirement key -> the written answer
     evidence_notes: str = ""  # the evidence files, described in words
     comments: dict[str, str] = {}  # criterion -> the gold comment
+    # File requirement key -> the files, as paths relative to the gold file (stored at import).
+    files: dict[str, tuple[str, ...]] = {}
 
 
 class _GoldFile(BaseModel):
@@ -720,6 +723,24 @@ def parse_gold(text: str, *, catalog: Catalog, source: str = "gold file") -> _Go
                 f"{source}: gold.{index}.answers: unknown written answers {sorted(set(gold.answers) - questions)}; "
                 f"{gold.credential} asks for {sorted(questions) or 'none'}"
             )
+        uploads = {req.key: req for req in credential.evidence if req.key not in questions}
+        if set(gold.files) - set(uploads):
+            problems.append(
+                f"{source}: gold.{index}.files: unknown file requirements {sorted(set(gold.files) - set(uploads))}; "
+                f"{gold.credential} takes files for {sorted(uploads) or 'none'}"
+            )
+        for key, paths in gold.files.items():
+            requirement = uploads.get(key)
+            if requirement is not None and len(paths) > requirement.max_count:
+                problems.append(
+                    f"{source}: gold.{index}.files.{key}: {len(paths)} files; "
+                    f"'{requirement.title}' takes at most {requirement.max_count}"
+                )
+            problems += [
+                f"{source}: gold.{index}.files.{key}: {path!r} must be a path relative to the gold file"
+                for path in paths
+                if not path.strip() or PurePosixPath(path).is_absolute() or PureWindowsPath(path).is_absolute()
+            ]
     if problems:
         raise ConfigurationError("\n".join(problems))
     return data

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+import hashlib
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from pathlib import Path
 from typing import Any
 
 import yaml
@@ -12,17 +14,22 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from credflow.catalog import Catalog
+from credflow.catalog.models import Credential
 from credflow.db.models import (
     Assignment,
     CalibrationRecord,
+    GoldFile,
     GoldStandard,
     Reviewer,
     ReviewerCertification,
     ReviewerRelation,
     ReviewerUnavailability,
+    Transcode,
     utcnow,
 )
-from credflow.errors import NotFoundError
+from credflow.errors import ConfigurationError, NotFoundError
+from credflow.media.base import MediaProbe
+from credflow.review.stage import EvidenceFile
 from credflow.reviewers.rules import (
     CalibrationResult,
     PoolFile,
@@ -32,8 +39,14 @@ from credflow.reviewers.rules import (
     parse_gold,
     reads_as_met,
 )
-from credflow.states import AssignmentState
+from credflow.services import Services
+from credflow.states import AssignmentState, TranscodeState
+from credflow.storage.base import CHUNK_SIZE
 from credflow.submissions import record_event
+from credflow.transcoding.rules import VideoJob
+from credflow.transcoding.stage import transcode_video
+from credflow.validation.rules import file_problems
+from credflow.validation.stage import inspect_path
 
 
 @dataclass
@@ -168,25 +181,210 @@ def export_pool(session: Session) -> str:
     return yaml.safe_dump({"reviewers": entries}, sort_keys=False, allow_unicode=True)
 
 
-def import_gold(session: Session, text: str, *, catalog: Catalog, source: str = "gold file") -> int:
+@dataclass(frozen=True)
+class StagedGoldFile:
+    """One evidence file of a gold standard, checked and stored, waiting for its record."""
+
+    gold: str  # the gold standard's name
+    requirement_key: str
+    position: int
+    display_name: str
+    storage_key: str
+    sha256: str
+    size: int
+    mime: str | None
+
+
+def import_gold(
+    session: Session,
+    text: str,
+    *,
+    catalog: Catalog,
+    source: str = "gold file",
+    files: Sequence[StagedGoldFile] | None = None,
+) -> int:
     """Add or replace gold-standard submissions; every criterion of the credential must be scored.
 
+    Args:
+        session: The open session.
+        text: The gold file's YAML.
+        catalog: The micro-credentials the gold standards are of.
+        source: The file's name, for the errors.
+        files: The evidence files the gold file lists, already checked and stored
+            (:func:`import_gold_file` does both); a gold standard's files are replaced by these.
+
     Raises:
-        ConfigurationError: unknown credential, missing or unknown criteria, bad YAML.
+        ConfigurationError: unknown credential, missing or unknown criteria, bad YAML; files listed
+            in the gold file but not given (they are imported with :func:`import_gold_file`).
     """
     data = parse_gold(text, catalog=catalog, source=source)
+    if files is None and any(gold.files for gold in data.gold):
+        raise ConfigurationError(
+            f"{source}: lists evidence files; import it with `credflow gold import FILE`, which checks and stores them"
+        )
     for gold in data.gold:
         row = session.scalar(select(GoldStandard).where(GoldStandard.name == gold.name))
         if row is None:
             row = GoldStandard(name=gold.name, credential_id=gold.credential, scores=dict(gold.scores))
             session.add(row)
+            session.flush()
         else:
             row.credential_id, row.scores = gold.credential, dict(gold.scores)
         # Absent from the file means absent: a re-import without them clears what an earlier one gave.
         row.answers = dict(gold.answers) or None
         row.evidence_notes = gold.evidence_notes.strip() or None
         row.comments = dict(gold.comments) or None
+        _replace_files(session, row, [f for f in files or () if f.gold == gold.name])
     return len(data.gold)
+
+
+def _replace_files(session: Session, gold: GoldStandard, files: Sequence[StagedGoldFile]) -> None:
+    """Make the gold standard's file records ``files``; a file unchanged keeps its record (and its links)."""
+    wanted = {(f.requirement_key, f.position, f.sha256, f.display_name): f for f in files}
+    have = list(session.scalars(select(GoldFile).where(GoldFile.gold_id == gold.id)))
+    kept = set()
+    for row in have:
+        key = (row.requirement_key, row.position, row.sha256, row.display_name)
+        if key in wanted:
+            kept.add(key)
+        else:
+            session.delete(row)
+    session.flush()  # the old rows go before the new take their (requirement, position)
+    for key, f in wanted.items():
+        if key not in kept:
+            session.add(
+                GoldFile(
+                    gold_id=gold.id,
+                    requirement_key=f.requirement_key,
+                    position=f.position,
+                    display_name=f.display_name,
+                    storage_key=f.storage_key,
+                    sha256=f.sha256,
+                    size=f.size,
+                    sniffed_mime=f.mime,
+                )
+            )
+
+
+def gold_storage_key(sha256: str) -> str:
+    """Where a gold file's bytes are stored: by content, never by a name from the file."""
+    return f"gold/{sha256}"
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(CHUNK_SIZE):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def stage_gold_files(services: Services, path: Path, text: str) -> list[StagedGoldFile]:
+    """Check the evidence files a gold file lists as intake checks evidence, store them and transcode the videos.
+
+    Every file is checked before any is stored: a refused import stores nothing. Stored objects
+    are keyed by content, so importing the same bytes again stores nothing new and reuses the
+    transcode (keyed by the video's sha256, as evidence's are).
+
+    Raises:
+        ConfigurationError: each file that is missing, of the wrong type, too large, empty,
+            unreadable or (a video) could not be transcoded, named with its place in the gold file.
+    """
+    source = str(path)
+    data = parse_gold(text, catalog=services.catalog, source=source)
+    problems: list[str] = []
+    checked: list[tuple[StagedGoldFile, Path, MediaProbe | None]] = []
+    for index, gold in enumerate(data.gold):
+        credential = services.catalog.get(gold.credential)
+        for key, names in gold.files.items():
+            requirement = credential.requirement(key)
+            for position, name in enumerate(names):
+                where = f"{source}: gold.{index}.files.{key}: {name!r}"
+                file = path.parent / name
+                if not file.is_file():
+                    problems.append(f"{where}: no such file (looked for {file})")
+                    continue
+                size, sha = file.stat().st_size, _sha256_file(file)
+                facts = inspect_path(
+                    services, file, original_name=file.name, size=size, sha256=sha, requirement=requirement
+                )
+                found = file_problems(requirement, facts)
+                if found:
+                    problems += [f"{where}: {p.message}" for p in found]
+                    continue
+                staged = StagedGoldFile(
+                    gold.name, key, position, facts.display_name, gold_storage_key(sha), sha, size, facts.sniffed.mime
+                )
+                checked.append((staged, file, facts.probe))
+    if problems:
+        raise ConfigurationError("\n".join(problems))
+    for staged, file, _ in checked:
+        if not services.store.exists(staged.storage_key):
+            services.store.put_file(staged.storage_key, file)
+    for staged, _, probe in checked:
+        if probe is None:
+            continue
+        job = VideoJob(f"gold:{staged.gold}", staged.sha256, staged.storage_key, staged.display_name, probe)
+        outcome = transcode_video(services, job, owner=f"gold-import:{staged.sha256[:12]}")
+        if not outcome.done:
+            problems.append(f"{source}: {staged.display_name!r} could not be converted for reviewers: {outcome.error}")
+    if problems:
+        raise ConfigurationError("\n".join(problems))
+    return [staged for staged, _, _ in checked]
+
+
+def import_gold_file(services: Services, path: Path) -> tuple[int, int]:
+    """``credflow gold import FILE``: check, store and transcode its evidence files, then record the gold standards.
+
+    Returns:
+        How many gold standards and how many evidence files were imported.
+
+    Raises:
+        ConfigurationError: what :func:`parse_gold` and :func:`stage_gold_files` refuse.
+        OSError: the gold file cannot be read.
+    """
+    text = path.read_text(encoding="utf-8")
+    files = stage_gold_files(services, path, text)
+    with services.db.session() as session:
+        count = import_gold(session, text, catalog=services.catalog, source=str(path), files=files)
+    return count, len(files)
+
+
+def gold_evidence(session: Session, credential: Credential, gold: GoldStandard) -> list[EvidenceFile]:
+    """A gold standard's files as the review page shows evidence: videos with their review copy and poster."""
+    rows = list(
+        session.scalars(
+            select(GoldFile).where(GoldFile.gold_id == gold.id).order_by(GoldFile.requirement_key, GoldFile.position)
+        )
+    )
+    order = {req.key: n for n, req in enumerate(credential.evidence)}
+    rows.sort(key=lambda r: (order.get(r.requirement_key, len(order)), r.position))
+    requirements = {req.key: req for req in credential.evidence}
+    transcodes = {
+        t.input_sha256: t
+        for t in session.scalars(select(Transcode).where(Transcode.input_sha256.in_([r.sha256 for r in rows])))
+    }
+    files = []
+    for row in rows:
+        requirement = requirements.get(row.requirement_key)
+        kind = requirement.kind.value if requirement else "document"
+        done = transcodes.get(row.sha256)
+        video = done if kind == "video" and done is not None and done.state == TranscodeState.DONE else None
+        files.append(
+            EvidenceFile(
+                id=row.id,
+                requirement_key=row.requirement_key,
+                requirement_title=requirement.title if requirement else row.requirement_key,
+                name=row.display_name,
+                size=row.size,
+                kind=kind,
+                storage_key=row.storage_key,
+                mime=row.sniffed_mime or "application/octet-stream",
+                video_key=video.output_key if video else None,
+                poster_key=video.poster_key if video else None,
+            )
+        )
+    return files
 
 
 def record_calibration(

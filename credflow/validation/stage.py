@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from credflow.catalog.models import Credential, EvidenceKind, EvidenceRequirement
@@ -25,31 +26,52 @@ from credflow.validation.sniff import sniff
 
 
 def inspect_item(services: Services, item: EvidenceItem, requirement: EvidenceRequirement | None) -> FileFacts:
-    """Gather the facts about one stored file (reads its bytes; probes media when it could be video).
+    """Gather the facts about one stored file (reads its bytes; probes media when it could be video)."""
+    with services.store.local_path(item.storage_key) as path:
+        return inspect_path(
+            services,
+            path,
+            original_name=item.original_name,
+            size=item.size,
+            sha256=item.sha256,
+            requirement=requirement,
+        )
+
+
+def inspect_path(
+    services: Services,
+    path: Path,
+    *,
+    original_name: str,
+    size: int,
+    sha256: str,
+    requirement: EvidenceRequirement | None,
+) -> FileFacts:
+    """Gather the facts about one local file, as :func:`inspect_item` does for a stored one.
 
     A file larger than its requirement allows is sniffed (its first bytes) but not inspected, so a
-    huge file costs no more memory or time than the size check that refuses it.
+    huge file costs no more memory or time than the size check that refuses it. Gold-standard
+    imports check their files with it before storing them.
     """
-    display = safe_display_name(item.original_name)
+    display = safe_display_name(original_name)
     limit = requirement.max_size_bytes if requirement is not None else None
-    with services.store.local_path(item.storage_key) as path:
-        sniffed = sniff(path)  # reads the first 64 KiB only
-        # A file over its limit is refused for its size: its content is never inspected.
-        oversize = limit is not None and item.size > limit
-        findings = [*display.findings, *([] if oversize else inspect_content(path, sniffed))]
-        media: MediaProbe | None = None
-        error: str | None = None
-        wants_video = requirement is not None and requirement.kind is EvidenceKind.VIDEO
-        if wants_video and sniffed.kind in ("video", "audio") and not findings and not oversize and item.size > 0:
-            try:
-                media = services.media.probe(path)
-            except ProbeError as exc:
-                error = str(exc)
+    sniffed = sniff(path)  # reads the first 64 KiB only
+    # A file over its limit is refused for its size: its content is never inspected.
+    oversize = limit is not None and size > limit
+    findings = [*display.findings, *([] if oversize else inspect_content(path, sniffed))]
+    media: MediaProbe | None = None
+    error: str | None = None
+    wants_video = requirement is not None and requirement.kind is EvidenceKind.VIDEO
+    if wants_video and sniffed.kind in ("video", "audio") and not findings and not oversize and size > 0:
+        try:
+            media = services.media.probe(path)
+        except ProbeError as exc:
+            error = str(exc)
     return FileFacts(
-        original_name=item.original_name,
+        original_name=original_name,
         display_name=display.name,
-        size=item.size,
-        sha256=item.sha256,
+        size=size,
+        sha256=sha256,
         sniffed=sniffed,
         findings=tuple(findings),
         probe=media,

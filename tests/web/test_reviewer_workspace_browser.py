@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -12,13 +13,15 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
+from cli import demo_evidence as ev
 from cli.demo_reviewers import free_port, running_server
 from credflow.db.models import Assignment, Reviewer
+from credflow.reviewers.stage import import_gold_file
 from tests.utils.browser import CHROMIUM, check_page, install_axe, policy_violations
 from tests.utils.identity import session_cookie
 from tests.utils.portal import sign_in
-from tests.utils.review_world import make_services
-from tests.utils.reviewer_world import NOW, ROSA, SAM, ReviewerWorld, build_reviewer_world
+from tests.utils.review_world import make_clip, make_services
+from tests.utils.reviewer_world import GOLD, NOW, ROSA, SAM, ReviewerWorld, build_reviewer_world
 from web import create_app
 
 SHOTS = Path("/tmp/credflow-screens/reviewer")
@@ -42,6 +45,14 @@ def served(tmp_path_factory) -> Iterator[Served]:
     folder = tmp_path_factory.mktemp("reviewerbrowser")
     services = make_services(folder)
     world = build_reviewer_world(services, folder)
+    # Gold 1 gets its real files: the lesson plan and a short classroom video (transcoded at import).
+    (folder / "gold").mkdir()
+    ev.pdf(folder / "gold" / "ratios lesson plan.pdf", "UDL lesson plan: Grade 7 ratios")
+    make_clip(folder / "gold")
+    scores = "    scores: {variability_analysed: true, options_designed: false, reflection_on_barriers: true}\n"
+    files = "    files: {udl_lesson_plan: [ratios lesson plan.pdf], classroom_video: [classroom.mp4]}\n"
+    (folder / "gold" / "gold.yaml").write_text(GOLD.replace(scores, scores + files, 1), encoding="utf-8")
+    assert import_gold_file(services, folder / "gold" / "gold.yaml") == (2, 2)
     with running_server(create_app(services, now=lambda: NOW), free_port()) as url:
         yield Served(world, url)
     services.close()
@@ -131,6 +142,18 @@ def test_a_reviewer_calibrates_on_a_gold_standard_in_the_browser(served: Served,
 
     expect(rosa.get_by_role("heading", name="Gold standard: UDL gold 1: Grade 7 ratios")).to_be_visible()
     expect(rosa.locator(".review-evidence")).to_contain_text("My 28 learners read at levels")
+    # The gold standard's real files, as the review page shows evidence: the video plays from its poster.
+    video = rosa.locator(".review-evidence video")
+    expect(video).to_have_attribute("poster", re.compile(r"^/reviewer/calibration/\w+/poster/\w+$"))
+    rosa.wait_for_function("document.querySelector('.review-evidence video').readyState >= 1", timeout=20_000)
+    assert 60 < video.evaluate("v => v.duration") < 62
+    poster = rosa.request.get(served.url + str(video.get_attribute("poster")))
+    assert poster.status == 200 and poster.headers["content-type"] == "image/jpeg"
+    assert poster.body().startswith(b"\xff\xd8")  # a real JPEG, made at import by the flows' transcoder
+    with rosa.expect_download() as download:
+        rosa.get_by_role("link", name="ratios lesson plan.pdf").click()
+    assert download.value.suggested_filename == "ratios lesson plan.pdf"
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF-")
     # Large labels: a click anywhere on them chooses.
     for key, label in (
         ("variability_analysed", "Met"),

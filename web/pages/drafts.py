@@ -65,8 +65,8 @@ from credflow.formatting import human_size, long_date
 from credflow.intake.rules import NothingChanged, refusal_status
 from web.api.uploads import SUBMIT_GRACE, applicant_keys, read_grant
 from web.deps import WebDeps, sign_in_redirect
+from web.evidence_files import content_disposition
 from web.forms import read_urlencoded
-from web.pages.reviewer import content_disposition
 
 log = logging.getLogger(__name__)
 

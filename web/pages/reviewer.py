@@ -9,22 +9,19 @@ The page's view model is :func:`review_page`, a plain function of the review's c
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from urllib.parse import parse_qsl, quote
+from urllib.parse import parse_qsl
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
-from starlette.responses import StreamingResponse
 
 from credflow.accounts.rules import Role
 from credflow.catalog.models import Credential, Criterion
 from credflow.db.models import Assignment, EvidenceItem
-from credflow.errors import NotFoundError
-from credflow.formatting import human_size
 from credflow.review.links import AccessDenied
 from credflow.review.rules import ScoringError
 from credflow.review.stage import (
@@ -40,8 +37,8 @@ from credflow.review.stage import (
 )
 from web.csrf import COOKIE, FIELD, CsrfTokens
 from web.deps import WebDeps
+from web.evidence_files import FileRow, download, file_rows, ranged
 from web.pages.reviewing import review_href
-from web.ranges import RangeNotSatisfiable, parse_range
 
 log = logging.getLogger(__name__)
 
@@ -82,26 +79,8 @@ class CriterionRow:
     others: tuple[OtherScore, ...]
 
 
-@dataclass(frozen=True)
-class FileRow:
-    """One evidence file as linked or played on the page."""
-
-    name: str
-    requirement: str
-    size: str
-    download_url: str
-    video_url: str | None
-    poster_url: str | None
-
-
 def _due_text(due: datetime) -> str:
     return f"{due:%A} {due.day} {due:%B %Y}, {due:%H:%M} UTC"
-
-
-def content_disposition(name: str) -> str:
-    """``attachment`` with the display name: RFC 5987 UTF-8 form plus a plain ASCII fallback."""
-    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name) or "download"
-    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
 def scores_from_form(form: Mapping[str, str]) -> dict[str, dict[str, str]]:
@@ -150,24 +129,6 @@ def _row(
         problem=problems.get(criterion.key),
         others=tuple(others),
     )
-
-
-def _files(ctx: ReviewContext, base: str) -> tuple[list[FileRow], list[FileRow]]:
-    """The page's videos (playable review versions) and downloads (documents, images, untranscoded videos)."""
-    videos: list[FileRow] = []
-    downloads: list[FileRow] = []
-    for item in ctx.files:
-        playable = item.kind == "video" and item.video_key is not None
-        row = FileRow(
-            name=item.name,
-            requirement=item.requirement_title,
-            size=human_size(item.size),
-            download_url=f"{base}/files/{item.id}",
-            video_url=f"{base}/video/{item.id}" if playable else None,
-            poster_url=f"{base}/poster/{item.id}" if playable and item.poster_key else None,
-        )
-        (videos if playable else downloads).append(row)
-    return videos, downloads
 
 
 @dataclass(frozen=True)
@@ -229,7 +190,7 @@ def review_page(
     problems = problems or {}
     sections = _sections(ctx, ctx.scores if values is None else values, problems)
     titles = {row.key: row.title for _, rows in sections for row in rows}
-    videos, downloads = _files(ctx, base)
+    videos, downloads = file_rows(ctx.files, base)
     return ReviewPage(
         base=base,
         csrf=csrf,
@@ -463,19 +424,11 @@ def routes(
         return not_found() if found is None else found
 
     @router.get("/review/{token}/files/{evidence_id}")
-    def download(token: str, evidence_id: str) -> Response:
+    def get_file(token: str, evidence_id: str) -> Response:
         item = evidence_of(token, evidence_id)
         if isinstance(item, Response):
             return item
-        try:
-            size = services.store.size(item.storage_key)
-        except NotFoundError:
-            return missing(item.id)
-        return StreamingResponse(
-            services.store.stream(item.storage_key),
-            media_type="application/octet-stream",
-            headers={"Content-Disposition": content_disposition(item.name), "Content-Length": str(size)},
-        )
+        return download(services.store, item.storage_key, item.name) or missing(item.id)
 
     @router.get("/review/{token}/video/{evidence_id}")
     def video(request: Request, token: str, evidence_id: str) -> Response:
@@ -484,7 +437,7 @@ def routes(
             return item
         if item.video_key is None:
             return not_found()
-        return ranged(request, item.video_key, "video/mp4")
+        return ranged(services.store, request, item.video_key, "video/mp4") or not_found()
 
     @router.get("/review/{token}/poster/{evidence_id}")
     def poster(request: Request, token: str, evidence_id: str) -> Response:
@@ -493,29 +446,6 @@ def routes(
             return item
         if item.poster_key is None:
             return not_found()
-        return ranged(request, item.poster_key, "image/jpeg")
-
-    def ranged(request: Request, key: str, media_type: str) -> Response:
-        """The object whole (200) or the one byte range asked for (206), streamed in chunks."""
-        try:
-            size = services.store.size(key)
-        except NotFoundError:
-            return not_found()
-        try:
-            wanted = parse_range(request.headers.get("range"), size)
-        except RangeNotSatisfiable:
-            return Response(status_code=416, headers={"Content-Range": f"bytes */{size}", "Accept-Ranges": "bytes"})
-        body: Iterable[bytes]
-        if wanted is None:
-            body, status = services.store.stream(key), 200
-            headers = {"Accept-Ranges": "bytes", "Content-Length": str(size)}
-        else:
-            body, status = services.store.stream(key, start=wanted.start, end=wanted.end), 206
-            headers = {
-                "Accept-Ranges": "bytes",
-                "Content-Length": str(wanted.length),
-                "Content-Range": wanted.content_range,
-            }
-        return StreamingResponse(body, status_code=status, media_type=media_type, headers=headers)
+        return ranged(services.store, request, item.poster_key, "image/jpeg") or not_found()
 
     return router

@@ -1,5 +1,7 @@
 """The signed-in reviewer's workspace: ``/reviewer`` (queue, drafts, history, declines, calibration) and
-``/reviewer/calibration`` (score a gold standard in the browser, see agreement and the gold comments).
+``/reviewer/calibration`` (score a gold standard in the browser, see agreement and the gold comments;
+its evidence files are offered as the review page offers a submission's, under
+``/reviewer/calibration/{gold}/files|video|poster/{file}``).
 
 A signed-out visitor is sent to sign in (and back); someone signed in who is not in the reviewer
 pool gets the 403 page. Everything shown is the signed-in reviewer's own: their assignments
@@ -16,7 +18,7 @@ from datetime import date
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from credflow.accounts.rules import Identity, Role
@@ -27,11 +29,19 @@ from credflow.db.models import CalibrationRecord, GoldStandard, Reviewer
 from credflow.formatting import long_date
 from credflow.keyring import KeyRing
 from credflow.review.links import issue_token
-from credflow.review.stage import REMINDER_BUSINESS_DAYS, ReviewerWorkspace, reviewer_workspace
+from credflow.review.stage import REMINDER_BUSINESS_DAYS, EvidenceFile, ReviewerWorkspace, reviewer_workspace
 from credflow.review.workspace import AssignmentFacts, short_day
 from credflow.reviewers.rules import CALIBRATION_THRESHOLD, calibration_lapses_on, gold_agreement
-from credflow.reviewers.stage import calibrate_on_gold, calibration_records, gold_for, golds_for, pool_reviewer
+from credflow.reviewers.stage import (
+    calibrate_on_gold,
+    calibration_records,
+    gold_evidence,
+    gold_for,
+    golds_for,
+    pool_reviewer,
+)
 from web.deps import WebDeps, sign_in_redirect
+from web.evidence_files import download, file_rows, ranged
 from web.forms import read_urlencoded
 from web.pages.signin import FORM_FAILED
 
@@ -306,6 +316,8 @@ def routes(deps: WebDeps) -> APIRouter:
         answers = gold.answers or {}
         problems = problems or {}
         titles = {c.key: c.title for c in credential.criteria}
+        with services.db.session() as session:
+            videos, downloads = file_rows(gold_evidence(session, credential, gold), f"/reviewer/calibration/{gold.id}")
         return accounts.render(
             request,
             "reviewer_gold.html",
@@ -316,6 +328,8 @@ def routes(deps: WebDeps) -> APIRouter:
             credential=credential,
             answers=[(req.title, str(answers[req.key])) for req in credential.text_requirements if req.key in answers],
             notes=gold.evidence_notes or "",
+            videos=videos,
+            downloads=downloads,
             sections=form_sections(credential, gold),
             values=dict(values or {}),
             problems=dict(problems),
@@ -405,5 +419,49 @@ def routes(deps: WebDeps) -> APIRouter:
                 services.catalog.get(gold.credential_id), gold, record, counted=not record.practice, reviewer=reviewer
             )
         return accounts.render(request, "reviewer_gold_result.html", section="reviewer", **page)
+
+    def gold_file(request: Request, gold_id: str, file_id: str) -> EvidenceFile | Response:
+        """One file of a gold standard of the signed-in reviewer's credentials (else the page that says why)."""
+        who = admitted(request)
+        if isinstance(who, Response):
+            return who
+        with services.db.session() as session:
+            reviewer = pool_reviewer(session, who.email)
+            if reviewer is None:
+                return forbidden(request, who)
+            gold = gold_for(session, reviewer, gold_id[:40])
+            if gold is None:
+                return not_found(request)
+            files = gold_evidence(session, services.catalog.get(gold.credential_id), gold)
+        found = next((item for item in files if item.id == file_id[:40]), None)
+        return no_file() if found is None else found
+
+    def no_file() -> PlainTextResponse:
+        return PlainTextResponse("Not found: this file is not part of this gold standard.", status_code=404)
+
+    @router.get("/reviewer/calibration/{gold_id}/files/{file_id}")
+    def get_gold_file(request: Request, gold_id: str, file_id: str) -> Response:
+        item = gold_file(request, gold_id, file_id)
+        if isinstance(item, Response):
+            return item
+        return download(services.store, item.storage_key, item.name) or no_file()
+
+    @router.get("/reviewer/calibration/{gold_id}/video/{file_id}")
+    def get_gold_video(request: Request, gold_id: str, file_id: str) -> Response:
+        item = gold_file(request, gold_id, file_id)
+        if isinstance(item, Response):
+            return item
+        if item.video_key is None:
+            return no_file()
+        return ranged(services.store, request, item.video_key, "video/mp4") or no_file()
+
+    @router.get("/reviewer/calibration/{gold_id}/poster/{file_id}")
+    def get_gold_poster(request: Request, gold_id: str, file_id: str) -> Response:
+        item = gold_file(request, gold_id, file_id)
+        if isinstance(item, Response):
+            return item
+        if item.poster_key is None:
+            return no_file()
+        return ranged(services.store, request, item.poster_key, "image/jpeg") or no_file()
 
     return router
