@@ -8,7 +8,7 @@ from credflow.lifecycle import State
 from credflow.notifications.rules import BadgeNotice, ReviewerMail
 from credflow.resubmission.rules import ChainNotice
 from flows.alerts import email_operator_on_failure
-from flows.tags import run_tagged
+from flows.tags import RESULTS_UNUSED, run_tagged
 from tasks.artifacts import publish_on_failure, publish_submission
 from tasks.assignment import assignment_round
 from tasks.decision import aggregate_verdicts
@@ -17,6 +17,7 @@ from tasks.letters import send_result_letter
 from tasks.notifications import badge_notice, chain_notice, reviewer_mail
 from tasks.plans import plan_reminders
 from tasks.resubmission import close_exhausted, resubmission_sweep
+from tasks.retry import retried_call
 from tasks.review import deadline_sweep, publish_waiting
 
 
@@ -40,18 +41,19 @@ def assign_reviewers_flow() -> int:
     name="decide-submission",
     flow_run_name="decide-{submission_id}",
     persist_result=False,
+    result_storage=RESULTS_UNUSED,
     on_failure=[email_operator_on_failure, publish_on_failure],
 )
 def decide_submission(submission_id: str) -> str:
     """Decide a reviewed submission (or ask a lead to adjudicate), issue its badges and send the letter."""
-    outcome = aggregate_verdicts(submission_id)
+    outcome = retried_call(aggregate_verdicts.fn, submission_id)  # the run is the decision: no task run of its own
     if outcome.new_assignment:
         reviewer_mail(outcome.new_assignment, ReviewerMail.ASSIGNMENT)
     if outcome.state in (State.IN_REVIEW, State.AWAITING_REVIEW) and outcome.waiting_for:
         announce_round()  # a decline leaves a gap: fill it now rather than at the next sweep
     if outcome.state is State.EARNED:
         report = issue_badges(submission_id)
-        record_earned_hours(submission_id)
+        retried_call(record_earned_hours.fn, submission_id)
         for badge_id in report.issued:
             badge_notice(badge_id, BadgeNotice.ISSUED)
         for badge_id in report.renewed:

@@ -10,7 +10,7 @@ from credflow.notifications.rules import Notice
 from credflow.submissions import get_submission
 from flows.alerts import email_operator_on_failure
 from flows.review import announce_round
-from flows.tags import run_tagged
+from flows.tags import RESULTS_UNUSED, run_tagged
 from tasks.artifacts import publish_on_failure, publish_submission
 from tasks.notifications import notify_applicant
 from tasks.runtime import services
@@ -30,6 +30,7 @@ def submission_run_name() -> str:
     name="submission",
     flow_run_name=submission_run_name,
     persist_result=False,
+    result_storage=RESULTS_UNUSED,
     on_failure=[email_operator_on_failure, publish_on_failure],
 )
 def process_submission(submission_id: str) -> str:

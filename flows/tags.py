@@ -8,6 +8,13 @@ Deployment runs get the same tags from ``run_deployment(tags=...)`` (``cli/launc
 A run started here also brings its own Prefect client unless the caller has one, and Prefect
 gives every new client a new TLS context loaded from certifi's bundle: 30 ms of CPU per run,
 even for a local plain-HTTP API. The runs started here share one, built as Prefect builds it.
+
+Each new client also asks the server for a CSRF token before its first write; a server without
+CSRF protection (Prefect's default, and every server credflow starts) answers 422 and the client
+stops asking. The answer is kept per API address, so later runs' clients skip that call.
+
+A flow without its own result storage asks the server for its default storage block twice per
+run (two API calls), even when it persists nothing: credflow's flows name :data:`RESULTS_UNUSED`.
 """
 
 from __future__ import annotations
@@ -16,10 +23,12 @@ import functools
 import ssl
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, TypeVar, cast
 
 import certifi
 from prefect import Flow
+from prefect.client.base import PrefectHttpxSyncClient
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.context import SyncClientContext
 from prefect.flow_engine import run_flow
@@ -30,6 +39,12 @@ from credflow.submissions import get_submission
 from tasks.runtime import services
 
 R = TypeVar("R")
+
+#: The result storage of credflow's flows, which persist nothing (``persist_result=False``): Prefect's
+#: local storage folder, named so that no run reads the server's default storage block.
+RESULTS_UNUSED: Path = get_current_settings().results.local_storage_path
+
+_CSRF_OFF: dict[str | None, bool] = {}  # API address -> the server said it has no CSRF protection
 
 
 def submission_tags(submission_id: str) -> list[str]:
@@ -78,8 +93,13 @@ def _client() -> Iterator[SyncPrefectClient]:
     # Marked as made with the default settings, so get_client() inside the run (artifacts, results) returns it
     # instead of building another client, as it does for the client the engine makes when the caller has none.
     context._httpx_settings = None
+    http = cast(PrefectHttpxSyncClient, context.client._client)  # the httpx client, which holds the CSRF state
+    if _CSRF_OFF.get(api.url):
+        http.enable_csrf_support = False
     with context:
         yield context.client
+    if not http.enable_csrf_support:
+        _CSRF_OFF[api.url] = True
 
 
 @functools.cache

@@ -6,10 +6,16 @@ retries: an artifact is an operator's view that the next run republishes under t
 and it changes nothing a retry could leave half done, so backing off for up to 30 s would
 only hold up the flow whose real work is already saved. (A submission's own artifact is not
 a task at all: ``tasks/artifacts.py`` says why.)
+
+A one-line database step that an operator never retries on its own (aggregating a decision's
+verdicts, recording its hours) runs inside its flow as a plain call with the same policy,
+:func:`retried_call`: each task run costs Prefect three state events and their recording.
 """
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
@@ -61,3 +67,15 @@ def retried_task(*, name: str, task_run_name: str | None = None) -> Callable[[Ca
 def artifact_task(*, name: str, task_run_name: str | None = None) -> Callable[[Callable[P, R]], Task[P, R]]:
     """A task that only publishes a Prefect artifact: no retries (see the module docstring), no result cache."""
     return task(name=name, task_run_name=task_run_name, cache_policy=NO_CACHE)
+
+
+def retried_call(fn: Callable[P, R], /, *args: P.args, **kwargs: P.kwargs) -> R:
+    """Call ``fn`` in the current run (no task run), retrying transient errors as :func:`retried_task` does."""
+    for delay in RETRY_DELAYS:
+        try:
+            return fn(*args, **kwargs)
+        except PermanentError:
+            raise
+        except (TransientError, *_TRANSIENT_OS_ERRORS):
+            time.sleep(delay * (1 + random.uniform(-RETRY_JITTER, RETRY_JITTER)))  # noqa: S311  (jitter, not a secret)
+    return fn(*args, **kwargs)

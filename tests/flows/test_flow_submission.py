@@ -137,6 +137,26 @@ def test_runs_started_in_process_share_one_tls_context(services, tmp_path, monke
     assert len(built) <= 1, built
 
 
+def test_in_process_runs_read_no_default_storage_and_ask_for_csrf_once_per_server(services, tmp_path, monkeypatch):
+    import httpx
+
+    asked: list[str] = []
+    send = httpx.Client.send
+
+    def counted(self: httpx.Client, request: httpx.Request, *args: Any, **kwargs: Any) -> httpx.Response:
+        asked.append(request.url.path)
+        return send(self, request, *args, **kwargs)
+
+    monkeypatch.setattr(httpx.Client, "send", counted)
+    first = submit(services, anchoring_request(tmp_path)).submission_id
+    second = submit(services, anchoring_request(tmp_path, who=applicant("Ana Other"))).submission_id
+    assert _run(services, first) == _run(services, second) == "awaiting_review"
+    # Without result storage of their own, each run read the server's default storage block twice;
+    # each run's new client asked for a CSRF token the server (without CSRF protection) refuses.
+    assert [path for path in asked if path.endswith("/admin/storage")] == []
+    assert len([path for path in asked if path.endswith("/csrf-token")]) <= 1, asked
+
+
 @flow(name="fails-midway", on_failure=[publish_on_failure])
 def _fails_midway(submission_id: str) -> None:
     """Fail after the submission was received, as a broken stage would."""

@@ -80,6 +80,19 @@ def test_the_last_verdict_starts_the_decision_without_holding_anything_while_wai
         )
     assert [a.key for a in artifacts] == [f"submission-{sid}"]
     assert "`earned`" in str(artifacts[0].data)
+    # Badges, hours' record and mail: issuing and sending are task runs (each retried on its own);
+    # aggregating the verdicts and recording the hours are plain calls in the run.
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterId
+
+    names: set[str] = set()
+    deadline = time.monotonic() + 30  # the server records task runs from their events, a moment later
+    while not {f"issue-{sid}", f"result-{sid}"} <= names and time.monotonic() < deadline:
+        with get_client(sync_client=True) as prefect:
+            task_runs = prefect.read_task_runs(flow_run_filter=FlowRunFilter(id=FlowRunFilterId(any_=[run.id])))
+        names = {t.name for t in task_runs}
+        time.sleep(0.5)
+    assert {f"issue-{sid}", f"result-{sid}"} <= names, names
+    assert not {f"aggregate-{sid}", f"hours-{sid}"} & names, names
 
 
 def test_the_sweep_reassigns_overdue_work_and_publishes_the_waiting_table(services, tmp_path):

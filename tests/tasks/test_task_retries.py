@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+from types import SimpleNamespace
 
 import pytest
 from prefect import Task, flow
@@ -109,3 +110,37 @@ def test_unknown_errors_are_treated_as_bugs_and_not_retried():
     with pytest.raises(KeyError):
         run()
     assert len(calls) == 1
+
+
+def test_a_retried_call_retries_transient_errors_with_the_task_delays_and_fails_permanent_ones_at_once(monkeypatch):
+    import tasks.retry as retry
+
+    slept: list[float] = []
+    monkeypatch.setattr(retry, "time", SimpleNamespace(sleep=slept.append))
+    calls: list[int] = []
+
+    def flaky(n: int) -> int:
+        calls.append(n)
+        if len(calls) < 3:
+            raise TransientError("database is locked")
+        return n * 2
+
+    assert retry.retried_call(flaky, 21) == 42
+    assert len(calls) == 3 and len(slept) == 2
+    assert all(d * (1 - RETRY_JITTER) <= s <= d * (1 + RETRY_JITTER) for d, s in zip(RETRY_DELAYS, slept, strict=False))
+
+    def always_transient() -> None:
+        raise TransientError("down")
+
+    slept.clear()
+    with pytest.raises(TransientError):
+        retry.retried_call(always_transient)
+    assert len(slept) == RETRIES  # the same number of retries as a task, then the error
+
+    def permanent() -> None:
+        raise PermanentError("bad input")
+
+    slept.clear()
+    with pytest.raises(PermanentError):
+        retry.retried_call(permanent)
+    assert slept == []
