@@ -19,6 +19,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
 from credflow.accounts.rules import Identity, Role
@@ -336,6 +337,18 @@ def routes(deps: WebDeps) -> APIRouter:
             summary=[(key, titles.get(key, key), text) for key, text in problems.items()],
         )
 
+    def reviewer_and_gold(
+        request: Request, session: Session, who: Identity, gold_id: str
+    ) -> tuple[Reviewer, GoldStandard] | Response:
+        """The signed-in pool reviewer and one gold standard of their credentials (else the page that says why)."""
+        reviewer = pool_reviewer(session, who.email)
+        if reviewer is None:
+            return forbidden(request, who)
+        gold = gold_for(session, reviewer, gold_id[:40])
+        if gold is None:
+            return not_found(request)
+        return reviewer, gold
+
     @router.get("/reviewer/calibration/{gold_id}", response_class=HTMLResponse)
     def get_gold(request: Request, gold_id: str) -> Response:
         who = admitted(request)
@@ -343,12 +356,10 @@ def routes(deps: WebDeps) -> APIRouter:
             return who
         secret = accounts.secret(request)
         with services.db.session() as session:
-            reviewer = pool_reviewer(session, who.email)
-            if reviewer is None:
-                return forbidden(request, who)
-            gold = gold_for(session, reviewer, gold_id[:40])
-            if gold is None:
-                return not_found(request)
+            found = reviewer_and_gold(request, session, who, gold_id)
+            if isinstance(found, Response):
+                return found
+            _, gold = found
             session.expunge(gold)
         values = {f"verdict__{k}": "" for k in gold.scores}
         return gold_form(request, secret or "", gold, values=values)
@@ -407,13 +418,13 @@ def routes(deps: WebDeps) -> APIRouter:
         if isinstance(who, Response):
             return who
         with services.db.session() as session:
-            reviewer = pool_reviewer(session, who.email)
-            if reviewer is None:
-                return forbidden(request, who)
-            gold = gold_for(session, reviewer, gold_id[:40])
-            records = [r for r in calibration_records(session, reviewer) if gold and r.gold_id == gold.id]
+            found = reviewer_and_gold(request, session, who, gold_id)
+            if isinstance(found, Response):
+                return found
+            reviewer, gold = found
+            records = [r for r in calibration_records(session, reviewer) if r.gold_id == gold.id]
             record = next((r for r in records if r.id == record_id[:40]), None)
-            if gold is None or record is None:
+            if record is None:
                 return not_found(request)
             page = result_page(
                 services.catalog.get(gold.credential_id), gold, record, counted=not record.practice, reviewer=reviewer
@@ -426,15 +437,13 @@ def routes(deps: WebDeps) -> APIRouter:
         if isinstance(who, Response):
             return who
         with services.db.session() as session:
-            reviewer = pool_reviewer(session, who.email)
-            if reviewer is None:
-                return forbidden(request, who)
-            gold = gold_for(session, reviewer, gold_id[:40])
-            if gold is None:
-                return not_found(request)
+            found = reviewer_and_gold(request, session, who, gold_id)
+            if isinstance(found, Response):
+                return found
+            _, gold = found
             files = gold_evidence(session, services.catalog.get(gold.credential_id), gold)
-        found = next((item for item in files if item.id == file_id[:40]), None)
-        return no_file() if found is None else found
+        item = next((item for item in files if item.id == file_id[:40]), None)
+        return no_file() if item is None else item
 
     def no_file() -> PlainTextResponse:
         return PlainTextResponse("Not found: this file is not part of this gold standard.", status_code=404)
