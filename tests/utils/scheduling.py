@@ -2,7 +2,7 @@
 
 ``--dist loadfile`` sends each worker whole files, in collection order once
 ``--no-loadscope-reorder`` is given (by default xdist sorts files by their number of tests,
-which sent the 2-test cluster file, about 6 minutes, out near the end). Longest first lets the
+which sent the 2-test cluster file, the longest, out near the end). Longest first lets the
 cluster test start at once on one worker while the other works through the rest, and the
 short files fill in at the end, so both workers finish at about the same time.
 """
@@ -29,6 +29,11 @@ LONGEST_FIRST: tuple[str, ...] = (
     "security/test_hostile_input.py",
     "kernel/test_crash_safety.py",
     "web/test_review_browser.py",
+    "flows/test_background.py",
+    "web/test_lead_workspace_browser.py",
+    "web/test_reviewer_workspace_browser.py",
+    "web/test_admin_workspace_browser.py",
+    "web/test_cohorts_browser.py",
     "media/test_media_transcode.py",
     "security/test_slow_uploads.py",
     "web/test_signin_browser.py",
