@@ -189,14 +189,24 @@ def _install(services: Services) -> tuple[list[str], str]:
     return install_automations(alert_url=url, token=token), url
 
 
-def install_alerts(services: Services) -> None:
-    """Install credflow's automations on the Prefect server; a failure is logged, never fatal."""
-    try:
-        names, _ = _install(services)
-    except Exception:
-        log.exception("could not install the Prefect automations (operator alerts)")
-    else:
-        log.info("Prefect automations installed: %s", ", ".join(names))
+def install_alerts(services: Services, *, tries: int = 5, pause: float = 2.0) -> None:
+    """Install credflow's automations on the Prefect server, trying again on failure; never fatal.
+
+    A server that has just started (or is busy) may refuse the first calls; after ``tries`` the
+    failure is logged and serve goes on without the alerts (`credflow alerts install` adds them later).
+    """
+    for attempt in range(1, tries + 1):
+        try:
+            names, _ = _install(services)
+        except Exception:
+            if attempt == tries:
+                log.exception("could not install the Prefect automations (operator alerts)")
+                return
+            log.warning("installing the Prefect automations failed (try %d of %d); trying again", attempt, tries)
+            time.sleep(pause * attempt)  # a sleep, not a timed wait: libfaketime never ends those
+        else:
+            log.info("Prefect automations installed: %s", ", ".join(names))
+            return
 
 
 def serve_command(

@@ -197,6 +197,11 @@ def test_failed_and_crashed_runs_alert_the_operator_once_through_the_automation(
 
     with temporary_settings({PREFECT_API_URL: cluster.api_url}):
         # credflow serve installed them on start, pointing at its own /ops/alerts
+        def automations() -> list[Any]:
+            with get_client(sync_client=True) as client:
+                return [a for name in (ALERTS, SILENT) for a in client.read_automations_by_name(name=name)]
+
+        cluster.wait_for("the automations", lambda: len(automations()) == 2, timeout=60)
         installed: list[Any] = [Automation.read(name=name) for name in (ALERTS, SILENT)]
         assert {a.name for a in installed} == {ALERTS, SILENT}
 
