@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -10,7 +11,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from credflow.catalog.models import Credential, Criterion
-from credflow.db.models import Assignment, EvidenceItem, GoldStandard, Reviewer, Submission, Transcode, utcnow
+from credflow.db.models import Assignment, EvidenceItem, GoldFile, GoldStandard, Reviewer, Submission, Transcode, utcnow
 from credflow.lifecycle import State
 from credflow.review.links import AccessDenied, read_token
 from credflow.review.rules import anonymous_id, check_reason, check_scores
@@ -106,7 +107,7 @@ def review_context(services: Services, assignment_id: str) -> ReviewContext:
                 select(Transcode).where(Transcode.input_sha256.in_([i.sha256 for i in sub.evidence]))
             )
         }
-        files = tuple(_file(item, titles, transcodes) for item in sub.evidence)
+        files = tuple(evidence_file(item, titles, transcodes) for item in sub.evidence)
         others: tuple[dict[str, Any], ...] = ()
         if assignment.role == "adjudication":
             reviews = session.scalars(
@@ -136,7 +137,16 @@ def review_context(services: Services, assignment_id: str) -> ReviewContext:
         )
 
 
-def _file(item: EvidenceItem, titles: dict[str, Any], transcodes: dict[str, Transcode]) -> EvidenceFile:
+def evidence_file(
+    item: EvidenceItem | GoldFile, titles: Mapping[str, Any], transcodes: Mapping[str, Transcode]
+) -> EvidenceFile:
+    """One stored file as the review and calibration pages show it (its player when its video is transcoded).
+
+    Args:
+        item: A submission's evidence item or a gold standard's file.
+        titles: The credential's evidence requirements by key.
+        transcodes: Finished or pending transcodes by input sha256.
+    """
     requirement = titles.get(item.requirement_key)
     kind = requirement.kind.value if requirement else "document"
     done = transcodes.get(item.sha256)

@@ -29,7 +29,7 @@ from credflow.db.models import (
 )
 from credflow.errors import ConfigurationError, NotFoundError
 from credflow.media.base import MediaProbe
-from credflow.review.stage import EvidenceFile
+from credflow.review.stage import EvidenceFile, evidence_file
 from credflow.reviewers.rules import (
     CalibrationResult,
     PoolFile,
@@ -40,7 +40,7 @@ from credflow.reviewers.rules import (
     reads_as_met,
 )
 from credflow.services import Services
-from credflow.states import AssignmentState, TranscodeState
+from credflow.states import AssignmentState
 from credflow.storage.base import CHUNK_SIZE
 from credflow.submissions import record_event
 from credflow.transcoding.rules import VideoJob
@@ -364,27 +364,7 @@ def gold_evidence(session: Session, credential: Credential, gold: GoldStandard) 
         t.input_sha256: t
         for t in session.scalars(select(Transcode).where(Transcode.input_sha256.in_([r.sha256 for r in rows])))
     }
-    files = []
-    for row in rows:
-        requirement = requirements.get(row.requirement_key)
-        kind = requirement.kind.value if requirement else "document"
-        done = transcodes.get(row.sha256)
-        video = done if kind == "video" and done is not None and done.state == TranscodeState.DONE else None
-        files.append(
-            EvidenceFile(
-                id=row.id,
-                requirement_key=row.requirement_key,
-                requirement_title=requirement.title if requirement else row.requirement_key,
-                name=row.display_name,
-                size=row.size,
-                kind=kind,
-                storage_key=row.storage_key,
-                mime=row.sniffed_mime or "application/octet-stream",
-                video_key=video.output_key if video else None,
-                poster_key=video.poster_key if video else None,
-            )
-        )
-    return files
+    return [evidence_file(row, requirements, transcodes) for row in rows]
 
 
 def record_calibration(
