@@ -15,6 +15,7 @@ from typing import Any
 
 from credflow.accounts.rules import EMAIL
 from credflow.catalog.models import Credential
+from credflow.formatting import long_date
 from credflow.issuance.hours import HoursRecord
 from credflow.issuance.rules import Pathway
 from credflow.reports.rules import ReportScope
@@ -96,19 +97,15 @@ class HoursQuery:
         """The filters in words ("all organisations, 1 September 2026 to 30 June 2027, every micro-credential")."""
         organisation = self.organisation or "all organisations"
         if self.start and self.end:
-            period = f"{_day(self.start)} to {_day(self.end)}"
+            period = f"{long_date(self.start)} to {long_date(self.end)}"
         elif self.start:
-            period = f"from {_day(self.start)}"
+            period = f"from {long_date(self.start)}"
         elif self.end:
-            period = f"up to {_day(self.end)}"
+            period = f"up to {long_date(self.end)}"
         else:
             period = "any date"
         credential = titles.get(self.credential, self.credential) if self.credential else "every micro-credential"
         return f"{organisation}, {period}, {credential}"
-
-
-def _day(value: date) -> str:
-    return f"{value.day} {value:%B %Y}"
 
 
 class OutOfScope(Exception):

@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from credflow.db.models import Applicant, Enrolment, HoursConfirmation, InServiceHours, IssuedBadge, Submission
 from credflow.errors import CredflowError
+from credflow.formatting import long_date
 from credflow.issuance.hours import HoursRecord
 from credflow.keyring import Purpose
 from credflow.lifecycle import State
@@ -324,12 +325,12 @@ def send_confirmation(
             "director_name": request.director_name,
             "educator_name": content.educator_name,
             "organisation": content.organisation,
-            "start": f"{request.start.day} {request.start:%B %Y}",
-            "end": f"{request.end.day} {request.end:%B %Y}",
+            "start": long_date(request.start),
+            "end": long_date(request.end),
             "lines": [
                 {
                     "title": line.credential_title,
-                    "earned_on": f"{line.earned_on.day} {line.earned_on:%B %Y}",
+                    "earned_on": long_date(line.earned_on),
                     "hours": hours_text(line.hours),
                     "code": line.code,
                 }

@@ -21,6 +21,7 @@ from starlette.concurrency import run_in_threadpool
 
 from credflow.accounts.rules import Identity
 from credflow.accounts.signin import session_key
+from credflow.formatting import long_date
 from credflow.issuance.hours import hours_csv
 from credflow.programs.rules import (
     BadgeStanding,
@@ -58,7 +59,7 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 def day(value: date | None) -> str:
     """A date as the workspace writes it: "3 December 2026" (empty for none)."""
-    return f"{value.day} {value:%B %Y}" if value else ""
+    return long_date(value) if value else ""
 
 
 def scope_words(scope: ReportScope, titles: Mapping[str, str]) -> str:
