@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from credflow.reviewers.explain import MIN_SAMPLE
+from credflow.reviewers.rules import cohen_kappa
 
 __all__ = [
     "BackreadCase",
@@ -100,17 +101,13 @@ class Tally:
 
     @classmethod
     def of(cls, pairs: Sequence[tuple[bool, bool]]) -> Tally:
-        """The tally of ``(first met, second met)`` pairs; kappa as scikit-learn computes it for two labels."""
+        """The tally of ``(first met, second met)`` pairs, with the agreement report's kappa (scikit-learn's)."""
         n = len(pairs)
         if n == 0:
             return cls(0, 0, None, None)
         agreed = sum(a == b for a, b in pairs)
-        first = sum(a for a, _ in pairs) / n
-        second = sum(b for _, b in pairs) / n
-        chance = first * second + (1 - first) * (1 - second)
-        observed = agreed / n
-        kappa = None if chance >= 1.0 else (observed - chance) / (1 - chance)
-        return cls(n, agreed, observed, kappa)
+        kappa = cohen_kappa([a for a, _ in pairs], [b for _, b in pairs])
+        return cls(n, agreed, agreed / n, kappa)
 
 
 @dataclass(frozen=True)

@@ -357,7 +357,7 @@ def percent_agreement(ratings: Iterable[Rating]) -> float | None:
     return sum(len(values) == 1 for values in shared) / len(shared)
 
 
-def _kappa(a: list[bool], b: list[bool]) -> float | None:
+def cohen_kappa(a: list[bool], b: list[bool]) -> float | None:
     """Cohen's kappa from scikit-learn, ``None`` where scikit-learn calls it undefined."""
     from sklearn.exceptions import UndefinedMetricWarning  # type: ignore[import-untyped]
     from sklearn.metrics import cohen_kappa_score  # type: ignore[import-untyped]
@@ -400,7 +400,7 @@ def pair_agreement(ratings: Iterable[Rating]) -> list[PairAgreement]:
     result = []
     for (a, b), (first, second) in sorted(scores_by_pair.items()):
         same = sum(x == y for x, y in zip(first, second, strict=True))
-        result.append(PairAgreement(a, b, len(first), same / len(first), _kappa(first, second)))
+        result.append(PairAgreement(a, b, len(first), same / len(first), cohen_kappa(first, second)))
     return result
 
 
