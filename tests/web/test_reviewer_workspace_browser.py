@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -145,7 +146,11 @@ def test_a_reviewer_calibrates_on_a_gold_standard_in_the_browser(served: Served,
     # The gold standard's real files, as the review page shows evidence: the video plays from its poster.
     video = rosa.locator(".review-evidence video")
     expect(video).to_have_attribute("poster", re.compile(r"^/reviewer/calibration/\w+/poster/\w+$"))
-    rosa.wait_for_function("document.querySelector('.review-evidence video').readyState >= 1", timeout=20_000)
+    # Polled from Python: under the page's real policy (no 'unsafe-eval') wait_for_function's polling may not run.
+    deadline = time.monotonic() + 20
+    while video.evaluate("v => v.readyState") < 1:
+        assert time.monotonic() < deadline, "the gold video's metadata never loaded"
+        time.sleep(0.1)
     assert 60 < video.evaluate("v => v.duration") < 62
     poster = rosa.request.get(served.url + str(video.get_attribute("poster")))
     assert poster.status == 200 and poster.headers["content-type"] == "image/jpeg"
